@@ -1,0 +1,1 @@
+"""The engine of Storyreel. Nothing below this package imports Qt."""

@@ -1,0 +1,61 @@
+"""The small typed hierarchy of errors the core raises.
+
+Every message is written for the person using the app: what failed, why, and
+where it helps, what to do. Messages never carry secrets.
+"""
+
+from __future__ import annotations
+
+
+class StoryreelError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+class ConfigError(StoryreelError):
+    """A setting is malformed or inconsistent. The message names the variable."""
+
+
+class IdeaError(StoryreelError):
+    """An idea (typed or from a file) cannot be used. The message is one line."""
+
+
+class StorageError(StoryreelError):
+    """A blob could not be written, read or found."""
+
+
+class HistoryError(StoryreelError):
+    """The history store failed or is unavailable."""
+
+
+class RunNotFound(HistoryError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r} in history")
+        self.run_id = run_id
+
+
+class StageError(StoryreelError):
+    """A writer stage (script or scene plan) failed for good."""
+
+
+class RenderError(StoryreelError):
+    """A shot could not be rendered.
+
+    ``retryable`` tells the pipeline whether another attempt may succeed (a
+    failed or timed-out job, a network error) or not (a cancelled job, a
+    rejected request).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class RemoteError(StoryreelError):
+    """A remote service answered with an error, or did not answer."""
+
+    def __init__(self, status: int | None, url: str, detail: str) -> None:
+        where = f" ({status})" if status is not None else ""
+        super().__init__(f"{url}{where}: {detail}")
+        self.status = status
+        self.url = url
+        self.detail = detail

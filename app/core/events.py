@@ -1,0 +1,66 @@
+"""Typed events the pipeline emits while a run goes on.
+
+Plain Python: the UI wraps them in Qt signals, the CLI prints them, tests
+record them. Every event carries the run id; shot events carry a copy of the
+shot as it was at that moment, so a listener never sees a later state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.core.models import Run, Scene, Script, Shot, Stage
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    run: Run
+
+
+@dataclass(frozen=True, slots=True)
+class StageStarted(Event):
+    stage: Stage
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptWritten(Event):
+    script: Script
+
+
+@dataclass(frozen=True, slots=True)
+class ScenesPlanned(Event):
+    scenes: tuple[Scene, ...]
+    shots: tuple[Shot, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShotStarted(Event):
+    shot: Shot
+
+
+@dataclass(frozen=True, slots=True)
+class ShotRetrying(Event):
+    shot: Shot
+    error: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShotFinished(Event):
+    """A shot reached a final state: done, failed (retries exhausted) or cancelled."""
+
+    shot: Shot
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(Event):
+    run: Run
+
+
+Listener = Callable[[Event], None]

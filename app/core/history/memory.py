@@ -1,0 +1,84 @@
+"""History kept in memory: for tests, and the base of the file store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from app.core.errors import RunNotFound
+from app.core.history import matches, search_words
+from app.core.models import Run, RunStatus, Shot
+
+
+class MemoryHistory:
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._shots: dict[str, dict[str, dict[str, Any]]] = {}
+        self.writes = 0  # how many writes reached the store (tests look at it)
+
+    async def create_run(self, run: Run) -> None:
+        self._apply_create(run.model_dump(mode="json"))
+
+    async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
+        self._apply_update(run_id, dict(fields))
+
+    async def upsert_shot(self, shot: Shot) -> None:
+        self._apply_shot(shot.model_dump(mode="json"))
+
+    async def get_run(self, run_id: str) -> Run:
+        return self._load(run_id)
+
+    async def list_runs(
+        self, *, limit: int = 20, before: datetime | None = None, search: str | None = None
+    ) -> list[Run]:
+        runs = self._select(search)
+        if before is not None:
+            runs = [r for r in runs if r.created_at < before]
+        return runs[:limit]
+
+    async def count_runs(self, *, search: str | None = None) -> int:
+        return len(self._select(search))
+
+    async def find_unfinished(self) -> list[Run]:
+        return [r for r in self._select(None) if r.status is RunStatus.RUNNING]
+
+    async def delete_run(self, run_id: str) -> bool:
+        self._shots.pop(run_id, None)
+        return self._runs.pop(run_id, None) is not None
+
+    async def aclose(self) -> None:
+        return None
+
+    # The state changes, shared with the file store's replay.
+
+    def _apply_create(self, doc: dict[str, Any]) -> None:
+        self.writes += 1
+        self._runs[doc["run_id"]] = doc
+        self._shots.setdefault(doc["run_id"], {})
+
+    def _apply_update(self, run_id: str, fields: dict[str, Any]) -> None:
+        self.writes += 1
+        if run_id not in self._runs:
+            raise RunNotFound(run_id)
+        self._runs[run_id].update(fields)
+
+    def _apply_shot(self, doc: dict[str, Any]) -> None:
+        self.writes += 1
+        self._shots.setdefault(doc["run_id"], {})[doc["shot_id"]] = doc
+
+    def _load(self, run_id: str) -> Run:
+        if run_id not in self._runs:
+            raise RunNotFound(run_id)
+        run = Run.model_validate(self._runs[run_id])
+        shots = [Shot.model_validate(d) for d in self._shots.get(run_id, {}).values()]
+        run.shots = sorted(shots, key=lambda s: s.order)
+        return run
+
+    def _select(self, search: str | None) -> list[Run]:
+        words = search_words(search)
+        runs = [Run.model_validate(d) for d in self._runs.values()]
+        runs = [r for r in runs if matches(r, words)]
+        return sorted(runs, key=lambda r: (r.created_at, r.run_id), reverse=True)

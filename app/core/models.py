@@ -1,0 +1,245 @@
+"""The things a run is made of: the run, its script, scenes, shots and cast.
+
+Plain pydantic models, serialisable as they are to JSON and to MongoDB
+documents. Shots are kept beside the run, not inside it, so that stores can
+write each shot on its own (one document per shot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A run id that sorts by creation time and is unique: ``20261127-193012-a1b2c3``."""
+    now = now or utcnow()
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def shot_id_for(scene: int, index: int) -> str:
+    """Stable, key-safe id of a shot within its run: ``s01-03``."""
+    return f"s{scene:02d}-{index:02d}"
+
+
+# Storyboard convention: shots are numbered by scene plus a letter, skipping I and O.
+_SHOT_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def shot_number(scene: int, index: int) -> str:
+    """Human shot number: scene 12, third shot -> ``12C``."""
+    letters = ""
+    n = index
+    while True:
+        n, r = divmod(n - 1, len(_SHOT_LETTERS))
+        letters = _SHOT_LETTERS[r] + letters
+        if n == 0:
+            return f"{scene}{letters}"
+
+
+def derive_seed(run_seed: int, shot_id: str, version: int = 0) -> int:
+    """Per-shot seed derived from the run seed: same run seed, same shot seeds."""
+    digest = hashlib.blake2b(f"{run_seed}:{shot_id}:{version}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+class Stage(StrEnum):
+    QUEUED = "queued"
+    WRITING_SCRIPT = "writing_script"
+    PLANNING_SCENES = "planning_scenes"
+    RENDERING_SHOTS = "rendering_shots"
+    DONE = "done"
+
+
+class ShotStatus(StrEnum):
+    QUEUED = "queued"
+    RENDERING = "rendering"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (ShotStatus.DONE, ShotStatus.FAILED, ShotStatus.CANCELLED)
+
+
+class ShotType(StrEnum):
+    """Shot sizes and special set-ups of storyboard practice."""
+
+    EXTREME_WIDE = "EWS"
+    WIDE = "WS"
+    MEDIUM = "MS"
+    MEDIUM_CLOSE_UP = "MCU"
+    CLOSE_UP = "CU"
+    EXTREME_CLOSE_UP = "ECU"
+    TWO_SHOT = "2S"
+    OVER_THE_SHOULDER = "OTS"
+    POV = "POV"
+    INSERT = "INSERT"
+
+    @property
+    def label(self) -> str:
+        return _SHOT_TYPE_LABELS[self]
+
+
+_SHOT_TYPE_LABELS = {
+    ShotType.EXTREME_WIDE: "extreme wide",
+    ShotType.WIDE: "wide",
+    ShotType.MEDIUM: "medium",
+    ShotType.MEDIUM_CLOSE_UP: "medium close-up",
+    ShotType.CLOSE_UP: "close-up",
+    ShotType.EXTREME_CLOSE_UP: "extreme close-up",
+    ShotType.TWO_SHOT: "two-shot",
+    ShotType.OVER_THE_SHOULDER: "over the shoulder",
+    ShotType.POV: "point of view",
+    ShotType.INSERT: "insert",
+}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+
+class Character(Model):
+    name: str
+    description: str = ""
+
+
+class Script(Model):
+    title: str
+    logline: str
+    screenplay: str = Field(description="the screenplay in Fountain format")
+    characters: list[Character] = Field(default_factory=list)
+
+
+class Scene(Model):
+    index: int = Field(ge=1, description="1-based position in the story")
+    heading: str = Field(description="slug line, e.g. EXT. LIGHTHOUSE - NIGHT")
+    summary: str = ""
+    characters: list[str] = Field(default_factory=list)
+
+
+class ShotPlan(Model):
+    """A shot as a writer plans it, before the pipeline gives it an id and a seed."""
+
+    shot_type: ShotType
+    camera: str = "static"
+    description: str
+    characters: list[str] = Field(default_factory=list)
+    dialogue: str = ""
+
+
+class ScenePlan(Model):
+    scene: Scene
+    shots: list[ShotPlan]
+
+
+class ImageRef(Model):
+    """Where a rendered image lives and what it is."""
+
+    store: str = Field(description="'local' or 'r2'")
+    bucket: str
+    key: str
+    width: int
+    height: int
+    seed: int
+    sha256: str
+    bytes: int
+    mime: str = "image/png"
+
+
+class Shot(Model):
+    run_id: str
+    shot_id: str
+    scene: int = Field(ge=1)
+    index: int = Field(ge=1, description="1-based position within its scene")
+    number: str = Field(description="storyboard number, e.g. 3B")
+    shot_type: ShotType
+    camera: str = "static"
+    description: str
+    characters: list[str] = Field(default_factory=list)
+    dialogue: str = ""
+    prompt: str = ""
+    seed: int = 0
+    status: ShotStatus = ShotStatus.QUEUED
+    attempts: int = 0
+    error: str | None = None
+    job_id: str | None = None
+    image: ImageRef | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return (self.scene, self.index)
+
+
+class RunOptions(Model):
+    max_shots: int | None = Field(default=None, ge=1)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    seed: int | None = None
+    style: str | None = None
+    width: int = Field(default=1024, ge=64, le=4096)
+    height: int = Field(default=576, ge=64, le=4096)
+
+
+class Run(Model):
+    run_id: str = Field(default_factory=new_run_id)
+    idea: str
+    source: str | None = Field(default=None, description="file name the idea came from")
+    title: str = ""
+    status: RunStatus = RunStatus.RUNNING
+    stage: Stage = Stage.QUEUED
+    seed: int = 0
+    style: str | None = None
+    width: int = 1024
+    height: int = 576
+    max_shots: int | None = None
+    writer: str = ""
+    renderer: str = ""
+    script: Script | None = None
+    scenes: list[Scene] = Field(default_factory=list)
+    shot_count: int = 0
+    shots_done: int = 0
+    shots_failed: int = 0
+    gpu_seconds: float = 0.0
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    wall_seconds: float = 0.0
+    # Not part of the run document: stores fill it from the shots, one document each.
+    shots: list[Shot] = Field(default_factory=list, exclude=True)
+
+    def tally(self) -> None:
+        """Recompute the counters kept on the run document from its shots."""
+        self.shot_count = len(self.shots)
+        self.shots_done = sum(1 for s in self.shots if s.status is ShotStatus.DONE)
+        self.shots_failed = sum(1 for s in self.shots if s.status is ShotStatus.FAILED)
+        self.gpu_seconds = round(sum(s.timings.get("gpu_s", 0.0) for s in self.shots), 3)
+
+    def shot(self, shot_id: str) -> Shot:
+        for s in self.shots:
+            if s.shot_id == shot_id:
+                return s
+        raise KeyError(shot_id)

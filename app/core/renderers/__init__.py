@@ -1,0 +1,58 @@
+"""Renderers turn one shot into one image in the blob store.
+
+Implementations: ``draft`` (offline, Pillow panels, the embedded default) and
+the RunPod shot worker. The key of an image is always
+``runs/<run_id>/shots/<shot_id>/<attempt>.png``, whoever draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from app.core.models import ImageRef, Shot
+
+
+def shot_key(run_id: str, shot_id: str, attempt: int) -> str:
+    return f"runs/{run_id}/shots/{shot_id}/{attempt}.png"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderRequest:
+    shot: Shot
+    scene_heading: str
+    attempt: int
+    width: int
+    height: int
+    negative_prompt: str = ""
+    # A job submitted by an earlier process for this attempt: poll it, don't pay again.
+    resume_job_id: str | None = None
+    # Called with the remote job id the moment it exists, so it is persisted at once.
+    on_job: Callable[[str], Awaitable[None]] | None = None
+
+    @property
+    def key(self) -> str:
+        return shot_key(self.shot.run_id, self.shot.shot_id, self.attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderResult:
+    image: ImageRef
+    timings: dict[str, float] = field(default_factory=dict)
+    job_id: str | None = None
+    model: str = ""
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    name: str
+
+    async def render_shot(self, request: RenderRequest) -> RenderResult:
+        """Render one shot. Raises ``RenderError`` (``retryable`` says if another try may work).
+
+        Cancelling the awaiting task cancels the remote job, if there is one.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,108 @@
+"""A blob store in a local folder (the embedded default).
+
+Writes are atomic: a temporary file in the same folder, then a rename, so a
+crash never leaves half an image under a real key. File I/O runs in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from app.core.errors import StorageError
+from app.core.storage import BlobInfo, check_key
+
+
+class LocalBlobStore:
+    kind = "local"
+
+    def __init__(self, root: Path, bucket: str = "local") -> None:
+        self.root = Path(root).resolve()
+        self.bucket = bucket
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / check_key(key)).resolve()
+        if not path.is_relative_to(self.root):  # belt and braces after check_key
+            raise StorageError(f"invalid object key {key!r}: outside the store")
+        return path
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+    async def put(self, key: str, data: bytes, content_type: str = "image/png") -> BlobInfo:
+        path = self._path(key)
+        await asyncio.to_thread(_write_atomic, path, data)
+        return BlobInfo(key=key, size=len(data), content_type=content_type)
+
+    async def get_bytes(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise StorageError(f"object {key!r} is missing from {self.root}") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r}: {exc.strerror}") from None
+
+    async def get_to_file(self, key: str, path: Path) -> Path:
+        data = await self.get_bytes(key)
+        await asyncio.to_thread(_write_atomic, Path(path), data)
+        return Path(path)
+
+    async def head(self, key: str) -> BlobInfo | None:
+        path = self._path(key)
+        try:
+            size = (await asyncio.to_thread(path.stat)).st_size
+        except FileNotFoundError:
+            return None
+        return BlobInfo(key=key, size=size)
+
+    async def list(self, prefix: str = "") -> list[str]:
+        return await asyncio.to_thread(self._list, prefix)
+
+    def _list(self, prefix: str) -> list[str]:
+        if not self.root.exists():
+            return []
+        keys = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith("."):
+                    continue  # temporary files of writes in progress
+                key = (Path(dirpath) / name).relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    async def delete_many(self, keys: list[str]) -> int:
+        paths = [self._path(k) for k in keys]
+        return await asyncio.to_thread(_unlink_all, paths)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _unlink_all(paths: list[Path]) -> int:
+    removed = 0
+    for p in paths:
+        try:
+            p.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
