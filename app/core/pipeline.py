@@ -1,0 +1,415 @@
+"""The orchestrator: a chain (script, then scene plan) and a bounded fan-out (shots).
+
+Every wait is an ``await``. Shots render with at most ``concurrency`` in
+flight and each one is announced the moment it lands; nothing waits for the
+slowest shot to show the others. Every state change is written to history
+before it is announced, so a crash loses nothing that was shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from app.core import events as ev
+from app.core.errors import HistoryError, RenderError, StageError, StoryreelError
+from app.core.history import HistoryStore
+from app.core.ideas import Idea, detect_kind
+from app.core.models import (
+    Run,
+    RunOptions,
+    RunStatus,
+    ScenePlan,
+    Shot,
+    ShotStatus,
+    Stage,
+    derive_seed,
+    shot_id_for,
+    shot_number,
+    utcnow,
+)
+from app.core.prompts import NEGATIVE_PROMPT, build_shot_prompt
+from app.core.renderers import Renderer, RenderRequest
+from app.core.writers import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt n waits ``base * 2**(n-1)``, capped,
+    times a random factor in [0.5, 1] so that failed shots do not retry in step."""
+
+    max_attempts: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 10.0
+
+    def delay(self, failed_attempts: int, rng: random.Random) -> float:
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (failed_attempts - 1))
+        return ceiling * rng.uniform(0.5, 1.0)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        writer: Writer,
+        renderer: Renderer,
+        history: HistoryStore,
+        *,
+        concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.writer = writer
+        self.renderer = renderer
+        self.history = history
+        self.concurrency = concurrency
+        self.retry_policy = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._listeners: list[ev.Listener] = []
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._cancel_requested: set[str] = set()
+
+    # Observing.
+
+    def subscribe(self, listener: ev.Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: ev.Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the run
+                log.exception("event listener failed on %s", type(event).__name__)
+
+    # Starting, resuming, retrying, cancelling.
+
+    async def start(self, idea: Idea, options: RunOptions | None = None) -> Run:
+        """Create a run for ``idea``, persist it, and drive it to its end."""
+        options = options or RunOptions()
+        run = Run(
+            idea=idea.text,
+            source=idea.source,
+            seed=options.seed if options.seed is not None else self._rng.randrange(2**31),
+            style=options.style,
+            width=options.width,
+            height=options.height,
+            max_shots=options.max_shots,
+            writer=self.writer.name,
+            renderer=self.renderer.name,
+        )
+        await self.history.create_run(run)  # before any GPU work
+        self._emit(ev.RunStarted(run.run_id, run.model_copy(deep=True)))
+        return await self._drive(run, idea, pending=None)
+
+    async def resume(self, run_id: str) -> Run:
+        """Finish a run that a crash, a closed app or a cancel left unfinished.
+
+        Stages already done are not done again; finished shots are never
+        rendered twice; a shot whose job was submitted is handed back to the
+        renderer with its job id, to poll rather than pay again.
+        """
+        run = await self.history.get_run(run_id)
+        if run.status in (RunStatus.COMPLETED,):
+            return run
+        pending = [s for s in run.shots if s.status is not ShotStatus.DONE]
+        return await self._restart(run, pending)
+
+    async def retry(self, run_id: str, shot_ids: Iterable[str] | None = None) -> Run:
+        """Render again the given shots, or every failed or cancelled shot of the run."""
+        run = await self.history.get_run(run_id)
+        if shot_ids is None:
+            pending = [s for s in run.shots if s.status in (ShotStatus.FAILED,
+                                                             ShotStatus.CANCELLED)]
+        else:
+            pending = [run.shot(sid) for sid in shot_ids]  # KeyError for an unknown shot
+        if not pending and run.scenes:
+            return run
+        return await self._restart(run, pending)
+
+    def cancel(self, run_id: str) -> bool:
+        """Stop a run: no new shots start, shots in flight are cancelled. Returns at once."""
+        task = self._tasks.get(run_id)
+        if task is None or task.done():
+            return False
+        self._cancel_requested.add(run_id)
+        task.cancel()
+        return True
+
+    def cancel_all(self) -> int:
+        return sum(self.cancel(run_id) for run_id in list(self._tasks))
+
+    @property
+    def active_runs(self) -> list[str]:
+        return [rid for rid, t in self._tasks.items() if not t.done()]
+
+    async def _restart(self, run: Run, pending: list[Shot]) -> Run:
+        for shot in pending:
+            if shot.status is not ShotStatus.RENDERING:  # rendering: its job may still be alive
+                shot.status = ShotStatus.QUEUED
+        run.status, run.error, run.finished_at = RunStatus.RUNNING, None, None
+        await self._save_run(run, "status", "error", "finished_at")
+        self._emit(ev.RunStarted(run.run_id, run.model_copy(deep=True)))
+        idea = Idea(text=run.idea, kind=detect_kind(run.idea, _suffix(run.source)),
+                    source=run.source)
+        return await self._drive(run, idea, pending=pending)
+
+    # Driving one run.
+
+    async def _drive(self, run: Run, idea: Idea, pending: list[Shot] | None) -> Run:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks[run.run_id] = task
+        started = time.monotonic()
+        try:
+            if run.script is None:
+                await self._write_script(run, idea)
+            if not run.scenes:
+                await self._plan_scenes(run, idea)
+                pending = list(run.shots)
+            await self._render_shots(run, pending if pending is not None else run.shots)
+            run.tally()
+            run.status = _outcome(run)
+            if run.status is RunStatus.FAILED and not run.error:
+                run.error = _first_error(run) or "the scene plan has no shots"
+        except asyncio.CancelledError:
+            run.status = RunStatus.CANCELLED
+            run.error = "cancelled"
+            await self._finish(run, started)
+            if run.run_id in self._cancel_requested:  # our own cancel: the run ends normally
+                task.uncancel()
+                return run
+            raise
+        except StoryreelError as exc:
+            run.status, run.error = RunStatus.FAILED, str(exc)
+        finally:
+            self._tasks.pop(run.run_id, None)
+            self._cancel_requested.discard(run.run_id)
+        await self._finish(run, started)
+        return run
+
+    async def _finish(self, run: Run, started: float) -> None:
+        run.tally()
+        run.stage = Stage.DONE
+        run.finished_at = utcnow()
+        run.wall_seconds = round(run.wall_seconds + time.monotonic() - started, 3)
+        await self._save_run(run, "status", "stage", "error", "finished_at", "wall_seconds",
+                             "shot_count", "shots_done", "shots_failed", "gpu_seconds")
+        self._emit(ev.RunFinished(run.run_id, run.model_copy(deep=True)))
+
+    async def _enter(self, run: Run, stage: Stage) -> None:
+        run.stage = stage
+        await self._save_run(run, "stage")
+        self._emit(ev.StageStarted(run.run_id, stage))
+
+    async def _write_script(self, run: Run, idea: Idea) -> None:
+        await self._enter(run, Stage.WRITING_SCRIPT)
+        script = await self.writer.write_script(idea, seed=run.seed, style=run.style)
+        run.script, run.title = script, script.title
+        await self._save_run(run, "script", "title")
+        self._emit(ev.ScriptWritten(run.run_id, script.model_copy(deep=True)))
+
+    async def _plan_scenes(self, run: Run, idea: Idea) -> None:
+        assert run.script is not None
+        await self._enter(run, Stage.PLANNING_SCENES)
+        plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
+        if not plans:
+            raise StageError("the writer planned no scenes")
+        plans = limit_shots(plans, run.max_shots)
+        run.scenes = [p.scene for p in plans]
+        run.shots = [
+            self._new_shot(run, plan, shot_plan, index)
+            for plan in plans
+            for index, shot_plan in enumerate(plan.shots, 1)
+        ]
+        run.tally()
+        for shot in run.shots:
+            await self._save_shot(shot)
+        await self._save_run(run, "scenes", "shot_count")
+        self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
+                                    tuple(s.model_copy(deep=True) for s in run.shots)))
+
+    def _new_shot(self, run: Run, plan: ScenePlan, shot_plan, index: int) -> Shot:
+        scene = plan.scene
+        shot_id = shot_id_for(scene.index, index)
+        cast = run.script.characters if run.script else []
+        return Shot(
+            run_id=run.run_id,
+            shot_id=shot_id,
+            scene=scene.index,
+            index=index,
+            number=shot_number(scene.index, index),
+            shot_type=shot_plan.shot_type,
+            camera=shot_plan.camera,
+            description=shot_plan.description,
+            characters=shot_plan.characters,
+            dialogue=shot_plan.dialogue,
+            prompt=build_shot_prompt(shot_plan, scene, cast, run.style),
+            seed=derive_seed(run.seed, shot_id),
+        )
+
+    async def _render_shots(self, run: Run, shots: list[Shot]) -> None:
+        """The fan-out: ``concurrency`` workers take shots in story order from one queue."""
+        await self._enter(run, Stage.RENDERING_SHOTS)
+        headings = {scene.index: scene.heading for scene in run.scenes}
+        queue = deque(sorted(shots, key=lambda s: s.order))
+
+        async def work() -> None:
+            while queue:
+                shot = queue.popleft()
+                await self._render_shot(run, shot, headings.get(shot.scene, ""))
+
+        workers = [asyncio.create_task(work()) for _ in range(min(self.concurrency, len(queue)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            # On cancel (or a bug in a worker) stop the others and wait until they have
+            # recorded their shots as cancelled: no stray tasks outlive the run.
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            for shot in queue:  # never started
+                shot.status = ShotStatus.CANCELLED
+                await self._save_shot(shot)
+                self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+
+    async def _render_shot(self, run: Run, shot: Shot, heading: str) -> None:
+        resume_job = shot.job_id if shot.status is ShotStatus.RENDERING else None
+        tries = 0
+        while True:
+            tries += 1
+            if resume_job is None:
+                shot.attempts += 1
+                shot.job_id = None
+            shot.status, shot.error = ShotStatus.RENDERING, None
+            await self._save_shot(shot)
+            self._emit(ev.ShotStarted(run.run_id, shot.model_copy(deep=True)))
+            request = RenderRequest(
+                shot=shot.model_copy(deep=True),
+                scene_heading=heading,
+                attempt=max(shot.attempts, 1),
+                width=run.width,
+                height=run.height,
+                negative_prompt=NEGATIVE_PROMPT,
+                resume_job_id=resume_job,
+                on_job=lambda job_id, shot=shot: self._record_job(shot, job_id),
+            )
+            resume_job = None
+            started = time.monotonic()
+            try:
+                result = await self.renderer.render_shot(request)
+            except asyncio.CancelledError:
+                shot.status, shot.error = ShotStatus.CANCELLED, "cancelled"
+                await self._save_shot(shot)
+                self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+                raise
+            except Exception as exc:
+                retryable = isinstance(exc, RenderError) and exc.retryable
+                message = str(exc) if isinstance(exc, StoryreelError) else _bug(exc)
+                shot.error = message
+                if retryable and tries < self.retry_policy.max_attempts:
+                    delay = self.retry_policy.delay(tries, self._rng)
+                    shot.status = ShotStatus.QUEUED
+                    await self._save_shot(shot)
+                    self._emit(ev.ShotRetrying(run.run_id, shot.model_copy(deep=True),
+                                               message, delay))
+                    await self._sleep(delay)
+                    continue
+                shot.status = ShotStatus.FAILED
+                await self._save_shot(shot)
+                await self._save_counts(run)
+                self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+                return
+            shot.image = result.image
+            shot.job_id = result.job_id or shot.job_id
+            shot.timings = {**result.timings,
+                            "wall_s": round(time.monotonic() - started, 3)}
+            shot.status = ShotStatus.DONE
+            await self._save_shot(shot)
+            await self._save_counts(run)
+            self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+            return
+
+    async def _record_job(self, shot: Shot, job_id: str) -> None:
+        shot.job_id = job_id
+        await self._save_shot(shot)
+
+    # Persistence. A history failure is logged and the run goes on: losing the
+    # record of a change is bad, losing the run over it is worse.
+
+    async def _save_shot(self, shot: Shot) -> None:
+        shot.updated_at = utcnow()
+        try:
+            await self.history.upsert_shot(shot)
+        except HistoryError as exc:
+            log.warning("history: shot %s of %s not saved: %s", shot.shot_id, shot.run_id, exc)
+
+    async def _save_counts(self, run: Run) -> None:
+        run.tally()
+        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds")
+
+    async def _save_run(self, run: Run, *fields: str) -> None:
+        run.updated_at = utcnow()
+        doc = run.model_dump(mode="json", include={*fields, "updated_at"})
+        try:
+            await self.history.update_run(run.run_id, doc)
+        except HistoryError as exc:
+            log.warning("history: run %s not saved: %s", run.run_id, exc)
+
+
+def limit_shots(plans: list[ScenePlan], max_shots: int | None) -> list[ScenePlan]:
+    """Keep at most ``max_shots`` shots, spread over the scenes: every scene keeps its
+    first shot before any scene keeps a second one. Scenes left with none are dropped."""
+    total = sum(len(p.shots) for p in plans)
+    if max_shots is None or total <= max_shots:
+        return plans
+    keep = [0] * len(plans)
+    budget = max_shots
+    depth = 0
+    while budget:
+        for i, plan in enumerate(plans):
+            if budget and len(plan.shots) > depth:
+                keep[i] += 1
+                budget -= 1
+        depth += 1
+    return [ScenePlan(scene=p.scene, shots=p.shots[:k]) for p, k in zip(plans, keep, strict=True)
+            if k]
+
+
+def _outcome(run: Run) -> RunStatus:
+    if not run.shots or run.shots_done == 0:
+        return RunStatus.FAILED
+    if run.shots_done == len(run.shots):
+        return RunStatus.COMPLETED
+    if any(s.status is ShotStatus.CANCELLED for s in run.shots) and run.shots_failed == 0:
+        return RunStatus.CANCELLED
+    return RunStatus.PARTIAL
+
+
+def _first_error(run: Run) -> str | None:
+    errors = [s.error for s in run.shots if s.status is ShotStatus.FAILED and s.error]
+    if not errors:
+        return None
+    return f"every shot failed; first error: {errors[0]}"
+
+
+def _bug(exc: Exception) -> str:
+    log.error("renderer raised an unexpected error", exc_info=exc)
+    return f"internal error in the renderer ({type(exc).__name__}); see the log"
+
+
+def _suffix(source: str | None) -> str:
+    if not source or "." not in source:
+        return ""
+    return "." + source.rsplit(".", 1)[-1].split(" ", 1)[0].lower()
