@@ -1,0 +1,432 @@
+"""The command line: ``storyreel run | history | show | retry | resume | export | doctor``.
+
+Results go to stdout (one JSON object per line with ``--json``), progress and
+errors to stderr. Exit codes: 0 every run completed, 1 a run was partial,
+failed or cancelled (or a check failed), 2 bad input or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from app import __version__
+from app.core import ideas
+from app.core.errors import ConfigError, IdeaError, RunNotFound, StoryreelError
+from app.core.models import Run, RunOptions, RunStatus
+from app.core.progress import ProgressPrinter
+from app.core.services import Services, open_services
+from app.core.settings import load_settings
+
+EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
+EXPORT_FORMATS = ("json", "fountain")
+
+
+class UsageError(StoryreelError):
+    """Bad arguments that argparse itself cannot see."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storyreel",
+        description="Turn an idea into a storyboard: script, scenes, shots and images.",
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"storyreel {__version__} (Python {sys.version.split()[0]})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="make a storyboard from each idea file")
+    run.add_argument("ideas", nargs="*", metavar="IDEA",
+                     help="idea files (.txt, .md, .fountain, or a .json batch); - reads stdin")
+    run.add_argument("--text", action="append", default=[], metavar="TEXT",
+                     help="an idea typed on the command line (repeatable)")
+    run.add_argument("--json", action="store_true", help="one JSON object per run on stdout")
+    run.add_argument("--max-shots", type=_positive, metavar="N", help="at most N shots per run")
+    run.add_argument("--concurrency", type=_positive, metavar="N",
+                     help="shots rendered at once (default 8)")
+    run.add_argument("--seed", type=_seed, metavar="N", help="run seed, for repeatable results")
+    run.add_argument("--style", metavar="NAME", help="style line carried into every shot prompt")
+
+    history = sub.add_parser("history", help="list past runs, newest first")
+    history.add_argument("--search", metavar="TEXT", help="words from the title or the idea")
+    history.add_argument("--limit", type=_positive, default=20, metavar="N")
+    history.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="show one run with its shots")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--json", action="store_true")
+
+    retry = sub.add_parser("retry", help="render failed shots of a run again")
+    retry.add_argument("run_id", metavar="RUN_ID")
+    retry.add_argument("--shot", action="append", metavar="SHOT_ID",
+                       help="this shot only (repeatable); default: every failed or cancelled shot")
+    retry.add_argument("--json", action="store_true")
+
+    resume = sub.add_parser("resume", help="finish unfinished runs (all, or one)")
+    resume.add_argument("run_id", nargs="?", metavar="RUN_ID")
+    resume.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="write a run to a file")
+    export.add_argument("run_id", metavar="RUN_ID")
+    export.add_argument("--format", required=True, metavar="F",
+                        help=f"one of: {', '.join(EXPORT_FORMATS)}")
+    export.add_argument("--out", required=True, type=Path, metavar="PATH")
+
+    doctor = sub.add_parser("doctor", help="check every configured part")
+    doctor.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.command is None:
+        # The desktop window is not in this build yet: show what the CLI can do.
+        parser.print_help()
+        return EXIT_OK
+    command = COMMANDS[args.command]
+    try:
+        return asyncio.run(command(args))
+    except (IdeaError, ConfigError, UsageError, RunNotFound) as exc:
+        print(f"storyreel: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StoryreelError as exc:
+        print(f"storyreel: {exc}", file=sys.stderr)
+        return EXIT_RUN_NOT_COMPLETE
+    except KeyboardInterrupt:
+        print("storyreel: interrupted", file=sys.stderr)
+        return 130
+
+
+# Commands.
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    # Every idea is read and checked before anything is created: one bad file changes nothing.
+    batch = _read_ideas(args.ideas, args.text)
+    options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style)
+    settings = load_settings()
+    async with _services(settings) as services:
+        await _mention_unfinished(services)
+        pipeline = services.pipeline(concurrency=args.concurrency)
+        stop = _StopOnSigint(pipeline.cancel_all)
+        with stop:
+            runs = []
+            for idea in batch:
+                if stop.requested:
+                    break
+                printer = ProgressPrinter(sys.stderr, label=idea.label)
+                unsubscribe = pipeline.subscribe(printer)
+                try:
+                    run = await pipeline.start(idea, options)
+                finally:
+                    unsubscribe()
+                runs.append(run)
+                if args.json:
+                    await _print_json(services, run)
+        return _exit_code(runs) if len(runs) == len(batch) else EXIT_RUN_NOT_COMPLETE
+
+
+async def cmd_history(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        runs = await services.history.list_runs(limit=args.limit, search=args.search)
+        if args.json:
+            for run in runs:
+                _emit_json(_run_summary(run))
+            return EXIT_OK
+        if not runs:
+            print("no runs yet" if not args.search else f"no runs match {args.search!r}")
+        for run in runs:
+            print(f"{run.created_at:%Y-%m-%d %H:%M}  {run.status.value:<9}  "
+                  f"{run.shots_done:>3}/{run.shot_count:<3}  {run.run_id}  {run.title or '-'}")
+        return EXIT_OK
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        if args.json:
+            await _print_json(services, run)
+            return EXIT_OK
+        print(f"{run.title}  [{run.status.value}]  {run.run_id}")
+        if run.script:
+            print(f"  {run.script.logline}")
+        if run.error:
+            print(f"  error: {run.error}")
+        for scene in run.scenes:
+            print(f"\n  {scene.index}. {scene.heading}")
+            for shot in (s for s in run.shots if s.scene == scene.index):
+                path = await services.image_path(shot.image) if shot.image else None
+                where = str(path) if path else (shot.error or "")
+                print(f"     {shot.number:<5} {shot.shot_type.value:<6} {shot.status.value:<9} "
+                      f"{shot.description[:60]}")
+                if where:
+                    print(f"           {where}")
+        return EXIT_OK
+
+
+async def cmd_retry(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        pipeline = services.pipeline()
+        run = await services.history.get_run(args.run_id)
+        if args.shot:
+            unknown = [s for s in args.shot if s not in {x.shot_id for x in run.shots}]
+            if unknown:
+                raise UsageError(f"run {run.run_id} has no shot {unknown[0]!r}")
+        printer = ProgressPrinter(sys.stderr, label=run.title or run.run_id)
+        pipeline.subscribe(printer)
+        with _StopOnSigint(pipeline.cancel_all):
+            run = await pipeline.retry(args.run_id, args.shot)
+        if args.json:
+            await _print_json(services, run)
+        return _exit_code([run])
+
+
+async def cmd_resume(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        if args.run_id:
+            targets = [await services.history.get_run(args.run_id)]
+        else:
+            targets = await services.history.find_unfinished()
+            if not targets:
+                print("nothing to resume: no unfinished runs", file=sys.stderr)
+                return EXIT_OK
+        pipeline = services.pipeline()
+        runs = []
+        stop = _StopOnSigint(pipeline.cancel_all)
+        with stop:
+            for target in targets:
+                if stop.requested:
+                    break
+                unsubscribe = pipeline.subscribe(
+                    ProgressPrinter(sys.stderr, label=target.title or target.run_id))
+                try:
+                    run = await pipeline.resume(target.run_id)
+                finally:
+                    unsubscribe()
+                runs.append(run)
+                if args.json:
+                    await _print_json(services, run)
+        return _exit_code(runs) if len(runs) == len(targets) else EXIT_RUN_NOT_COMPLETE
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    if args.format not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {args.format!r}; "
+                         f"this build exports: {', '.join(EXPORT_FORMATS)}")
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        if args.format == "fountain":
+            if run.script is None:
+                raise UsageError(f"run {run.run_id} has no script yet")
+            text = run.script.screenplay
+        else:
+            text = json.dumps(await _run_result(services, run), indent=2, ensure_ascii=False)
+        await asyncio.to_thread(_write_export, args.out, text + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return EXIT_OK
+
+
+def _write_export(out: Path, text: str) -> None:
+    if out.is_dir():
+        raise UsageError(f"{out} is a folder; give a file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from app.core.doctor import check_all  # only this command needs it
+
+    settings = load_settings()
+    async with _services(settings) as services:
+        checks = await check_all(services)
+    ok = all(c["ok"] for c in checks)
+    if args.json:
+        _emit_json({"ok": ok, "version": __version__, "home": str(settings.home),
+                    "parts": checks})
+    else:
+        for c in checks:
+            mark = "ok  " if c["ok"] else "FAIL"
+            print(f"{mark} {c['name']:<9} {c['mode']:<9} {c['detail']}: {c['message']}")
+    return EXIT_OK if ok else EXIT_RUN_NOT_COMPLETE
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
+    "run": cmd_run,
+    "history": cmd_history,
+    "show": cmd_show,
+    "retry": cmd_retry,
+    "resume": cmd_resume,
+    "export": cmd_export,
+    "doctor": cmd_doctor,
+}
+
+
+# Helpers.
+
+
+class _services:
+    """``async with _services(settings) as services``: open every part, always close them."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+
+    async def __aenter__(self) -> Services:
+        self.services = await open_services(self.settings)
+        return self.services
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.services is not None:
+            await self.services.aclose()
+
+
+class _StopOnSigint:
+    """First Ctrl-C cancels the runs cleanly (they are recorded as cancelled); a second
+    one interrupts at once."""
+
+    def __init__(self, cancel: Callable[[], int]) -> None:
+        self.cancel = cancel
+        self.requested = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> _StopOnSigint:
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+            self._loop.add_signal_handler(signal.SIGTERM, self._on_sigint)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            self._loop = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGINT)
+            self._loop.remove_signal_handler(signal.SIGTERM)
+
+    def _on_sigint(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstoryreel: cancelling… (Ctrl-C again to quit at once)", file=sys.stderr)
+        self.cancel()
+
+
+def _read_ideas(paths: list[str], texts: list[str]) -> list[ideas.Idea]:
+    if not paths and not texts:
+        raise UsageError("give at least one idea file, or --text 'an idea'")
+    batch: list[ideas.Idea] = []
+    for p in paths:
+        if p == "-":
+            data = sys.stdin.buffer.read()
+            batch.append(ideas.from_text(ideas.decode(data, "standard input"),
+                                         source="standard input"))
+        else:
+            batch.extend(ideas.read(p))
+    batch.extend(ideas.from_text(t, source=None) for t in texts)
+    return batch
+
+
+async def _mention_unfinished(services: Services) -> None:
+    try:
+        unfinished = await services.history.find_unfinished()
+    except StoryreelError:
+        return
+    if unfinished:
+        n = len(unfinished)
+        print(f"storyreel: {n} unfinished run{'s' if n > 1 else ''} from an earlier session; "
+              f"`storyreel resume` finishes {'them' if n > 1 else 'it'}", file=sys.stderr)
+
+
+def _exit_code(runs: list[Run]) -> int:
+    if all(r.status is RunStatus.COMPLETED for r in runs):
+        return EXIT_OK
+    return EXIT_RUN_NOT_COMPLETE
+
+
+def _run_summary(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "title": run.title,
+        "status": run.status.value,
+        "created_at": run.created_at.isoformat(),
+        "scene_count": len(run.scenes),
+        "shot_count": run.shot_count,
+        "shots_done": run.shots_done,
+        "shots_failed": run.shots_failed,
+        "gpu_seconds": run.gpu_seconds,
+        "wall_seconds": run.wall_seconds,
+        "source": run.source,
+        "error": run.error,
+    }
+
+
+async def _run_result(services: Services, run: Run) -> dict[str, Any]:
+    shots = []
+    for shot in run.shots:
+        path = await services.image_path(shot.image) if shot.image else None
+        shots.append({
+            "shot_id": shot.shot_id,
+            "scene": shot.scene,
+            "index": shot.index,
+            "number": shot.number,
+            "status": shot.status.value,
+            "shot_type": shot.shot_type.value,
+            "camera": shot.camera,
+            "description": shot.description,
+            "prompt": shot.prompt,
+            "seed": shot.seed,
+            "attempts": shot.attempts,
+            "error": shot.error,
+            "job_id": shot.job_id,
+            "image_path": str(path) if path else None,
+            "image": shot.image.model_dump(mode="json") if shot.image else None,
+            "timings": shot.timings,
+        })
+    return {
+        **_run_summary(run),
+        "seed": run.seed,
+        "logline": run.script.logline if run.script else None,
+        "scenes": [s.model_dump(mode="json") for s in run.scenes],
+        "shots": shots,
+    }
+
+
+async def _print_json(services: Services, run: Run) -> None:
+    _emit_json(await _run_result(services, run))
+
+
+def _emit_json(obj: dict[str, Any], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {n}")
+    return n
+
+
+def _seed(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if not 0 <= n < 2**31:
+        raise argparse.ArgumentTypeError("a seed is between 0 and 2147483647")
+    return n
