@@ -1,0 +1,217 @@
+"""The command line end to end, as people and scripts use it: a real process each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO, SAMPLES
+
+RUN_KEYS = {"run_id", "status", "title", "scene_count", "shot_count", "shots_done",
+            "shots_failed", "gpu_seconds", "wall_seconds", "shots"}
+SHOT_KEYS = {"shot_id", "scene", "index", "status", "image_path"}
+HISTORY_KEYS = {"run_id", "title", "status", "created_at", "scene_count", "shot_count",
+                "shots_done", "shots_failed"}
+
+
+def storyreel(*args: str, env: dict | None = None, timeout: float = 120,
+              stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=REPO, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})}, input=stdin,
+    )
+
+
+def json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+@pytest.mark.parametrize("sample", ["lighthouse.txt", "heist.md", "first_contact.fountain"])
+def test_run_json_on_every_sample_finishes_offline_with_images_on_disk(sample, home):
+    result = storyreel("run", str(SAMPLES / sample), "--json", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    [run] = json_lines(result.stdout)
+    assert RUN_KEYS <= run.keys()
+    assert run["status"] == "completed"
+    assert run["scene_count"] >= 3
+    assert run["shot_count"] == run["shots_done"] == len(run["shots"]) > 0
+    assert run["shots_failed"] == 0
+    for shot in run["shots"]:
+        assert SHOT_KEYS <= shot.keys()
+        path = Path(shot["image_path"])
+        assert path.is_file() and path.is_relative_to(home)
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+            image.verify()
+    # progress for a person on stderr: stages and shot counts
+    assert "writing the script" in result.stderr
+    assert f"rendering shots {run['shot_count']}/{run['shot_count']}" in result.stderr
+
+
+def test_history_lists_runs_newest_first_and_show_gives_the_run(home):
+    first = json_lines(storyreel("run", str(SAMPLES / "lighthouse.txt"), "--json").stdout)[0]
+    second = json_lines(storyreel("run", str(SAMPLES / "heist.md"), "--json").stdout)[0]
+
+    result = storyreel("history", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = json_lines(result.stdout)
+    assert [r["run_id"] for r in listed] == [second["run_id"], first["run_id"]]
+    assert all(HISTORY_KEYS <= r.keys() for r in listed)
+    assert listed[1]["title"] == first["title"]
+    assert listed[1]["shots_done"] == first["shot_count"]
+
+    found = json_lines(storyreel("history", "--json", "--search", "SAFECRACKER alps").stdout)
+    assert [r["run_id"] for r in found] == [second["run_id"]]
+
+    shown = storyreel("show", first["run_id"], "--json")
+    assert shown.returncode == 0
+    [run] = json_lines(shown.stdout)
+    assert RUN_KEYS <= run.keys()
+    assert [s["image_path"] for s in run["shots"]] == [s["image_path"] for s in first["shots"]]
+
+    human = storyreel("history")
+    assert first["title"] in human.stdout and "completed" in human.stdout
+
+
+def test_typed_and_batch_ideas_make_one_run_each(tmp_path):
+    batch = tmp_path / "two.json"
+    batch.write_text(json.dumps(["A fox steals the moon.", "A clock runs backwards."]))
+    result = storyreel("run", str(batch), "--text", "A kite flies to sea.", "--json",
+                       "--max-shots", "4")
+    assert result.returncode == 0, result.stderr
+    runs = json_lines(result.stdout)
+    assert len(runs) == 3
+    assert all(r["shot_count"] == 4 for r in runs)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"  \n", "storyreel: empty.txt is empty: write a sentence or two about "
+                               "the story"),
+        ("junk.md", bytes(range(256)), "storyreel: junk.md looks like binary content, not text"),
+        ("picture.png", b"\x89PNG", "storyreel: picture.png: unsupported file type '.png'; "
+                                    "use .txt, .md, .fountain or a .json batch"),
+    ],
+)
+def test_a_bad_idea_file_exits_2_with_one_line_and_writes_nothing(tmp_path, home, name,
+                                                                  content, reason):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    good = SAMPLES / "lighthouse.txt"
+    before = files_under(Path(home))
+    result = storyreel("run", str(good), str(bad), "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip() == reason
+    assert result.stdout == ""
+    assert files_under(Path(home)) == before  # not even the good idea was started
+
+
+def test_a_missing_file_and_a_folder_are_refused(tmp_path):
+    assert storyreel("run", str(tmp_path / "nope.txt")).stderr.strip() == (
+        "storyreel: nope.txt: no such file")
+    result = storyreel("run", str(tmp_path))
+    assert result.returncode == 2
+    assert "is a folder, not an idea file" in result.stderr
+
+
+def test_bad_configuration_exits_2_naming_the_variable():
+    result = storyreel("run", str(SAMPLES / "lighthouse.txt"),
+                       env={"STORYREEL_CONCURRENCY": "lots"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "storyreel: STORYREEL_CONCURRENCY must be a whole number, got 'lots'")
+
+
+def test_bad_arguments_exit_2():
+    assert storyreel("run", str(SAMPLES / "lighthouse.txt"), "--max-shots", "0").returncode == 2
+    assert storyreel("run").returncode == 2
+    assert storyreel("show", "no-such-run").stderr.strip() == (
+        "storyreel: no run with id 'no-such-run' in history")
+    assert storyreel("show", "../../etc/passwd").returncode == 2
+
+
+def test_ctrl_c_cancels_the_run_cleanly_and_records_it(tmp_path):
+    long_idea = tmp_path / "long.txt"
+    long_idea.write_text("\n\n".join(
+        f"In scene {n} Mara walks along the harbour with a lantern. She watches the boats. "
+        f"Theo follows her through the market." for n in range(12)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "run", str(long_idea), "--json", "--concurrency", "1"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:
+            if re.search(r"rendering shots [1-9]\d*/", line):  # some shots are on disk
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    [run] = json_lines(out)
+    assert run["status"] == "cancelled"
+    assert 0 < run["shots_done"] < run["shot_count"]
+    assert {s["status"] for s in run["shots"]} <= {"done", "cancelled"}
+    [listed] = json_lines(storyreel("history", "--json").stdout)
+    assert listed["status"] == "cancelled"
+
+    resumed = storyreel("resume", run["run_id"], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    [finished] = json_lines(resumed.stdout)
+    assert finished["status"] == "completed"
+    assert finished["shots_done"] == finished["shot_count"]
+    kept = {s["shot_id"]: s["image_path"] for s in run["shots"] if s["status"] == "done"}
+    assert {s["shot_id"]: s["image_path"] for s in finished["shots"]
+            if s["shot_id"] in kept} == kept  # done shots were not drawn again
+
+
+def test_retry_export_and_doctor(tmp_path):
+    [run] = json_lines(storyreel("run", str(SAMPLES / "first_contact.fountain"), "--json",
+                                 "--max-shots", "3").stdout)
+    shot_id = run["shots"][1]["shot_id"]
+    retried = storyreel("retry", run["run_id"], "--shot", shot_id, "--json")
+    assert retried.returncode == 0, retried.stderr
+    [after] = json_lines(retried.stdout)
+    again = next(s for s in after["shots"] if s["shot_id"] == shot_id)
+    assert again["attempts"] == 2 and again["image_path"].endswith(f"/{shot_id}/2.png")
+    assert storyreel("retry", run["run_id"], "--shot", "s99-99").returncode == 2
+
+    fountain = tmp_path / "out" / "script.fountain"
+    assert storyreel("export", run["run_id"], "--format", "fountain", "--out",
+                     str(fountain)).returncode == 0
+    assert fountain.read_text().startswith("Title: First Contact")
+    exported = tmp_path / "run.json"
+    assert storyreel("export", run["run_id"], "--format", "json", "--out",
+                     str(exported)).returncode == 0
+    assert json.loads(exported.read_text())["run_id"] == run["run_id"]
+    refused = storyreel("export", run["run_id"], "--format", "docx", "--out", str(exported))
+    assert refused.returncode == 2 and "unknown export format 'docx'" in refused.stderr
+
+    doctor = storyreel("doctor", "--json")
+    assert doctor.returncode == 0, doctor.stdout
+    [report] = json_lines(doctor.stdout)
+    assert report["ok"] is True
+    assert [(p["name"], p["mode"], p["ok"]) for p in report["parts"]] == [
+        ("writer", "embedded", True), ("renderer", "embedded", True),
+        ("storage", "embedded", True), ("history", "embedded", True)]
+
+
+def test_version_and_an_idea_from_stdin():
+    version = storyreel("--version")
+    assert version.returncode == 0 and version.stdout.startswith("storyreel ")
+    result = storyreel("run", "-", "--json", "--max-shots", "3",
+                       stdin="A girl teaches a robot to whistle.")
+    assert result.returncode == 0, result.stderr
+    assert json_lines(result.stdout)[0]["shot_count"] == 3
