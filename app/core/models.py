@@ -168,6 +168,18 @@ class ImageRef(Model):
     mime: str = "image/png"
 
 
+class ShotVersion(Model):
+    """An earlier image of a shot, kept when the shot is rendered again."""
+
+    attempt: int
+    image: ImageRef
+    prompt: str
+    seed: int
+    job_id: str | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Shot(Model):
     run_id: str
     shot_id: str
@@ -187,6 +199,7 @@ class Shot(Model):
     job_id: str | None = None
     image: ImageRef | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    versions: list[ShotVersion] = Field(default_factory=list, description="earlier images")
     updated_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -27,6 +27,7 @@ from app.core.models import (
     ScenePlan,
     Shot,
     ShotStatus,
+    ShotVersion,
     Stage,
     derive_seed,
     shot_id_for,
@@ -110,7 +111,7 @@ class Pipeline:
             renderer=self.renderer.name,
         )
         await self.history.create_run(run)  # before any GPU work
-        self._emit(ev.RunStarted(run.run_id, run.model_copy(deep=True)))
+        self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
         return await self._drive(run, idea, pending=None)
 
     async def resume(self, run_id: str) -> Run:
@@ -134,9 +135,24 @@ class Pipeline:
                                                              ShotStatus.CANCELLED)]
         else:
             pending = [run.shot(sid) for sid in shot_ids]  # KeyError for an unknown shot
+            for shot in pending:
+                _keep_version(shot)
         if not pending and run.scenes:
             return run
         return await self._restart(run, pending)
+
+    async def regenerate(self, run_id: str, shot_id: str, *, seed: int | None = None,
+                         prompt: str | None = None) -> Run:
+        """Render one shot again with a new seed (given, or the next one derived from the run
+        seed) and optionally an edited prompt. The current image is kept as a version."""
+        run = await self.history.get_run(run_id)
+        shot = run.shot(shot_id)  # KeyError for an unknown shot
+        _keep_version(shot)
+        shot.seed = seed if seed is not None else derive_seed(run.seed, shot_id,
+                                                               len(shot.versions))
+        if prompt is not None and prompt.strip():
+            shot.prompt = prompt.strip()
+        return await self._restart(run, [shot])
 
     def cancel(self, run_id: str) -> bool:
         """Stop a run: no new shots start, shots in flight are cancelled. Returns at once."""
@@ -160,7 +176,7 @@ class Pipeline:
                 shot.status = ShotStatus.QUEUED
         run.status, run.error, run.finished_at = RunStatus.RUNNING, None, None
         await self._save_run(run, "status", "error", "finished_at")
-        self._emit(ev.RunStarted(run.run_id, run.model_copy(deep=True)))
+        self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
         idea = Idea(text=run.idea, kind=detect_kind(run.idea, _suffix(run.source)),
                     source=run.source)
         return await self._drive(run, idea, pending=pending)
@@ -206,7 +222,7 @@ class Pipeline:
         run.wall_seconds = round(run.wall_seconds + time.monotonic() - started, 3)
         await self._save_run(run, "status", "stage", "error", "finished_at", "wall_seconds",
                              "shot_count", "shots_done", "shots_failed", "gpu_seconds")
-        self._emit(ev.RunFinished(run.run_id, run.model_copy(deep=True)))
+        self._emit(ev.RunFinished(run.run_id, _run_snapshot(run)))
 
     async def _enter(self, run: Run, stage: Stage) -> None:
         run.stage = stage
@@ -218,7 +234,7 @@ class Pipeline:
         script = await self.writer.write_script(idea, seed=run.seed, style=run.style)
         run.script, run.title = script, script.title
         await self._save_run(run, "script", "title")
-        self._emit(ev.ScriptWritten(run.run_id, script.model_copy(deep=True)))
+        self._emit(ev.ScriptWritten(run.run_id, script))
 
     async def _plan_scenes(self, run: Run, idea: Idea) -> None:
         assert run.script is not None
@@ -238,7 +254,7 @@ class Pipeline:
             await self._save_shot(shot)
         await self._save_run(run, "scenes", "shot_count")
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
-                                    tuple(s.model_copy(deep=True) for s in run.shots)))
+                                    tuple(_snapshot(s) for s in run.shots)))
 
     def _new_shot(self, run: Run, plan: ScenePlan, shot_plan, index: int) -> Shot:
         scene = plan.scene
@@ -282,7 +298,7 @@ class Pipeline:
             for shot in queue:  # never started
                 shot.status = ShotStatus.CANCELLED
                 await self._save_shot(shot)
-                self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+                self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
     async def _render_shot(self, run: Run, shot: Shot, heading: str) -> None:
         resume_job = shot.job_id if shot.status is ShotStatus.RENDERING else None
@@ -294,9 +310,9 @@ class Pipeline:
                 shot.job_id = None
             shot.status, shot.error = ShotStatus.RENDERING, None
             await self._save_shot(shot)
-            self._emit(ev.ShotStarted(run.run_id, shot.model_copy(deep=True)))
+            self._emit(ev.ShotStarted(run.run_id, _snapshot(shot)))
             request = RenderRequest(
-                shot=shot.model_copy(deep=True),
+                shot=_snapshot(shot),
                 scene_heading=heading,
                 attempt=max(shot.attempts, 1),
                 width=run.width,
@@ -312,7 +328,7 @@ class Pipeline:
             except asyncio.CancelledError:
                 shot.status, shot.error = ShotStatus.CANCELLED, "cancelled"
                 await self._save_shot(shot)
-                self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+                self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
                 raise
             except Exception as exc:
                 retryable = isinstance(exc, RenderError) and exc.retryable
@@ -322,14 +338,14 @@ class Pipeline:
                     delay = self.retry_policy.delay(tries, self._rng)
                     shot.status = ShotStatus.QUEUED
                     await self._save_shot(shot)
-                    self._emit(ev.ShotRetrying(run.run_id, shot.model_copy(deep=True),
+                    self._emit(ev.ShotRetrying(run.run_id, _snapshot(shot),
                                                message, delay))
                     await self._sleep(delay)
                     continue
                 shot.status = ShotStatus.FAILED
                 await self._save_shot(shot)
                 await self._save_counts(run)
-                self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+                self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
                 return
             shot.image = result.image
             shot.job_id = result.job_id or shot.job_id
@@ -338,7 +354,7 @@ class Pipeline:
             shot.status = ShotStatus.DONE
             await self._save_shot(shot)
             await self._save_counts(run)
-            self._emit(ev.ShotFinished(run.run_id, shot.model_copy(deep=True)))
+            self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
             return
 
     async def _record_job(self, shot: Shot, job_id: str) -> None:
@@ -366,6 +382,27 @@ class Pipeline:
             await self.history.update_run(run.run_id, doc)
         except HistoryError as exc:
             log.warning("history: run %s not saved: %s", run.run_id, exc)
+
+
+def _keep_version(shot: Shot) -> None:
+    """Before a finished shot is rendered again, keep its image as an earlier version."""
+    if shot.image is None:
+        return
+    version = ShotVersion(attempt=shot.attempts, image=shot.image, prompt=shot.prompt,
+                          seed=shot.seed, job_id=shot.job_id, timings=shot.timings)
+    shot.versions = [*shot.versions, version]
+    shot.image, shot.job_id, shot.timings = None, None, {}
+    shot.status = ShotStatus.QUEUED
+
+
+def _snapshot(shot: Shot) -> Shot:
+    """A copy of the shot as it is now, for listeners. Shallow is enough: the pipeline only
+    ever assigns new values to a shot's fields, it never changes a value in place."""
+    return shot.model_copy()
+
+
+def _run_snapshot(run: Run) -> Run:
+    return run.model_copy(update={"shots": [s.model_copy() for s in run.shots]})
 
 
 def limit_shots(plans: list[ScenePlan], max_shots: int | None) -> list[ScenePlan]:

@@ -395,3 +395,30 @@ async def test_shot_prompts_carry_the_cast_and_the_style():
     assert "MARA: tall, grey coat" in prompt
     assert prompt.endswith("comic ink, bold lines.")
     assert "wide shot" in prompt and "exterior, place 1, day" in prompt
+
+
+async def test_regenerate_keeps_the_old_image_as_a_version_and_uses_a_new_seed():
+    history = MemoryHistory()
+    pipeline, _ = make(history=history)
+    run = await pipeline.start(IDEA, RunOptions(seed=8))
+    before = run.shot("s01-01")
+
+    renderer = ScriptedRenderer()
+    fresh, _ = make(renderer=renderer, history=history)
+    after_run = await fresh.regenerate(run.run_id, "s01-01", prompt="  a new prompt  ")
+    after = after_run.shot("s01-01")
+
+    assert renderer.calls == [("s01-01", 2)]
+    assert after.status is ShotStatus.DONE
+    assert after.prompt == "a new prompt"
+    assert after.seed != before.seed
+    [old] = after.versions
+    assert (old.image, old.prompt, old.seed, old.attempt) == (
+        before.image, before.prompt, before.seed, 1)
+    assert after.image.key.endswith("/s01-01/2.png")
+    stored = (await history.get_run(run.run_id)).shot("s01-01")
+    assert stored.versions == after.versions
+
+    again = (await fresh.regenerate(run.run_id, "s01-01", seed=1234)).shot("s01-01")
+    assert again.seed == 1234
+    assert [v.attempt for v in again.versions] == [1, 2]
