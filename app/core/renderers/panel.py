@@ -67,7 +67,8 @@ def render_panel(spec: PanelSpec) -> Image.Image:
                       WASH_NIGHT if night else WASH_DAY)
     inner_draw = ImageDraw.Draw(inner)
     inner_box = (0, 0, inner.width, inner.height)
-    _compose(inner_draw, spec.shot_type.upper(), inner_box, rng, unit, night)
+    interior = spec.heading.upper().startswith(("INT.", "INT ", "I/E"))
+    _compose(inner_draw, spec.shot_type.upper(), inner_box, rng, unit, night, interior)
     _camera_mark(inner_draw, spec.camera.lower(), inner_box, unit)
     image.paste(inner, frame[:2])
     draw.rectangle(frame, outline=INK, width=max(2, unit // 2 + 1))
@@ -149,17 +150,23 @@ class _Frame:
 
 
 def _compose(draw: ImageDraw.ImageDraw, kind: str, box, rng: random.Random, unit: int,
-             night: bool) -> None:
+             night: bool, interior: bool) -> None:
     f = _Frame(box)
     line = max(2, unit // 2 + 1)
+
+    def setting(horizon: float, hills: bool = True) -> None:
+        if interior:
+            _room(draw, f, rng, horizon=horizon, line=line, night=night)
+        else:
+            _outdoors(draw, f, rng, horizon=horizon, line=line, night=night, hills=hills)
     if kind == "EWS":
-        _landscape(draw, f, rng, horizon=0.68, line=line, night=night)
+        setting(0.68)
         _figure(draw, f, rng.uniform(0.3, 0.7), 0.68, 0.08, line)
     elif kind == "WS":
-        _landscape(draw, f, rng, horizon=0.58, line=line, night=night)
+        setting(0.58)
         _figure(draw, f, rng.uniform(0.35, 0.65), 0.86, 0.34, line)
     elif kind in ("MS", "2S"):
-        _landscape(draw, f, rng, horizon=0.45, line=line, night=night, hills=False)
+        setting(0.45, hills=False)
         xs = (0.36, 0.64) if kind == "2S" else (rng.uniform(0.4, 0.6),)
         for x in xs:
             _bust(draw, f, x, head_r=0.11, line=line)
@@ -174,7 +181,7 @@ def _compose(draw: ImageDraw.ImageDraw, kind: str, box, rng: random.Random, unit
         draw.ellipse([f.p(-0.08, 0.25), f.p(0.32, 0.85)], fill=INK)
         draw.rectangle([f.p(-0.1, 0.7), f.p(0.42, 1.0)], fill=INK)
     elif kind == "POV":
-        _landscape(draw, f, rng, horizon=0.55, line=line, night=night)
+        setting(0.55)
         _figure(draw, f, rng.uniform(0.4, 0.6), 0.75, 0.22, line)
         for corner in ((0, 0), (1, 0), (0, 1), (1, 1)):
             cx, cy = f.p(*corner)
@@ -189,8 +196,28 @@ def _compose(draw: ImageDraw.ImageDraw, kind: str, box, rng: random.Random, unit
                       width=line)
 
 
-def _landscape(draw, f: _Frame, rng: random.Random, *, horizon: float, line: int, night: bool,
-               hills: bool = True) -> None:
+def _room(draw, f: _Frame, rng: random.Random, *, horizon: float, line: int,
+          night: bool) -> None:
+    """An interior in one-point perspective: back wall, floor, ceiling, a window."""
+    left, right, top = rng.uniform(0.15, 0.25), rng.uniform(0.75, 0.85), 0.12
+    wall = [f.p(left, top), f.p(right, horizon)]
+    draw.rectangle(wall, fill=(210, 210, 206) if not night else (120, 124, 136), outline=INK,
+                   width=line)
+    for corner, edge in (((left, top), (0, 0)), ((right, top), (1, 0)),
+                         ((left, horizon), (0, 1)), ((right, horizon), (1, 1))):
+        draw.line([f.p(*corner), f.p(*edge)], fill=INK, width=line)
+    wx = rng.uniform(left + 0.05, right - 0.2)
+    window = [f.p(wx, top + 0.08), f.p(wx + 0.14, top + 0.3)]
+    draw.rectangle(window, fill=PENCIL if night else PAPER, outline=INK, width=line)
+    mid_x = (window[0][0] + window[1][0]) // 2
+    draw.line([(mid_x, window[0][1]), (mid_x, window[1][1])], fill=INK, width=line)
+    for n in range(1, 4):  # floor boards converge on the back wall
+        x = left + (right - left) * n / 4
+        draw.line([f.p(x, horizon), f.p(x + (x - 0.5) * 1.5, 1.0)], fill=PENCIL, width=1)
+
+
+def _outdoors(draw, f: _Frame, rng: random.Random, *, horizon: float, line: int, night: bool,
+              hills: bool = True) -> None:
     if hills:
         points = [f.p(0, horizon)]
         x = 0.0
