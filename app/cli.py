@@ -15,18 +15,20 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from app import __version__
 from app.core import ideas
 from app.core.errors import ConfigError, IdeaError, RunNotFound, StoryreelError
 from app.core.models import Run, RunOptions, RunStatus
+from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
 from app.core.services import Services, open_services
 from app.core.settings import load_settings
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
 EXPORT_FORMATS = ("json", "fountain")
+T = TypeVar("T")
 
 
 class UsageError(StoryreelError):
@@ -119,21 +121,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     async with _services(settings) as services:
         await _mention_unfinished(services)
         pipeline = services.pipeline(concurrency=args.concurrency)
-        stop = _StopOnSigint(pipeline.cancel_all)
-        with stop:
-            runs = []
-            for idea in batch:
-                if stop.requested:
-                    break
-                printer = ProgressPrinter(sys.stderr, label=idea.label)
-                unsubscribe = pipeline.subscribe(printer)
-                try:
-                    run = await pipeline.start(idea, options)
-                finally:
-                    unsubscribe()
-                runs.append(run)
-                if args.json:
-                    await _print_json(services, run)
+        runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
+                               lambda idea: pipeline.start(idea, options), args.json)
         return _exit_code(runs) if len(runs) == len(batch) else EXIT_RUN_NOT_COMPLETE
 
 
@@ -183,13 +172,9 @@ async def cmd_retry(args: argparse.Namespace) -> int:
             unknown = [s for s in args.shot if s not in {x.shot_id for x in run.shots}]
             if unknown:
                 raise UsageError(f"run {run.run_id} has no shot {unknown[0]!r}")
-        printer = ProgressPrinter(sys.stderr, label=run.title or run.run_id)
-        pipeline.subscribe(printer)
-        with _StopOnSigint(pipeline.cancel_all):
-            run = await pipeline.retry(args.run_id, args.shot)
-        if args.json:
-            await _print_json(services, run)
-        return _exit_code([run])
+        runs = await _each_run(services, pipeline, [run], lambda r: r.title or r.run_id,
+                               lambda r: pipeline.retry(r.run_id, args.shot), args.json)
+        return _exit_code(runs) if runs else EXIT_RUN_NOT_COMPLETE
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
@@ -202,21 +187,8 @@ async def cmd_resume(args: argparse.Namespace) -> int:
                 print("nothing to resume: no unfinished runs", file=sys.stderr)
                 return EXIT_OK
         pipeline = services.pipeline()
-        runs = []
-        stop = _StopOnSigint(pipeline.cancel_all)
-        with stop:
-            for target in targets:
-                if stop.requested:
-                    break
-                unsubscribe = pipeline.subscribe(
-                    ProgressPrinter(sys.stderr, label=target.title or target.run_id))
-                try:
-                    run = await pipeline.resume(target.run_id)
-                finally:
-                    unsubscribe()
-                runs.append(run)
-                if args.json:
-                    await _print_json(services, run)
+        runs = await _each_run(services, pipeline, targets, lambda run: run.title or run.run_id,
+                               lambda run: pipeline.resume(run.run_id), args.json)
         return _exit_code(runs) if len(runs) == len(targets) else EXIT_RUN_NOT_COMPLETE
 
 
@@ -320,6 +292,28 @@ class _StopOnSigint:
         self.requested = True
         print("\nstoryreel: cancelling… (Ctrl-C again to quit at once)", file=sys.stderr)
         self.cancel()
+
+
+async def _each_run(services: Services, pipeline: Pipeline, items: list[T],
+                    label: Callable[[T], str], drive: Callable[[T], Awaitable[Run]],
+                    as_json: bool) -> list[Run]:
+    """Drive one run per item, one after another, with progress on stderr. Ctrl-C cancels
+    the run in flight and starts no more; the runs that ended are returned."""
+    runs: list[Run] = []
+    stop = _StopOnSigint(pipeline.cancel_all)
+    with stop:
+        for item in items:
+            if stop.requested:
+                break
+            unsubscribe = pipeline.subscribe(ProgressPrinter(sys.stderr, label=label(item)))
+            try:
+                run = await drive(item)
+            finally:
+                unsubscribe()
+            runs.append(run)
+            if as_json:
+                await _print_json(services, run)
+    return runs
 
 
 def _read_ideas(paths: list[str], texts: list[str]) -> list[ideas.Idea]:
