@@ -1,0 +1,11 @@
+"""The Storyreel shot worker for RunPod serverless.
+
+``handler.handler(job)`` takes one shot job (DESIGN.md, "Shot worker"),
+renders it with the backend named by ``STORYREEL_WORKER_BACKEND`` (``gpu``:
+FLUX.1-schnell on CUDA, ``draft``: a Pillow panel), uploads the PNG to the
+requested bucket and key with boto3, and returns where it is. Start it with
+``python -u -m app.worker.handler`` (see packaging/worker/README.md).
+
+Nothing here imports ``runpod`` at import time, so tests import the handler
+without the runpod package; ``torch`` is imported only by the ``gpu`` backend.
+"""

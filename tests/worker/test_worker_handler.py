@@ -1,0 +1,246 @@
+"""The shot worker's handler with the draft backend, uploading to moto's S3 server
+(standing in for R2), plus the refusals of bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+import subprocess
+import sys
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from PIL import Image
+
+from app.core.errors import StorageError
+from app.core.models import ShotType
+from app.core.renderers import RenderRequest
+from app.core.renderers import runpod as core_renderer
+from app.core.storage import check_key as core_check_key
+from app.worker import handler as worker_handler
+from app.worker.draft import DraftBackend, panel_spec
+from app.worker.handler import (
+    INVALID_INPUT,
+    InvalidInput,
+    ShotWorker,
+    check_key,
+    handler,
+    load_backend,
+    parse_input,
+)
+from app.worker.upload import S3Uploader, UploadError
+
+BUCKET = "storyreel"
+KEY = "runs/20261127-120000-abcdef/shots/s01-01/1.png"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_endpoint):
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="auto",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    bucket = f"{BUCKET}-{random.randrange(10**9)}"  # a fresh bucket per test
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "auto"})
+    client.bucket = bucket
+    return client
+
+
+@pytest.fixture
+def worker_env(monkeypatch, s3_endpoint):
+    for name, value in {"R2_ENDPOINT_URL": s3_endpoint, "R2_ACCESS_KEY_ID": "test",
+                        "R2_SECRET_ACCESS_KEY": "test", "STORYREEL_WORKER_BACKEND": "draft"
+                        }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("R2_BUCKET", raising=False)
+    worker_handler.reset()
+    yield
+    worker_handler.reset()
+
+
+def job_input(bucket: str, **changes) -> dict:
+    payload = {"task": "shot", "prompt": "wide shot, camera pan. exterior, harbour, dawn. "
+               "Boats at rest.", "negative_prompt": "text", "width": 512, "height": 288,
+               "seed": 77, "steps": 4, "guidance": 0.0, "output": {"bucket": bucket, "key": KEY}}
+    payload.update(changes)
+    return payload
+
+
+def test_handler_renders_uploads_and_answers_the_contract(worker_env, s3):
+    output = handler({"id": "job-1", "input": job_input(s3.bucket)})
+
+    assert set(output) == {"image", "timings", "model"}
+    image = output["image"]
+    assert {k: image[k] for k in ("bucket", "key", "width", "height", "seed", "mime")} == {
+        "bucket": s3.bucket, "key": KEY, "width": 512, "height": 288, "seed": 77,
+        "mime": "image/png"}
+    assert set(output["timings"]) == {"load_s", "render_s", "upload_s"}
+    assert output["model"] == "storyreel-draft-panel-1"
+    assert len(json.dumps(output)) < 1000  # keys and numbers, never image bytes
+
+    stored = s3.get_object(Bucket=s3.bucket, Key=KEY)
+    data = stored["Body"].read()
+    assert hashlib.sha256(data).hexdigest() == image["sha256"] and len(data) == image["bytes"]
+    assert stored["ContentType"] == "image/png"
+    assert stored["Metadata"]["sha256"] == image["sha256"] and stored["Metadata"]["seed"] == "77"
+    png = Image.open(io.BytesIO(data))
+    assert png.format == "PNG" and png.size == (512, 288)
+
+
+def test_the_same_seed_gives_the_same_image(worker_env, s3):
+    first = handler({"id": "a", "input": job_input(s3.bucket)})
+    second = handler({"id": "b", "input": job_input(s3.bucket)})
+    other = handler({"id": "c", "input": job_input(s3.bucket, seed=78)})
+    assert first["image"]["sha256"] == second["image"]["sha256"] != other["image"]["sha256"]
+
+
+def test_progress_is_reported_and_load_time_charged_once(s3):
+    calls = []
+    backend = DraftBackend()
+    backend.load_s = 12.5
+    worker = ShotWorker(backend, S3Uploader(s3), progress=lambda job, p: calls.append(p))
+    first = worker.handle({"id": "j", "input": job_input(s3.bucket)})
+    second = worker.handle({"id": "k", "input": job_input(s3.bucket)})
+    assert first["timings"]["load_s"] == 12.5 and second["timings"]["load_s"] == 0.0
+    stages = [c["stage"] for c in calls[:3]]
+    assert stages == ["rendering", "rendering", "uploading"]
+    assert calls[1] == {"stage": "rendering", "step": 4, "steps": 4}
+
+
+def test_uploader_uses_the_checksum_settings_r2_needs(worker_env):
+    uploader = S3Uploader.from_env()
+    config = uploader.client.meta.config
+    assert config.request_checksum_calculation == "when_required"
+    assert config.response_checksum_validation == "when_required"
+    assert uploader.client.meta.region_name == "auto"
+
+
+BAD_INPUTS = [
+    ({"task": "video"}, "task must be 'shot'"),
+    ({"prompt": "   "}, "prompt must be a non-empty string"),
+    ({"prompt": None}, "prompt must be a non-empty string"),
+    ({"prompt": "x" * 5000}, "at most 4000"),
+    ({"width": 1000}, "width must be a multiple of 16"),
+    ({"height": 4096}, "height must be a whole number from 256 to 2048"),
+    ({"width": "512"}, "width must be a whole number"),
+    ({"steps": 0}, "steps must be a whole number from 1 to 50"),
+    ({"seed": -1}, "seed must be a whole number"),
+    ({"seed": True}, "seed must be a whole number"),
+    ({"guidance": -1}, "guidance must be a number from 0"),
+    ({"guidance": float("nan")}, "guidance must be a number"),
+    ({"negative_prompt": 5}, "negative_prompt must be a string"),
+    ({"output": None}, "output must be an object"),
+    ({"output": {"bucket": "Bad_Bucket", "key": KEY}}, "not a valid bucket name"),
+    ({"output": {"bucket": BUCKET, "key": "../etc/passwd.png"}}, "must be a relative path"),
+    ({"output": {"bucket": BUCKET, "key": "/abs/1.png"}}, "must be a relative path"),
+    ({"output": {"bucket": BUCKET, "key": "runs//1.png"}}, "must be a relative path"),
+    ({"output": {"bucket": BUCKET, "key": "runs\\x\\1.png"}}, "must be a relative path"),
+    ({"output": {"bucket": BUCKET, "key": "runs/x/1.jpg"}}, "must end in .png"),
+    ({"output": {"bucket": BUCKET, "key": ""}}, "empty or too long"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_INPUTS)
+def test_bad_input_is_refused_and_nothing_is_uploaded(worker_env, s3, change, message):
+    payload = job_input(s3.bucket, **change)
+    if "output" in change and isinstance(change["output"], dict):
+        payload["output"] = {**change["output"],
+                             "bucket": change["output"]["bucket"].replace(BUCKET, s3.bucket)}
+    output = handler({"id": "bad", "input": payload})
+    assert set(output) == {"error"}
+    assert output["error"].startswith(f"{INVALID_INPUT}: ")
+    assert message in output["error"]
+    assert s3.list_objects_v2(Bucket=s3.bucket).get("KeyCount", 0) == 0
+
+
+@pytest.mark.parametrize("raw", [None, [], "shot", {"input": {}}])
+def test_input_that_is_not_a_shot_object_is_refused(raw):
+    with pytest.raises(InvalidInput):
+        parse_input(raw)
+
+
+def test_the_endpoint_bucket_is_the_only_one_written_when_set(worker_env, s3, monkeypatch):
+    monkeypatch.setenv("R2_BUCKET", "only-this-one")
+    worker_handler.reset()
+    output = handler({"id": "x", "input": job_input(s3.bucket)})
+    assert "does not write to bucket" in output["error"]
+
+
+def test_an_upload_failure_is_a_readable_job_error(worker_env):
+    output = handler({"id": "x", "input": job_input("no-such-bucket")})
+    assert output == {"error": f"upload to no-such-bucket/{KEY} failed: NoSuchBucket"}
+
+
+def test_missing_credentials_are_named():
+    with pytest.raises(UploadError) as caught:
+        S3Uploader.from_env({"R2_ACCOUNT_ID": "abc"})
+    assert "R2_ACCESS_KEY_ID" in str(caught.value) and "R2_SECRET_ACCESS_KEY" in str(caught.value)
+    assert "R2_ENDPOINT_URL" not in str(caught.value)
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="STORYREEL_WORKER_BACKEND"):
+        load_backend("tpu")
+    assert load_backend("draft").name == "draft"
+
+
+@pytest.mark.parametrize("key", [KEY, "a.png", "runs/r-1/shots/s_1/10.png", "../x.png",
+                                 "/x.png", "a//b.png", "a/.hidden.png", "a\\b.png", "",
+                                 "é.png", "a/b c.png"])
+def test_key_rules_match_the_core_stores(key):
+    try:
+        core_check_key(key)
+        core_ok = True
+    except StorageError:
+        core_ok = False
+    try:
+        check_key(key)
+        worker_ok = True
+    except InvalidInput:
+        worker_ok = False
+    assert worker_ok == core_ok
+
+
+def test_what_the_renderer_sends_the_worker_accepts():
+    from app.core.models import Shot
+
+    assert (core_renderer.SIDE_MULTIPLE, core_renderer.MIN_SIDE, core_renderer.MAX_SIDE) == (
+        worker_handler.SIDE_MULTIPLE, worker_handler.MIN_SIDE, worker_handler.MAX_SIDE)
+    assert core_renderer.INVALID_INPUT == INVALID_INPUT
+    for width, height in [(1024, 576), (1000, 700), (64, 4096), (1920, 1080)]:
+        shot = Shot(run_id="r1", shot_id="s01-01", scene=1, index=1, number="1A",
+                    shot_type=ShotType.WIDE, description="d", prompt="p", seed=2**31 - 1)
+        request = RenderRequest(shot=shot, scene_heading="H", attempt=3, width=width,
+                                height=height)
+        parsed = parse_input(core_renderer.shot_job_input(request, bucket=BUCKET))
+        assert parsed.key == "runs/r1/shots/s01-01/3.png"
+
+
+def test_draft_reads_the_shot_back_from_the_prompt():
+    spec = panel_spec("close-up shot, camera dolly in. interior, kitchen, day. Mara reads.",
+                      width=512, height=288, seed=1)
+    assert (spec.shot_type, spec.camera) == ("CU", "dolly in")
+    assert spec.description == "interior, kitchen, day. Mara reads."
+    plain = panel_spec("A cat on a wall.", width=512, height=288, seed=1)
+    assert plain.shot_type == "" and plain.description == "A cat on a wall."
+    assert panel_spec("extreme close-up shot, camera static. x", width=256, height=256,
+                      seed=1).shot_type == "ECU"
+
+
+def test_importing_the_handler_needs_neither_runpod_nor_torch():
+    code = ("import sys, app.worker.handler, app.worker.draft; "
+            "assert 'runpod' not in sys.modules and 'torch' not in sys.modules; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
