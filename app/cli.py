@@ -19,8 +19,8 @@ from typing import Any, TextIO, TypeVar
 
 from app import __version__
 from app.core import ideas
-from app.core.errors import ConfigError, IdeaError, RunNotFound, StoryreelError
-from app.core.models import Run, RunOptions, RunStatus
+from app.core.errors import ConfigError, IdeaError, RunNotFound, StorageError, StoryreelError
+from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
 from app.core.services import Services, open_services
@@ -155,8 +155,8 @@ async def cmd_show(args: argparse.Namespace) -> int:
         for scene in run.scenes:
             print(f"\n  {scene.index}. {scene.heading}")
             for shot in (s for s in run.shots if s.scene == scene.index):
-                path = await services.image_path(shot.image) if shot.image else None
-                where = str(path) if path else (shot.error or "")
+                path, problem = await _local_image(services, shot)
+                where = str(path) if path else (shot.error or problem or "")
                 print(f"     {shot.number:<5} {shot.shot_type.value:<6} {shot.status.value:<9} "
                       f"{shot.description[:60]}")
                 if where:
@@ -256,6 +256,10 @@ class _services:
 
     async def __aenter__(self) -> Services:
         self.services = await open_services(self.settings)
+        reason = getattr(self.services.history, "reason", None)
+        if reason:  # runs still work; say once that they are not being kept
+            print(f"storyreel: history is unavailable, runs are not kept: {reason}",
+                  file=sys.stderr)
         return self.services
 
     async def __aexit__(self, *exc: object) -> None:
@@ -368,7 +372,7 @@ def _run_summary(run: Run) -> dict[str, Any]:
 async def _run_result(services: Services, run: Run) -> dict[str, Any]:
     shots = []
     for shot in run.shots:
-        path = await services.image_path(shot.image) if shot.image else None
+        path, problem = await _local_image(services, shot)
         shots.append({
             "shot_id": shot.shot_id,
             "scene": shot.scene,
@@ -384,6 +388,7 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
             "error": shot.error,
             "job_id": shot.job_id,
             "image_path": str(path) if path else None,
+            "image_error": problem,
             "image": shot.image.model_dump(mode="json") if shot.image else None,
             "timings": shot.timings,
         })
@@ -394,6 +399,16 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
         "scenes": [s.model_dump(mode="json") for s in run.scenes],
         "shots": shots,
     }
+
+
+async def _local_image(services: Services, shot: Shot) -> tuple[Path | None, str | None]:
+    """A local file of the shot's image, or why there is none (it never stops the listing)."""
+    if shot.image is None:
+        return None, None
+    try:
+        return await services.image_path(shot.image), None
+    except StorageError as exc:
+        return None, str(exc)
 
 
 async def _print_json(services: Services, run: Run) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from app.core.errors import StoryreelError
 from app.core.ideas import from_text
 from app.core.services import Services
+from app.core.settings import Settings
 
 PROBE_KEY = "doctor/probe.bin"
 CHECK_TIMEOUT_S = 15.0
@@ -41,17 +42,61 @@ async def _timed(check) -> tuple[bool, str]:
 
 
 async def _check_writer(services: Services) -> str:
+    settings = services.settings
+    if settings.runpod_writer_endpoint:
+        return await _runpod_health(settings, settings.runpod_writer_endpoint)
+    if settings.writer_base_url:
+        return await _openai_models(settings)
     script = await services.writer.write_script(
         from_text("A lighthouse keeper sees a light at sea."), seed=1, style=None)
     return f"wrote a test script ({script.title!r})"
 
 
 async def _check_renderer(services: Services) -> str:
+    settings = services.settings
+    if settings.runpod_shot_endpoint:
+        return await _runpod_health(settings, settings.runpod_shot_endpoint)
     return f"{services.renderer.name} ready"
+
+
+async def _runpod_health(settings: Settings, endpoint: str) -> str:
+    from app.core.runpod import RunPodClient
+
+    assert settings.runpod_api_key is not None  # settings refuse an endpoint without a key
+    client = RunPodClient(settings.runpod_api_key, base_url=settings.runpod_base_url)
+    try:
+        return (await client.health(endpoint)).summary()
+    finally:
+        await client.aclose()
+
+
+async def _openai_models(settings: Settings) -> str:
+    """GET {base}/models: the server answers, the key is accepted, the model is there."""
+    import aiohttp
+
+    headers = {}
+    if settings.writer_api_key is not None:
+        headers["Authorization"] = f"Bearer {settings.writer_api_key.get_secret_value()}"
+    url = f"{settings.writer_base_url}/models"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            async with session.get(url, headers=headers) as response:
+                if response.status in (401, 403):
+                    raise StoryreelError("the writer server refused WRITER_API_KEY")
+                if response.status >= 400:
+                    raise StoryreelError(f"{url} answered HTTP {response.status}")
+                body = await response.json(content_type=None)
+    except aiohttp.ClientError as exc:
+        raise StoryreelError(f"cannot reach {url}: {exc.__class__.__name__}") from None
+    models = [m.get("id") for m in (body or {}).get("data", []) if isinstance(m, dict)]
+    if settings.writer_model not in models:
+        return f"reachable, but {settings.writer_model!r} is not in its model list"
+    return f"reachable, model {settings.writer_model!r} available"
 
 
 async def _check_storage(services: Services) -> str:
     store = services.store
+    await store.check()
     data = b"storyreel doctor probe"
     await store.put(PROBE_KEY, data, "application/octet-stream")
     back = await store.get_bytes(PROBE_KEY)
@@ -62,5 +107,8 @@ async def _check_storage(services: Services) -> str:
 
 
 async def _check_history(services: Services) -> str:
+    reason = getattr(services.history, "reason", None)
+    if reason:
+        raise StoryreelError(f"unavailable: {reason}")
     count = await services.history.count_runs()
     return f"{count} run{'s' if count != 1 else ''} in history"

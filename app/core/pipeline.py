@@ -301,6 +301,25 @@ class Pipeline:
                 self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
     async def _render_shot(self, run: Run, shot: Shot, heading: str) -> None:
+        """Render one shot to a final state (done, failed, or cancelled), then record and
+        announce it. A cancel may land at any await, a history write included: the shot
+        is then recorded as cancelled, unless it had already finished."""
+        try:
+            await self._attempts(run, shot, heading)
+            await self._announce_final(run, shot)
+        except asyncio.CancelledError:
+            if not shot.status.finished:
+                shot.status, shot.error = ShotStatus.CANCELLED, "cancelled"
+            await self._announce_final(run, shot)
+            raise
+
+    async def _announce_final(self, run: Run, shot: Shot) -> None:
+        await self._save_shot(shot)
+        await self._save_counts(run)
+        self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
+
+    async def _attempts(self, run: Run, shot: Shot, heading: str) -> None:
+        """Submit attempts until one succeeds, a failure is final, or retries run out."""
         resume_job = shot.job_id if shot.status is ShotStatus.RENDERING else None
         tries = 0
         while True:
@@ -325,12 +344,7 @@ class Pipeline:
             started = time.monotonic()
             try:
                 result = await self.renderer.render_shot(request)
-            except asyncio.CancelledError:
-                shot.status, shot.error = ShotStatus.CANCELLED, "cancelled"
-                await self._save_shot(shot)
-                self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
-                raise
-            except Exception as exc:
+            except Exception as exc:  # (a cancel is not an Exception: it goes straight up)
                 retryable = isinstance(exc, RenderError) and exc.retryable
                 message = str(exc) if isinstance(exc, StoryreelError) else _bug(exc)
                 shot.error = message
@@ -338,23 +352,15 @@ class Pipeline:
                     delay = self.retry_policy.delay(tries, self._rng)
                     shot.status = ShotStatus.QUEUED
                     await self._save_shot(shot)
-                    self._emit(ev.ShotRetrying(run.run_id, _snapshot(shot),
-                                               message, delay))
+                    self._emit(ev.ShotRetrying(run.run_id, _snapshot(shot), message, delay))
                     await self._sleep(delay)
                     continue
                 shot.status = ShotStatus.FAILED
-                await self._save_shot(shot)
-                await self._save_counts(run)
-                self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
                 return
             shot.image = result.image
             shot.job_id = result.job_id or shot.job_id
-            shot.timings = {**result.timings,
-                            "wall_s": round(time.monotonic() - started, 3)}
+            shot.timings = {**result.timings, "wall_s": round(time.monotonic() - started, 3)}
             shot.status = ShotStatus.DONE
-            await self._save_shot(shot)
-            await self._save_counts(run)
-            self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
             return
 
     async def _record_job(self, shot: Shot, job_id: str) -> None:

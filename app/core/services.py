@@ -1,27 +1,31 @@
 """The composition root: build every part once from the settings, and close them.
 
 No module-level singletons: the CLI, the window and the tests each call
-``open_services`` (or build the parts themselves) and pass them on.
+``open_services`` (or build the parts themselves) and pass them on. Each part
+is the cloud implementation when the settings configure it, else the embedded
+default; nothing else in the app decides which.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.errors import ConfigError
 from app.core.history import HistoryStore
-from app.core.history.files import FileHistory
+from app.core.history.factory import open_history
 from app.core.models import ImageRef
 from app.core.pipeline import Pipeline, RetryPolicy
 from app.core.renderers import Renderer
 from app.core.renderers.draft import DraftRenderer
 from app.core.settings import Settings
-from app.core.storage import BlobStore
-from app.core.storage.local import LocalBlobStore
+from app.core.storage import BlobStore, open_blob_store
+from app.core.storage.cache import PreviewCache, open_preview_cache
 from app.core.writers import Writer
 from app.core.writers.draft import DraftWriter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Services:
     renderer: Renderer
     store: BlobStore
     history: HistoryStore
+    cache: PreviewCache
 
     def pipeline(self, *, concurrency: int | None = None) -> Pipeline:
         return Pipeline(
@@ -41,35 +46,60 @@ class Services:
             retry=RetryPolicy(max_attempts=self.settings.max_attempts),
         )
 
-    async def image_path(self, image: ImageRef) -> Path | None:
-        """A local file holding the image, or None when it cannot be had."""
-        if image.store == self.store.kind:
-            return self.store.local_path(image.key)
-        return None
+    async def image_path(self, image: ImageRef) -> Path:
+        """A local file holding the image: the blob itself for the local store, else a
+        verified copy in the preview cache (downloaded once). Raises ``StorageError``."""
+        return await self.cache.image_path(image)
+
+    async def thumbnail_path(self, image: ImageRef, width: int | None = None) -> Path:
+        return await self.cache.thumbnail_path(image, width)
 
     async def aclose(self) -> None:
-        for part in (self.writer, self.renderer, self.history, self.store):
-            with contextlib.suppress(Exception):
+        # History last but one: it may still be writing what the others reported.
+        for part in (self.writer, self.renderer, self.cache, self.history, self.store):
+            try:
                 await part.aclose()
+            except Exception:
+                log.exception("closing %s failed", type(part).__name__)
+
+
+def build_writer(settings: Settings) -> Writer:
+    if settings.runpod_writer_endpoint:
+        from app.core.writers.runpod_vllm import RunPodVllmWriter
+
+        return RunPodVllmWriter.from_settings(settings)
+    if settings.writer_base_url:
+        from app.core.writers.openai_compat import OpenAICompatWriter
+
+        return OpenAICompatWriter.from_settings(settings)
+    return DraftWriter()
+
+
+def build_renderer(settings: Settings, store: BlobStore) -> Renderer:
+    if settings.runpod_shot_endpoint:
+        from app.core.renderers.runpod import RunPodRenderer
+
+        return RunPodRenderer.from_settings(settings)  # ConfigError without R2
+    return DraftRenderer(store)
 
 
 async def open_services(settings: Settings) -> Services:
-    _refuse_unbuilt(settings)
-    store = LocalBlobStore(settings.blobs_dir)
-    return Services(
-        settings=settings,
-        writer=DraftWriter(),
-        renderer=DraftRenderer(store),
-        store=store,
-        history=FileHistory(settings.history_dir),
-    )
-
-
-def _refuse_unbuilt(settings: Settings) -> None:
-    """Cloud parts this build does not have yet: say so rather than run the draft quietly."""
-    missing = [p.name for p in settings.parts() if p.mode == "cloud"]
-    if missing:
-        raise ConfigError(
-            f"cloud {', '.join(missing)} configured, but this build only has the embedded "
-            "defaults; unset those variables to run offline"
-        )
+    """Every part, ready. Raises ``ConfigError`` for settings that cannot work together;
+    an unreachable history does not raise (runs go on, see ``history.reason``)."""
+    store = open_blob_store(settings)
+    parts: list = [store]
+    try:
+        writer = build_writer(settings)
+        parts.append(writer)
+        renderer = build_renderer(settings, store)
+        parts.append(renderer)
+        cache = open_preview_cache(settings, store)
+        parts.append(cache)
+        history = await open_history(settings)
+    except BaseException:
+        for part in reversed(parts):
+            with contextlib.suppress(Exception):
+                await part.aclose()
+        raise
+    return Services(settings=settings, writer=writer, renderer=renderer, store=store,
+                    history=history, cache=cache)

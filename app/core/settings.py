@@ -90,8 +90,9 @@ class Settings:
         return self.home / "blobs"
 
     @property
-    def history_dir(self) -> Path:
-        return self.home / "history"
+    def db_dir(self) -> Path:
+        """The embedded history server's database folder."""
+        return self.home / "db"
 
     @property
     def cache_dir(self) -> Path:
@@ -126,7 +127,7 @@ class Settings:
             host = _mongo_hosts(self.mongodb_uri.get_secret_value())
             history = Part("history", "cloud", f"MongoDB {host} / {self.mongodb_db}")
         else:
-            history = Part("history", "embedded", f"embedded ({self.history_dir})")
+            history = Part("history", "embedded", f"embedded ({self.db_dir})")
         return [writer, renderer, storage, history]
 
     def summary(self) -> str:

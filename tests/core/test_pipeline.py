@@ -422,3 +422,25 @@ async def test_regenerate_keeps_the_old_image_as_a_version_and_uses_a_new_seed()
     again = (await fresh.regenerate(run.run_id, "s01-01", seed=1234)).shot("s01-01")
     assert again.seed == 1234
     assert [v.attempt for v in again.versions] == [1, 2]
+
+
+async def test_a_cancel_landing_in_a_history_write_still_records_every_shot_as_final():
+    class SlowHistory(MemoryHistory):
+        async def upsert_shot(self, shot):
+            await asyncio.sleep(0.005)  # a network round trip, during which a cancel lands
+            await super().upsert_shot(shot)
+
+    history = SlowHistory()
+    renderer = ScriptedRenderer(latency=0.002)
+    pipeline, _ = make(PlannedWriter(scenes=6, shots_per_scene=5), renderer, concurrency=6,
+                       history=history)
+    task = asyncio.create_task(pipeline.start(IDEA))
+    await wait_until(lambda: len(renderer.finished) >= 5)
+    pipeline.cancel(pipeline.active_runs[0])
+    run = await asyncio.wait_for(task, 10)
+
+    assert run.status is RunStatus.CANCELLED
+    assert {s.status for s in run.shots} <= {ShotStatus.DONE, ShotStatus.CANCELLED}
+    stored = await history.get_run(run.run_id)
+    assert [(s.shot_id, s.status) for s in stored.shots] == [
+        (s.shot_id, s.status) for s in run.shots]

@@ -7,11 +7,24 @@ Shots are stored one record per shot, beside their run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from app.core.models import Run, Shot
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    """What one UTC day of runs used: runs started that day and their shots."""
+
+    day: str  # YYYY-MM-DD, the UTC day the runs were created
+    runs: int
+    shots: int  # shots planned
+    shots_done: int
+    shots_failed: int
+    gpu_seconds: float
 
 
 @runtime_checkable
@@ -43,7 +56,14 @@ class HistoryStore(Protocol):
         """Runs whose status is still ``running`` (a crash or a closed app left them)."""
         ...
 
-    async def delete_run(self, run_id: str) -> bool: ...
+    async def delete_run(self, run_id: str) -> bool:
+        """Delete the run and its shots; False when there was no such run."""
+        ...
+
+    async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
+        """Per UTC day of creation (oldest first, from the day ``since`` on): runs, shots
+        and GPU seconds. Whole days only, so no day's totals are ever partial."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -56,3 +76,24 @@ def search_words(search: str | None) -> list[str]:
 def matches(run: Run, words: list[str]) -> bool:
     haystack = f"{run.title}\n{run.idea}".casefold()
     return all(w in haystack for w in words)
+
+
+def usage_of(runs: Iterable[Run], since: date | None = None) -> list[DayUsage]:
+    """Usage totals computed in Python, for the stores that hold runs in memory."""
+    first = since.isoformat() if since is not None else ""
+    days: dict[str, list[Run]] = {}
+    for run in runs:
+        day = run.created_at.astimezone(UTC).strftime("%Y-%m-%d")
+        if day >= first:
+            days.setdefault(day, []).append(run)
+    return [
+        DayUsage(
+            day=day,
+            runs=len(group),
+            shots=sum(r.shot_count for r in group),
+            shots_done=sum(r.shots_done for r in group),
+            shots_failed=sum(r.shots_failed for r in group),
+            gpu_seconds=round(sum(r.gpu_seconds for r in group), 3),
+        )
+        for day, group in sorted(days.items())
+    ]

@@ -12,11 +12,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import HistoryError, RunNotFound
+from app.core.history import DayUsage
 from app.core.history.memory import MemoryHistory
 from app.core.models import Run, Shot
 
@@ -77,6 +78,9 @@ class FileHistory:
             except FileNotFoundError:
                 return False
         return True
+
+    async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
+        return await (await asyncio.to_thread(self._replay_all)).usage_totals(since=since)
 
     async def aclose(self) -> None:
         return None

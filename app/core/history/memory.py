@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from app.core.errors import RunNotFound
-from app.core.history import matches, search_words
+from app.core.history import DayUsage, matches, search_words, usage_of
 from app.core.models import Run, RunStatus, Shot
 
 
@@ -48,6 +48,9 @@ class MemoryHistory:
     async def delete_run(self, run_id: str) -> bool:
         self._shots.pop(run_id, None)
         return self._runs.pop(run_id, None) is not None
+
+    async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
+        return usage_of(self._select(None), since)
 
     async def aclose(self) -> None:
         return None

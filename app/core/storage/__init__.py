@@ -2,6 +2,10 @@
 
 Keys are untrusted (they come back from remote workers and from history), so
 every store checks them with ``check_key`` before use.
+
+``open_blob_store(settings)`` picks the store the settings describe: R2 when
+the R2 variables are set, the local folder otherwise. Errors are typed
+subclasses of ``StorageError`` whose messages say what to do.
 """
 
 from __future__ import annotations
@@ -9,11 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from app.core.errors import StorageError
 
-_KEY_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+if TYPE_CHECKING:
+    from app.core.settings import Settings
+
+_KEY_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def check_key(key: str) -> str:
@@ -25,12 +32,66 @@ def check_key(key: str) -> str:
     if not isinstance(key, str) or not key or len(key) > 1024:
         raise StorageError(f"invalid object key {key!r}: empty or too long")
     parts = key.split("/")
-    if any(not _KEY_PART.match(p) for p in parts):
+    if any(not _KEY_PART.fullmatch(p) for p in parts):  # fullmatch: no trailing newline
         raise StorageError(
             f"invalid object key {key!r}: only relative paths of letters, digits, '.', '_' "
             "and '-' are allowed"
         )
     return key
+
+
+class ObjectNotFound(StorageError):
+    """The object is not in the store (deleted, never written, or another bucket)."""
+
+    def __init__(self, key: str, where: str) -> None:
+        super().__init__(
+            f"{key!r} is missing from {where}: it was deleted or never uploaded; if it is "
+            "a shot's image, retry the shot to render it again"
+        )
+        self.key = key
+
+
+class BucketNotFound(StorageError):
+    def __init__(self, bucket: str, host: str) -> None:
+        super().__init__(
+            f"R2 bucket {bucket!r} does not exist at {host}: create it in the Cloudflare "
+            "dashboard (R2 > Create bucket) or correct R2_BUCKET"
+        )
+        self.bucket = bucket
+
+
+class StorageAuthError(StorageError):
+    """The credentials were refused (unknown key id, wrong secret, or no permission)."""
+
+    def __init__(self, host: str, code: str) -> None:
+        super().__init__(
+            f"R2 at {host} refused the credentials ({code}): check R2_ACCESS_KEY_ID and "
+            "R2_SECRET_ACCESS_KEY, and that the API token has Object Read & Write on the bucket"
+        )
+        self.code = code
+
+
+class StorageUnavailable(StorageError):
+    """The store could not be reached, or kept failing with transient errors.
+
+    ``retryable`` is true: trying again later may work.
+    """
+
+    retryable = True
+
+
+class ChecksumMismatch(StorageError):
+    """Downloaded bytes differ from the sha256 recorded when the image was made."""
+
+    def __init__(self, key: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"image {key!r} does not match its recorded checksum (expected "
+            f"{expected[:12]}…, got {actual[:12]}…): the stored object was changed or "
+            "damaged; retry the shot to render it again"
+        )
+        self.key = key
+        self.expected = expected
+        self.actual = actual
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +123,26 @@ class BlobStore(Protocol):
         """The file holding ``key`` when the store is a local folder, else None."""
         ...
 
+    async def presigned_url(self, key: str, expires_in: int = 3600) -> str:
+        """A URL that reads ``key`` without credentials (R2), or a ``file:`` URI (local)."""
+        ...
+
+    async def check(self) -> None:
+        """A live check for ``doctor``: raises a ``StorageError`` saying what is wrong."""
+        ...
+
     async def aclose(self) -> None: ...
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The store the settings describe: R2 when configured, else the local folder.
+
+    Nothing is contacted here; an R2 client is made on first use.
+    """
+    if settings.r2_configured:
+        from app.core.storage.r2 import R2BlobStore
+
+        return R2BlobStore.from_settings(settings)
+    from app.core.storage.local import LocalBlobStore
+
+    return LocalBlobStore(settings.blobs_dir)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from app.core.errors import StorageError
-from app.core.storage import BlobInfo, check_key
+from app.core.storage import BlobInfo, ObjectNotFound, check_key
 
 
 class LocalBlobStore:
@@ -41,8 +42,8 @@ class LocalBlobStore:
         path = self._path(key)
         try:
             return await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            raise StorageError(f"object {key!r} is missing from {self.root}") from None
+        except (FileNotFoundError, IsADirectoryError):
+            raise ObjectNotFound(key, f"the local folder {self.root}") from None
         except OSError as exc:
             raise StorageError(f"cannot read {key!r}: {exc.strerror}") from None
 
@@ -54,10 +55,12 @@ class LocalBlobStore:
     async def head(self, key: str) -> BlobInfo | None:
         path = self._path(key)
         try:
-            size = (await asyncio.to_thread(path.stat)).st_size
+            st = await asyncio.to_thread(path.stat)
         except FileNotFoundError:
             return None
-        return BlobInfo(key=key, size=size)
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a folder of keys, not an object
+        return BlobInfo(key=key, size=st.st_size)
 
     async def list(self, prefix: str = "") -> list[str]:
         return await asyncio.to_thread(self._list, prefix)
@@ -78,6 +81,27 @@ class LocalBlobStore:
     async def delete_many(self, keys: list[str]) -> int:
         paths = [self._path(k) for k in keys]
         return await asyncio.to_thread(_unlink_all, paths)
+
+    async def presigned_url(self, key: str, expires_in: int = 3600) -> str:
+        """A ``file:`` URI of the object (local files need no signature).
+
+        Like R2's, it does not check that the object exists.
+        """
+        return self._path(key).as_uri()
+
+    async def check(self) -> None:
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write to the blob folder {self.root}: {exc.strerror}; "
+                "free some space or point STORYREEL_HOME at a writable folder"
+            ) from None
 
     async def aclose(self) -> None:
         return None

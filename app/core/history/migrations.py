@@ -1,0 +1,76 @@
+"""Bringing stored documents up to the current layout, at start-up.
+
+The database keeps its layout version in ``meta`` (``{_id: "schema",
+version: N}``) and every document carries its own ``schema``. On start the
+store runs each step newer than the database's version, in order, then
+records the new version. Steps are idempotent and select only documents
+still below their version, so two processes starting together, or a step
+cut short by a crash, do no harm.
+
+To change the layout: raise ``SCHEMA_VERSION`` in ``documents.py``, add a
+step here that moves documents of the previous version to it, and teach
+``run_from_document``/``shot_from_document`` nothing: they read the current
+layout only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from app.core.errors import HistoryError
+from app.core.history.documents import DERIVED_FIELDS, SCHEMA_VERSION, with_derived
+
+log = logging.getLogger(__name__)
+
+SCHEMA_KEY = {"_id": "schema"}
+
+
+async def _stamp_v1(db: Any) -> None:
+    """Version 1: documents written before versioning get ``schema``, and runs their
+    derived fields. Only text and numbers are ``$set``: never dates (see documents.py)."""
+    unversioned = {"schema": {"$exists": False}}
+    wanted = {"_id": 1, "run_id": 1, "created_at": 1, "title": 1, "idea": 1}
+    async for doc in db.runs.find(unversioned, wanted):
+        changes: dict[str, Any] = {"schema": 1}
+        if doc.get("created_at") is not None and doc.get("run_id"):
+            derived = with_derived(dict(doc))
+            changes.update({name: derived[name] for name in DERIVED_FIELDS})
+        await db.runs.update_one({"_id": doc["_id"]}, {"$set": changes})
+    await db.shots.update_many(unversioned, {"$set": {"schema": 1}})
+
+
+# (version reached, what it does, the step). Append only; never edit a released step.
+STEPS: list[tuple[int, str, Callable[[Any], Awaitable[None]]]] = [
+    (1, "stamp schema version and creation day", _stamp_v1),
+]
+assert STEPS[-1][0] == SCHEMA_VERSION, "every schema version needs its migration step"
+
+
+async def stored_version(db: Any) -> int:
+    doc = await db.meta.find_one(SCHEMA_KEY)
+    return int(doc["version"]) if doc else 0
+
+
+async def migrate(db: Any) -> list[int]:
+    """Run the steps the database still needs; returns the versions applied.
+
+    Raises ``HistoryError`` when the database was written by a newer app: its
+    documents may not mean what this version thinks, so it is not touched.
+    """
+    current = await stored_version(db)
+    if current > SCHEMA_VERSION:
+        raise HistoryError(
+            f"the history database has layout version {current}, newer than this app "
+            f"understands ({SCHEMA_VERSION}); update Storyreel to use it"
+        )
+    applied = []
+    for version, what, step in STEPS:
+        if version <= current:
+            continue
+        log.info("history: migrating documents to layout %d (%s)", version, what)
+        await step(db)
+        await db.meta.replace_one(SCHEMA_KEY, {**SCHEMA_KEY, "version": version}, upsert=True)
+        applied.append(version)
+    return applied

@@ -1,0 +1,344 @@
+"""Run history in MongoDB, through PyMongo's async API (``pymongo.AsyncMongoClient``).
+
+Two collections: ``runs`` (one document per run, without its shots) and
+``shots`` (one document per shot, unique on run id and shot id), so that
+concurrent shot updates never fight over one array. The same code talks to
+a real MongoDB or Atlas cluster, to the embedded nx-27017 server, and in tests
+to mongomock; the queries it sends are in ``documents.py``.
+
+Writes go through ``OrderedWrites``: when the server is lost mid-run they are
+kept in order and written when it is back, and the run goes on. Reads need
+the server and raise ``HistoryError`` with a message a person can act on.
+Messages never carry the connection string's password.
+
+The client is not thread-safe: use a store on the event loop that opened it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
+
+from app.core.errors import HistoryError, RunNotFound
+from app.core.history import DayUsage
+from app.core.history.documents import (
+    NEWEST_FIRST,
+    RUN_INDEXES,
+    SHOT_INDEXES,
+    STORY_ORDER,
+    UNFINISHED,
+    count_pipeline,
+    list_filter,
+    natural_key,
+    revised,
+    run_changes,
+    run_document,
+    run_from_document,
+    same_revision,
+    shot_document,
+    shot_from_document,
+    usage_pipeline,
+)
+from app.core.history.migrations import migrate
+from app.core.history.writes import Backoff, OrderedWrites
+from app.core.models import Run, Shot
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 5.0
+# A read first waits for kept writes: the server timeout, plus time for the driver to
+# notice the server is back (PyMongo re-checks a lost server at most twice a second).
+_RECONNECT_S = 1.0
+_AUTH_FAILED = 18
+_REPLACE_ATTEMPTS = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A lost or unreachable server (keep the write and retry), not a refused request."""
+    if isinstance(exc, ConnectionFailure):
+        return True
+    return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+
+
+class MongoHistory:
+    """History in a MongoDB database. Build it with ``connect`` (or around any client with
+    the ``AsyncMongoClient`` API), then ``await start()`` before the first query."""
+
+    def __init__(
+        self,
+        client: Any,
+        db_name: str = "storyreel",
+        *,
+        where: str = "MongoDB",
+        kind: str | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        backoff: Backoff | None = None,
+        secrets: tuple[str, ...] = (),
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.kind = kind or f"{where} / {db_name}"
+        self.where = where  # for messages: hosts only, never credentials
+        self._client = client
+        self._db = client[db_name]
+        self._runs = self._db["runs"]
+        self._shots = self._db["shots"]
+        self._timeout_s = timeout_s
+        self._secrets = tuple(s for s in secrets if s)
+        self._on_close = on_close
+        # Every write goes through here; its counters are for status lines and tests.
+        self.writes = OrderedWrites(is_transient=is_transient, describe=self.describe,
+                                    backoff=backoff)
+
+    @classmethod
+    def connect(cls, uri: str, db_name: str = "storyreel", *,
+                timeout_s: float = DEFAULT_TIMEOUT_S, **kwargs: Any) -> MongoHistory:
+        """A store on a new client for ``uri``. No I/O happens until ``start()``."""
+        where = kwargs.pop("where", None) or f"MongoDB {uri_hosts(uri)}"
+        secrets = uri_secrets(uri)
+        try:
+            client: AsyncMongoClient = AsyncMongoClient(
+                uri,
+                tz_aware=True,
+                tzinfo=UTC,
+                appname="storyreel",
+                serverSelectionTimeoutMS=int(timeout_s * 1000),
+                connectTimeoutMS=int(timeout_s * 1000),
+            )
+        except (ConfigurationError, ValueError, TypeError) as exc:
+            raise HistoryError(
+                f"MONGODB_URI cannot be used: {redact(str(exc), secrets)}") from None
+        return cls(client, db_name, where=where, timeout_s=timeout_s, secrets=secrets, **kwargs)
+
+    async def start(self) -> None:
+        """Check the server answers, migrate old documents, make sure the indexes exist."""
+        async with self._talking("open history"):
+            await self._client.admin.command("ping")
+            applied = await migrate(self._db)
+            for keys, unique in RUN_INDEXES:
+                await self._runs.create_index(keys, unique=unique)
+            for keys, unique in SHOT_INDEXES:
+                await self._shots.create_index(keys, unique=unique)
+        if applied:
+            log.info("history: %s migrated to layout %d", self.where, applied[-1])
+
+    @property
+    def database(self) -> Any:
+        """The database handle itself, for maintenance and tests."""
+        return self._db
+
+    @property
+    def pending_writes(self) -> int:
+        """Changes waiting for the server to come back."""
+        return self.writes.pending
+
+    # Writes: kept in order while the server is away.
+
+    async def create_run(self, run: Run) -> None:
+        doc = run_document(run)
+        run_id = run.run_id
+
+        async def write() -> None:
+            # A replace by key, not an insert: writing it twice (a retry after a lost
+            # reply, a resumed run) is the same as writing it once.
+            await self._upsert(self._runs, doc)
+
+        await self._write(f"run:{run_id}", f"run {run_id}", write)
+
+    async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
+        try:
+            changes = run_changes(fields)
+        except ValueError as exc:
+            raise HistoryError(str(exc)) from None
+
+        async def write() -> None:
+            # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
+            # nx-27017 silently stores a date given to ``$set`` as a naive string. Writes
+            # to one run are serialised in this process, so a retry means another process.
+            for _ in range(_REPLACE_ATTEMPTS):
+                doc = await self._runs.find_one({"run_id": run_id})
+                if doc is None:
+                    raise RunNotFound(run_id)
+                result = await self._runs.replace_one(same_revision(doc),
+                                                      revised(doc, changes))
+                if result.matched_count:
+                    return
+            raise HistoryError(f"run {run_id} kept changing under this update; not saved")
+
+        await self._write(f"run:{run_id}", f"update of run {run_id}", write)
+
+    async def upsert_shot(self, shot: Shot) -> None:
+        doc = shot_document(shot)
+
+        async def write() -> None:
+            await self._upsert(self._shots, doc)
+
+        await self._write(f"shot:{doc['_id']}", f"shot {shot.shot_id} of {shot.run_id}", write)
+
+    async def _upsert(self, collection: Any, doc: dict[str, Any]) -> None:
+        try:
+            await collection.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        except DuplicateKeyError:
+            # Another writer inserted the document first (two upserts of a new one
+            # raced), or it predates ``_id`` keys: ours is then a plain replace.
+            rest = {k: v for k, v in doc.items() if k != "_id"}
+            await collection.replace_one(natural_key(doc), rest)
+
+    async def _write(self, key: str, what: str, apply: Callable[[], Awaitable[None]]) -> None:
+        async def guarded() -> None:
+            try:
+                await apply()
+            except PyMongoError as exc:
+                if is_transient(exc):
+                    raise
+                raise HistoryError(f"cannot write {what}: {self.describe(exc)}") from None
+
+        await self.writes.submit(key, what, guarded)
+
+    # Reads: kept writes go first, so that a read sees every change made before it.
+
+    async def get_run(self, run_id: str) -> Run:
+        async with self._reading("load run"):
+            doc = await self._runs.find_one({"run_id": run_id})
+            if doc is None:
+                raise RunNotFound(run_id)
+            shots = await self._shots.find({"run_id": run_id}).sort(STORY_ORDER).to_list(None)
+        run = run_from_document(doc)
+        run.shots = [shot_from_document(s) for s in shots]
+        return run
+
+    async def list_runs(
+        self, *, limit: int = 20, before: datetime | None = None, search: str | None = None
+    ) -> list[Run]:
+        if limit < 1:
+            return []
+        query = list_filter(before=before, search=search)
+        async with self._reading("list runs"):
+            docs = await self._runs.find(query).sort(NEWEST_FIRST).limit(limit).to_list(None)
+        return [run_from_document(d) for d in docs]
+
+    async def count_runs(self, *, search: str | None = None) -> int:
+        async with self._reading("count runs"):
+            cursor = await self._runs.aggregate(count_pipeline(search))
+            counted = await cursor.to_list(None)
+        return int(counted[0]["n"]) if counted else 0
+
+    async def find_unfinished(self) -> list[Run]:
+        async with self._reading("find unfinished runs"):
+            docs = await self._runs.find(UNFINISHED).sort(NEWEST_FIRST).to_list(None)
+        return [run_from_document(d) for d in docs]
+
+    async def delete_run(self, run_id: str) -> bool:
+        async with self._reading("delete run"):
+            # By ``_id`` (see documents.py). The run first: a crash in between leaves
+            # unseen shots, never a run whose shots are gone; deleting again clears them.
+            run = await self._runs.find_one({"run_id": run_id}, {"_id": 1})
+            if run is not None:
+                await self._runs.delete_one({"_id": run["_id"]})
+            shots = await self._shots.find({"run_id": run_id}, {"_id": 1}).to_list(None)
+            if shots:
+                await self._shots.delete_many({"_id": {"$in": [s["_id"] for s in shots]}})
+        return run is not None
+
+    async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
+        async with self._reading("total usage"):
+            cursor = await self._runs.aggregate(usage_pipeline(since))
+            groups = await cursor.to_list(None)
+        return [
+            DayUsage(
+                day=g["_id"],
+                runs=int(g["runs"]),
+                shots=int(g["shots"]),
+                shots_done=int(g["shots_done"]),
+                shots_failed=int(g["shots_failed"]),
+                gpu_seconds=round(float(g["gpu_seconds"]), 3),
+            )
+            for g in groups
+            if g["_id"] is not None
+        ]
+
+    async def aclose(self) -> None:
+        """Write what is kept (for at most the timeout), close the client, then ``on_close``."""
+        try:
+            await self.writes.aclose(self._timeout_s)
+            await self._client.close()
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
+
+    # Errors, made readable.
+
+    @asynccontextmanager
+    async def _reading(self, what: str):
+        if not await self.writes.wait_flushed(self._timeout_s + _RECONNECT_S):
+            raise HistoryError(
+                f"cannot {what}: {self.where} is unreachable; "
+                f"{self.writes.pending} change(s) are waiting to be written")
+        async with self._talking(what):
+            yield
+
+    @asynccontextmanager
+    async def _talking(self, what: str):
+        try:
+            yield
+        except PyMongoError as exc:
+            raise HistoryError(f"cannot {what}: {self.describe(exc)}") from None
+
+    def describe(self, exc: BaseException) -> str:
+        """What went wrong, in words, naming hosts but never credentials."""
+        if isinstance(exc, ServerSelectionTimeoutError):
+            text = (f"{self.where} did not answer within {self._timeout_s:g} s "
+                    "(is it running and reachable?)")
+        elif isinstance(exc, ConnectionFailure):
+            text = f"lost the connection to {self.where}"
+        elif isinstance(exc, OperationFailure) and exc.code == _AUTH_FAILED:
+            text = f"{self.where} refused the user name or password in MONGODB_URI"
+        elif isinstance(exc, OperationFailure):
+            detail = (exc.details or {}).get("errmsg") or str(exc)
+            text = f"{self.where} refused the request: {detail} (code {exc.code})"
+        else:
+            text = str(exc) or type(exc).__name__
+        return redact(text, self._secrets)
+
+
+# Connection strings: what may be shown, what must not.
+
+
+def _userinfo(uri: str) -> str:
+    rest = uri.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    return authority.rsplit("@", 1)[0] if "@" in authority else ""
+
+
+def uri_hosts(uri: str) -> str:
+    """The hosts of a MongoDB URI, without user name or password."""
+    rest = uri.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    return authority.rsplit("@", 1)[-1] or "?"
+
+
+def uri_secrets(uri: str) -> tuple[str, ...]:
+    """The strings that must never be shown: the password, raw and decoded, and the URI."""
+    userinfo = _userinfo(uri)
+    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    found = {uri, userinfo, password, unquote(password)}
+    return tuple(sorted((s for s in found if len(s) >= 3), key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,226 @@
+"""History on the embedded store: how fast are the queries a person waits for?
+
+Fills an embedded nx-27017 store (in a temporary folder) with 10,000 runs of
+24 shots each, laid out exactly as ``MongoHistory`` writes them, then times
+through ``MongoHistory`` itself: the newest page of the history list, a deep
+page (paged by creation time, no skip), a search, and loading one run with
+its shots. Prints the median and 95th percentile of each against its target.
+
+    .venv/bin/python benchmarks/history.py [--runs 10000] [--shots 24] [--repeat 50]
+
+Figures only: nothing here is asserted, and tests never time anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from app.core.history.documents import run_document, shot_document
+from app.core.history.factory import open_embedded
+from app.core.history.mongo import MongoHistory
+from app.core.models import (
+    Run,
+    RunStatus,
+    Scene,
+    Script,
+    Shot,
+    ShotStatus,
+    ShotType,
+    Stage,
+    shot_id_for,
+    shot_number,
+)
+
+TARGETS_MS = {"newest page": 20, "deep page": 50, "search": 150, "load one run": 30}
+WORDS = ("lighthouse harbour storm keeper door garden city night train river mountain "
+         "letter mirror forest bridge station winter market island tower").split()
+RARE = "zephyrine"  # in one idea of a hundred
+BATCH = 1000
+SCREENPLAY_LINE = "EXT. LIGHTHOUSE - NIGHT\n\nWaves break on the rocks below.\n"
+SCRIPT_KB = 2  # size of each run's screenplay; --script-kb changes it
+
+
+def make_run(n: int, at: datetime, rng: random.Random, shots: int) -> Run:
+    words = rng.sample(WORDS, 6)
+    idea = (f"A {words[0]} and a {words[1]} meet by the {words[2]} one {words[3]}. "
+            + ("They find a " + RARE + " in the fog. " if n % 100 == 0 else "")
+            + "Everything changes when the " + words[4] + " opens. " * 4)
+    scenes = [Scene(index=s, heading=f"EXT. {words[s % 6].upper()} - NIGHT",
+                    summary="The keeper climbs the stairs.", characters=["MARA", "TOM"])
+              for s in range(1, 7)]
+    return Run(
+        run_id=f"{at:%Y%m%d-%H%M%S}-{n:06x}", idea=idea, title=f"The {words[5].title()} {n}",
+        status=RunStatus.COMPLETED if n % 2000 else RunStatus.RUNNING, stage=Stage.DONE,
+        seed=n, writer="draft", renderer="draft",
+        script=Script(title=f"The {words[5].title()}", logline="A keeper and a door.",
+                      screenplay=SCREENPLAY_LINE * (SCRIPT_KB * 1024 // len(SCREENPLAY_LINE))),
+        scenes=scenes, shot_count=shots, shots_done=shots, gpu_seconds=shots * 1.2,
+        created_at=at, updated_at=at, finished_at=at + timedelta(minutes=3), wall_seconds=180,
+    )
+
+
+def make_shots(run: Run, shots: int) -> list[Shot]:
+    return [
+        Shot(run_id=run.run_id, shot_id=shot_id_for(1 + i // 4, 1 + i % 4), scene=1 + i // 4,
+             index=1 + i % 4, number=shot_number(1 + i // 4, 1 + i % 4),
+             shot_type=ShotType.WIDE, description="The keeper looks out over the dark sea.",
+             characters=["MARA"], prompt="storyboard panel, wide shot, a lighthouse " * 8,
+             seed=i, status=ShotStatus.DONE, attempts=1, job_id=f"job-{run.run_id}-{i}",
+             timings={"gpu_s": 1.2, "wall_s": 2.5}, updated_at=run.created_at)
+        for i in range(shots)
+    ]
+
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def fill(store: MongoHistory, runs: int, shots: int
+               ) -> tuple[list[tuple[datetime, str]], float, float]:
+    """Insert the runs and shots; returns (created_at, run_id) of every run, and timings."""
+    rng = random.Random(7)
+    start = START
+    made: list[tuple[datetime, str]] = []
+    t_runs = t_shots = 0.0
+    for first in range(0, runs, BATCH):
+        batch = [make_run(n, start + timedelta(minutes=17 * n), rng, shots)
+                 for n in range(first, min(first + BATCH, runs))]
+        run_docs = [run_document(r) for r in batch]
+        shot_docs = [shot_document(s) for r in batch for s in make_shots(r, shots)]
+        t = time.perf_counter()
+        await store.database.runs.insert_many(run_docs, ordered=False)
+        t_runs += time.perf_counter() - t
+        t = time.perf_counter()
+        for i in range(0, len(shot_docs), BATCH * 2):
+            await store.database.shots.insert_many(shot_docs[i:i + BATCH * 2], ordered=False)
+        t_shots += time.perf_counter() - t
+        made.extend((r.created_at, r.run_id) for r in batch)
+        print(f"  inserted {len(made):>6} runs, {len(made) * shots:>7} shots "
+              f"({t_runs + t_shots:6.1f} s)", file=sys.stderr, end="\r")
+    print(file=sys.stderr)
+    return made, t_runs, t_shots
+
+
+async def timed(repeat: int, call: Callable[[int], Awaitable[object]]) -> list[float]:
+    await call(0)  # warm
+    times = []
+    for i in range(repeat):
+        t = time.perf_counter()
+        await call(i)
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
+
+
+async def main(runs: int, shots: int, repeat: int, folder: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="storyreel-bench-") as tmp:
+        where = folder or Path(tmp)
+        store = await open_embedded(where / "db", timeout_s=30.0)
+        try:
+            print(f"embedded store in {where / 'db'}: filling {runs} runs x {shots} shots, "
+                  f"{SCRIPT_KB} KB screenplay per run")
+            made, t_runs, t_shots = await fill(store, runs, shots)
+            print(f"insert_many ({BATCH} per batch): runs {t_runs:.1f} s, shots {t_shots:.1f} s, "
+                  f"total {t_runs + t_shots:.1f} s "
+                  f"({runs * shots / max(t_shots, 1e-9):,.0f} shots/s)")
+            # The server shares this process (and its garbage collector): do not let the
+            # benchmark's own leftovers make its pauses longer than the app's would be.
+            gc.collect()
+            gc.freeze()
+            newest_first = sorted(made, reverse=True)
+            rng = random.Random(11)
+            start_at = START
+            deep = [newest_first[rng.randrange(runs * 8 // 10, runs - 20)][0]
+                    for _ in range(repeat + 1)]
+            picks = [rng.choice(made)[1] for _ in range(repeat + 1)]
+
+            async def newest(i: int) -> None:
+                page = await store.list_runs(limit=20)
+                assert len(page) == 20
+
+            async def deep_page(i: int) -> None:
+                page = await store.list_runs(limit=20, before=deep[i])
+                assert len(page) == 20
+
+            async def search(i: int) -> None:
+                await store.list_runs(limit=20, search=RARE)
+
+            async def search_two(i: int) -> None:
+                await store.list_runs(limit=20, search="harbour KEEPER")
+
+            async def search_none(i: int) -> None:
+                assert await store.list_runs(limit=20, search="no-such-word") == []
+
+            async def load(i: int) -> None:
+                run = await store.get_run(picks[i])
+                assert len(run.shots) == shots
+
+            async def count(i: int) -> None:
+                await store.count_runs(search=RARE)
+
+            async def count_all(i: int) -> None:
+                assert await store.count_runs() >= runs
+
+            async def unfinished(i: int) -> None:
+                await store.find_unfinished()
+
+            extra = [make_run(runs + i, start_at + timedelta(minutes=17 * (runs + i)), rng, shots)
+                     for i in range(repeat + 1)]
+
+            async def create(i: int) -> None:
+                await store.create_run(extra[i])
+
+            async def update(i: int) -> None:
+                await store.update_run(extra[i].run_id, {"shots_done": 3, "gpu_seconds": 3.6})
+
+            async def upsert_shot(i: int) -> None:
+                shot = make_shots(extra[i], 1)[0]
+                shot.status = ShotStatus.RENDERING
+                await store.upsert_shot(shot)
+
+            rows = [
+                ("newest page", newest), ("deep page", deep_page),
+                ("search", search), ("search, 2 common words", search_two),
+                ("search, no match", search_none), ("load one run", load),
+                ("count, all", count_all), ("count, searched", count),
+                ("find unfinished", unfinished),
+                ("write: create run", create), ("write: update run", update),
+                ("write: upsert shot", upsert_shot),
+            ]
+            print(f"\n{'query':<24}{'median ms':>10}{'p95 ms':>10}{'target':>9}  verdict")
+            for name, call in rows:
+                times = await timed(repeat, call)
+                target = TARGETS_MS.get(name) or TARGETS_MS.get(name.split(",")[0])
+                median = statistics.median(times)
+                verdict = ("" if target is None else
+                           "ok" if p95(times) <= target else
+                           "median ok, p95 over" if median <= target else "OVER")
+                print(f"{name:<24}{median:>10.1f}{p95(times):>10.1f}"
+                      f"{(str(target) if target else '-'):>9}  {verdict}")
+        finally:
+            await store.aclose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--shots", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--script-kb", type=int, default=SCRIPT_KB,
+                        help="size of each run's screenplay (it is part of the run document)")
+    parser.add_argument("--folder", type=Path, help="keep the database here (default: a temp dir)")
+    args = parser.parse_args()
+    SCRIPT_KB = args.script_kb
+    asyncio.run(main(args.runs, args.shots, args.repeat, args.folder))

@@ -1,0 +1,144 @@
+"""Ordered writes: straight through when the server answers, kept in order when not."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import pytest
+
+from app.core.history.writes import Backoff, OrderedWrites
+
+
+class Server:
+    """Applies writes to a log; while ``down`` every write fails as a lost connection."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.applied: list[str] = []
+        self.attempts = 0
+
+    def write(self, name: str, *, delay: float = 0.0, refuse: bool = False):
+        async def apply() -> None:
+            self.attempts += 1
+            await asyncio.sleep(delay)
+            if self.down:
+                raise ConnectionError("connection refused")
+            if refuse:
+                raise ValueError(f"{name} refused")
+            self.applied.append(name)
+
+        return apply
+
+
+def make_writes() -> OrderedWrites:
+    return OrderedWrites(is_transient=lambda exc: isinstance(exc, ConnectionError),
+                         backoff=Backoff(base_s=0.01, cap_s=0.05))
+
+
+async def test_writes_go_straight_through_while_the_server_answers():
+    server, writes = Server(), make_writes()
+
+    for name in ("a", "b", "c"):
+        await writes.submit(name, name, server.write(name))
+
+    assert server.applied == ["a", "b", "c"] and writes.pending == 0
+
+
+async def test_writes_made_while_the_server_is_away_are_kept_and_written_in_order():
+    server, writes = Server(), make_writes()
+    await writes.submit("run", "create", server.write("create"))
+    server.down = True
+
+    for n in range(5):  # none of these raises: the run goes on
+        await writes.submit(f"shot{n % 2}", f"w{n}", server.write(f"w{n}"))
+    assert writes.pending == 5 and server.applied == ["create"]
+    assert not await writes.wait_flushed(0.05)  # still away
+
+    server.down = False
+    assert await writes.wait_flushed(2.0)
+
+    assert server.applied == ["create", "w0", "w1", "w2", "w3", "w4"]
+    assert writes.pending == 0 and writes.written_late == 5
+    await writes.aclose(0.1)
+
+
+async def test_a_later_write_to_a_document_never_overtakes_an_earlier_one():
+    server, writes = Server(), make_writes()
+    server.down = True
+    # The first write is slow; the second, to the same document, is quick and would
+    # fail and be kept (and flushed) before the first lands, if it did not wait.
+    first = asyncio.create_task(writes.submit("shot", "rendering", server.write("rendering",
+                                                                               delay=0.05)))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(writes.submit("shot", "done", server.write("done")))
+    await asyncio.sleep(0.01)
+    server.down = False  # back before the first write has finished
+    await asyncio.gather(first, second)
+    await writes.wait_flushed(2.0)
+
+    assert server.applied == ["rendering", "done"]
+    await writes.aclose(0.1)
+
+
+async def test_a_refused_write_is_raised_to_its_caller():
+    server, writes = Server(), make_writes()
+
+    with pytest.raises(ValueError, match="refused"):
+        await writes.submit("run", "bad", server.write("bad", refuse=True))
+    assert writes.pending == 0
+
+
+async def test_a_kept_write_refused_later_is_logged_and_dropped(caplog):
+    server, writes = Server(), make_writes()
+    server.down = True
+    await writes.submit("a", "first", server.write("first"))
+    await writes.submit("b", "refused", server.write("refused", refuse=True))
+    await writes.submit("c", "third", server.write("third"))
+    server.down = False
+
+    with caplog.at_level(logging.ERROR, logger="app.core.history.writes"):
+        assert await writes.wait_flushed(2.0)
+
+    assert server.applied == ["first", "third"] and writes.dropped == 1
+    assert "dropped refused" in caplog.text
+    await writes.aclose(0.1)
+
+
+async def test_kept_writes_are_retried_with_growing_waits_until_the_server_is_back():
+    server, writes = Server(), make_writes()
+    server.down = True
+    await writes.submit("a", "a", server.write("a"))
+    await asyncio.sleep(0.2)
+    tries_while_down = server.attempts
+    server.down = False
+    await writes.wait_flushed(2.0)
+
+    # Waits of 0.01, 0.02, 0.04, then 0.05 each (times 0.5..1): a handful in 0.2 s, not hundreds.
+    assert 2 <= tries_while_down <= 25
+    assert server.applied == ["a"]
+    await writes.aclose(0.1)
+
+
+async def test_closing_while_the_server_is_away_gives_up_after_the_grace_time(caplog):
+    server, writes = Server(), make_writes()
+    server.down = True
+    await writes.submit("a", "run 1", server.write("a"))
+
+    with caplog.at_level(logging.ERROR, logger="app.core.history.writes"):
+        lost = await asyncio.wait_for(writes.aclose(0.1), 2.0)
+
+    assert lost == 1 and writes.pending == 0
+    assert "1 change(s) could not be written" in caplog.text and "run 1" in caplog.text
+
+
+def test_backoff_doubles_up_to_its_cap_with_jitter():
+    rng = random.Random(1)
+    backoff = Backoff(base_s=0.1, cap_s=1.0)
+
+    delays = [backoff.delay(n, rng) for n in range(1, 8)]
+
+    for n, d in enumerate(delays, 1):
+        ceiling = min(1.0, 0.1 * 2 ** (n - 1))
+        assert ceiling / 2 <= d <= ceiling
