@@ -25,6 +25,12 @@ from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
 from app.core.services import Services, open_services
 from app.core.settings import load_settings
+from app.core.storage.run_objects import (
+    delete_orphans,
+    delete_run_objects,
+    find_orphans,
+    run_prefix,
+)
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
 EXPORT_FORMATS = ("json", "fountain")
@@ -81,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, metavar="F",
                         help=f"one of: {', '.join(EXPORT_FORMATS)}")
     export.add_argument("--out", required=True, type=Path, metavar="PATH")
+
+    delete = sub.add_parser("delete", help="delete a run from history, with its images")
+    delete.add_argument("run_id", metavar="RUN_ID")
+    delete.add_argument("--keep-images", action="store_true",
+                        help="delete the run from history but keep its images in storage")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+
+    orphans = sub.add_parser("orphans", help="list images in storage whose run is not in history")
+    orphans.add_argument("--delete", action="store_true", help="delete them (after asking)")
+    orphans.add_argument("--yes", action="store_true", help="do not ask")
 
     doctor = sub.add_parser("doctor", help="check every configured part")
     doctor.add_argument("--json", action="store_true")
@@ -216,6 +232,60 @@ def _write_export(out: Path, text: str) -> None:
     out.write_text(text, encoding="utf-8")
 
 
+async def cmd_delete(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        keys = [] if args.keep_images else await services.store.list(run_prefix(run.run_id))
+        what = f"run {run.run_id} ({run.title or 'untitled'})"
+        if keys:
+            what += f" and its {len(keys)} image file{'s' if len(keys) != 1 else ''}"
+        if not _confirm(f"Delete {what}?", args.yes):
+            print("nothing deleted", file=sys.stderr)
+            return EXIT_RUN_NOT_COMPLETE
+        deleted = await delete_run_objects(services.store, run.run_id) if keys else 0
+        await services.history.delete_run(run.run_id)
+        print(f"deleted run {run.run_id}" + (f" and {deleted} objects" if deleted else ""),
+              file=sys.stderr)
+        return EXIT_OK
+
+
+async def cmd_orphans(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        known = await _all_run_ids(services)
+        found = await find_orphans(services.store, known)
+        for run_id in found.run_ids:
+            print(f"{run_id}  {len(found.by_run[run_id])} objects")
+        if not found:
+            print("no orphaned objects", file=sys.stderr)
+            return EXIT_OK
+        if args.delete:
+            if not _confirm(f"Delete {len(found.keys)} orphaned objects?", args.yes):
+                print("nothing deleted", file=sys.stderr)
+                return EXIT_RUN_NOT_COMPLETE
+            deleted = await delete_orphans(services.store, found)
+            print(f"deleted {deleted} objects", file=sys.stderr)
+        return EXIT_OK
+
+
+async def _all_run_ids(services: Services) -> set[str]:
+    ids: set[str] = set()
+    before = None
+    while True:  # page by creation time: no skip-scans on large histories
+        page = await services.history.list_runs(limit=500, before=before)
+        ids.update(r.run_id for r in page)
+        if len(page) < 500:
+            return ids
+        before = page[-1].created_at
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question[:-1].lower()}: add --yes to confirm without a terminal")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 async def cmd_doctor(args: argparse.Namespace) -> int:
     from app.core.doctor import check_all  # only this command needs it
 
@@ -240,6 +310,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "retry": cmd_retry,
     "resume": cmd_resume,
     "export": cmd_export,
+    "delete": cmd_delete,
+    "orphans": cmd_orphans,
     "doctor": cmd_doctor,
 }
 

@@ -215,3 +215,38 @@ def test_version_and_an_idea_from_stdin():
                        stdin="A girl teaches a robot to whistle.")
     assert result.returncode == 0, result.stderr
     assert json_lines(result.stdout)[0]["shot_count"] == 3
+
+
+def test_delete_asks_then_removes_the_run_and_its_images(home):
+    [run] = json_lines(storyreel("run", "--text", "A moth loves a lamp.", "--json",
+                                 "--max-shots", "3").stdout)
+    images = [Path(s["image_path"]) for s in run["shots"]]
+    assert all(p.is_file() for p in images)
+
+    refused = storyreel("delete", run["run_id"])  # no terminal to ask on, no --yes
+    assert refused.returncode == 2 and "add --yes" in refused.stderr
+    assert all(p.is_file() for p in images)
+    assert storyreel("show", run["run_id"]).returncode == 0
+
+    deleted = storyreel("delete", run["run_id"], "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert not any(p.exists() for p in images)
+    assert storyreel("show", run["run_id"]).returncode == 2
+    assert json_lines(storyreel("history", "--json").stdout) == []
+
+
+def test_orphans_are_found_and_deleted_after_asking(home):
+    [kept] = json_lines(storyreel("run", "--text", "A kept run.", "--json",
+                                  "--max-shots", "2").stdout)
+    [gone] = json_lines(storyreel("run", "--text", "A forgotten run.", "--json",
+                                  "--max-shots", "2").stdout)
+    assert storyreel("delete", gone["run_id"], "--yes", "--keep-images").returncode == 0
+
+    listed = storyreel("orphans")
+    assert listed.returncode == 0
+    assert listed.stdout.split() == [gone["run_id"], "2", "objects"]
+    assert storyreel("orphans", "--delete").returncode == 2  # asks, and cannot here
+    assert storyreel("orphans", "--delete", "--yes").returncode == 0
+    assert not any(Path(s["image_path"]).exists() for s in gone["shots"])
+    assert all(Path(s["image_path"]).exists() for s in kept["shots"])
+    assert storyreel("orphans").stdout == ""
