@@ -20,6 +20,14 @@ from typing import Any, TextIO, TypeVar
 from app import __version__
 from app.core import ideas
 from app.core.errors import ConfigError, IdeaError, RunNotFound, StorageError, StoryreelError
+from app.core.export import (
+    FORMATS,
+    EncodeError,
+    ExportError,
+    ExportOptions,
+    UnknownFormat,
+    export_run,
+)
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
@@ -31,9 +39,9 @@ from app.core.storage.run_objects import (
     find_orphans,
     run_prefix,
 )
+from app.core.styles import StyleError, resolve_style
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
-EXPORT_FORMATS = ("json", "fountain")
 T = TypeVar("T")
 
 
@@ -85,8 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a run to a file")
     export.add_argument("run_id", metavar="RUN_ID")
     export.add_argument("--format", required=True, metavar="F",
-                        help=f"one of: {', '.join(EXPORT_FORMATS)}")
+                        help=f"one of: {', '.join(FORMATS)}")
     export.add_argument("--out", required=True, type=Path, metavar="PATH")
+    export.add_argument("--force", action="store_true", help="replace an existing file")
+    export.add_argument("--page-size", default="a4", metavar="SIZE", help="pdf: a4 or letter")
+    export.add_argument("--orientation", default="landscape", metavar="O",
+                        help="pdf: landscape or portrait")
+    export.add_argument("--columns", type=int, default=3, metavar="N",
+                        help="pdf: panels per row, 1 to 6")
+    export.add_argument("--seconds", type=float, default=2.0, metavar="S",
+                        help="mp4/otio: how long each shot is held")
+    export.add_argument("--captions", action="store_true",
+                        help="mp4: burn the shot number and description into each panel")
 
     delete = sub.add_parser("delete", help="delete a run from history, with its images")
     delete.add_argument("run_id", metavar="RUN_ID")
@@ -115,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = COMMANDS[args.command]
     try:
         return asyncio.run(command(args))
-    except (IdeaError, ConfigError, UsageError, RunNotFound) as exc:
+    except EncodeError as exc:  # the encoder failed: not the person's input
+        print(f"storyreel: {exc}", file=sys.stderr)
+        return EXIT_RUN_NOT_COMPLETE
+    except (IdeaError, ConfigError, UsageError, RunNotFound, ExportError, StyleError) as exc:
         print(f"storyreel: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StoryreelError as exc:
@@ -132,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def cmd_run(args: argparse.Namespace) -> int:
     # Every idea is read and checked before anything is created: one bad file changes nothing.
     batch = _read_ideas(args.ideas, args.text)
+    resolve_style(args.style)  # a misspelt preset is refused before anything starts
     options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style)
     settings = load_settings()
     async with _services(settings) as services:
@@ -209,27 +231,22 @@ async def cmd_resume(args: argparse.Namespace) -> int:
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
-    if args.format not in EXPORT_FORMATS:
-        raise UsageError(f"unknown export format {args.format!r}; "
-                         f"this build exports: {', '.join(EXPORT_FORMATS)}")
+    if args.format not in FORMATS:
+        raise UnknownFormat(f"unknown export format {args.format!r}; "
+                            f"this build exports: {', '.join(FORMATS)}")
+    options = ExportOptions(overwrite=args.force, page_size=args.page_size,
+                            orientation=args.orientation, columns=args.columns,
+                            seconds_per_shot=args.seconds, captions=args.captions)
     async with _services(load_settings()) as services:
         run = await services.history.get_run(args.run_id)
-        if args.format == "fountain":
-            if run.script is None:
-                raise UsageError(f"run {run.run_id} has no script yet")
-            text = run.script.screenplay
-        else:
-            text = json.dumps(await _run_result(services, run), indent=2, ensure_ascii=False)
-        await asyncio.to_thread(_write_export, args.out, text + "\n")
-        print(f"wrote {args.out}", file=sys.stderr)
+
+        def progress(fraction: float, message: str) -> None:
+            print(f"\r{fraction:4.0%} {message}", end="", file=sys.stderr, flush=True)
+
+        written = await export_run(run, args.format, args.out, image_path=services.image_path,
+                                   options=options, progress=progress)
+        print(f"\nwrote {written}", file=sys.stderr)
         return EXIT_OK
-
-
-def _write_export(out: Path, text: str) -> None:
-    if out.is_dir():
-        raise UsageError(f"{out} is a folder; give a file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
 
 
 async def cmd_delete(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from app.core.models import (
 )
 from app.core.prompts import NEGATIVE_PROMPT, build_shot_prompt
 from app.core.renderers import Renderer, RenderRequest
+from app.core.styles import Style, resolve_style
 from app.core.writers import Writer
 
 log = logging.getLogger(__name__)
@@ -99,11 +100,12 @@ class Pipeline:
     async def start(self, idea: Idea, options: RunOptions | None = None) -> Run:
         """Create a run for ``idea``, persist it, and drive it to its end."""
         options = options or RunOptions()
+        style = resolve_style(options.style)  # StyleError before anything is written
         run = Run(
             idea=idea.text,
             source=idea.source,
             seed=options.seed if options.seed is not None else self._rng.randrange(2**31),
-            style=options.style,
+            style=style.prompt if style.custom else style.name,
             width=options.width,
             height=options.height,
             max_shots=options.max_shots,
@@ -189,12 +191,14 @@ class Pipeline:
         self._tasks[run.run_id] = task
         started = time.monotonic()
         try:
+            style = resolve_style(run.style)
             if run.script is None:
-                await self._write_script(run, idea)
+                await self._write_script(run, idea, style)
             if not run.scenes:
-                await self._plan_scenes(run, idea)
+                await self._plan_scenes(run, idea, style)
                 pending = list(run.shots)
-            await self._render_shots(run, pending if pending is not None else run.shots)
+            await self._render_shots(run, pending if pending is not None else run.shots,
+                                     style.negative_prompt(NEGATIVE_PROMPT))
             run.tally()
             run.status = _outcome(run)
             if run.status is RunStatus.FAILED and not run.error:
@@ -229,14 +233,14 @@ class Pipeline:
         await self._save_run(run, "stage")
         self._emit(ev.StageStarted(run.run_id, stage))
 
-    async def _write_script(self, run: Run, idea: Idea) -> None:
+    async def _write_script(self, run: Run, idea: Idea, style: Style) -> None:
         await self._enter(run, Stage.WRITING_SCRIPT)
-        script = await self.writer.write_script(idea, seed=run.seed, style=run.style)
+        script = await self.writer.write_script(idea, seed=run.seed, style=style.prompt)
         run.script, run.title = script, script.title
         await self._save_run(run, "script", "title")
         self._emit(ev.ScriptWritten(run.run_id, script))
 
-    async def _plan_scenes(self, run: Run, idea: Idea) -> None:
+    async def _plan_scenes(self, run: Run, idea: Idea, style: Style) -> None:
         assert run.script is not None
         await self._enter(run, Stage.PLANNING_SCENES)
         plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
@@ -245,7 +249,7 @@ class Pipeline:
         plans = limit_shots(plans, run.max_shots)
         run.scenes = [p.scene for p in plans]
         run.shots = [
-            self._new_shot(run, plan, shot_plan, index)
+            self._new_shot(run, plan, shot_plan, index, style)
             for plan in plans
             for index, shot_plan in enumerate(plan.shots, 1)
         ]
@@ -256,7 +260,7 @@ class Pipeline:
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
                                     tuple(_snapshot(s) for s in run.shots)))
 
-    def _new_shot(self, run: Run, plan: ScenePlan, shot_plan, index: int) -> Shot:
+    def _new_shot(self, run: Run, plan: ScenePlan, shot_plan, index: int, style: Style) -> Shot:
         scene = plan.scene
         shot_id = shot_id_for(scene.index, index)
         cast = run.script.characters if run.script else []
@@ -271,11 +275,11 @@ class Pipeline:
             description=shot_plan.description,
             characters=shot_plan.characters,
             dialogue=shot_plan.dialogue,
-            prompt=build_shot_prompt(shot_plan, scene, cast, run.style),
+            prompt=build_shot_prompt(shot_plan, scene, cast, style.prompt),
             seed=derive_seed(run.seed, shot_id),
         )
 
-    async def _render_shots(self, run: Run, shots: list[Shot]) -> None:
+    async def _render_shots(self, run: Run, shots: list[Shot], negative_prompt: str) -> None:
         """The fan-out: ``concurrency`` workers take shots in story order from one queue."""
         await self._enter(run, Stage.RENDERING_SHOTS)
         headings = {scene.index: scene.heading for scene in run.scenes}
@@ -284,7 +288,7 @@ class Pipeline:
         async def work() -> None:
             while queue:
                 shot = queue.popleft()
-                await self._render_shot(run, shot, headings.get(shot.scene, ""))
+                await self._render_shot(run, shot, headings.get(shot.scene, ""), negative_prompt)
 
         workers = [asyncio.create_task(work()) for _ in range(min(self.concurrency, len(queue)))]
         try:
@@ -300,12 +304,12 @@ class Pipeline:
                 await self._save_shot(shot)
                 self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
-    async def _render_shot(self, run: Run, shot: Shot, heading: str) -> None:
+    async def _render_shot(self, run: Run, shot: Shot, heading: str, negative: str) -> None:
         """Render one shot to a final state (done, failed, or cancelled), then record and
         announce it. A cancel may land at any await, a history write included: the shot
         is then recorded as cancelled, unless it had already finished."""
         try:
-            await self._attempts(run, shot, heading)
+            await self._attempts(run, shot, heading, negative)
             await self._announce_final(run, shot)
         except asyncio.CancelledError:
             if not shot.status.finished:
@@ -318,7 +322,7 @@ class Pipeline:
         await self._save_counts(run)
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
-    async def _attempts(self, run: Run, shot: Shot, heading: str) -> None:
+    async def _attempts(self, run: Run, shot: Shot, heading: str, negative: str) -> None:
         """Submit attempts until one succeeds, a failure is final, or retries run out."""
         resume_job = shot.job_id if shot.status is ShotStatus.RENDERING else None
         tries = 0
@@ -336,7 +340,7 @@ class Pipeline:
                 attempt=max(shot.attempts, 1),
                 width=run.width,
                 height=run.height,
-                negative_prompt=NEGATIVE_PROMPT,
+                negative_prompt=negative,
                 resume_job_id=resume_job,
                 on_job=lambda job_id, shot=shot: self._record_job(shot, job_id),
             )

@@ -1,8 +1,10 @@
 """The draft renderer: a Pillow storyboard panel per shot, offline, the embedded default.
 
-Drawing and PNG encoding run in an executor (a thread by default; the spec is
-picklable, so a process pool works too), never on the event loop. The image
-is written through the blob store under the same key the cloud worker uses.
+Drawing and PNG encoding run in an executor (a thread by default; the spec and
+the provenance are picklable, so a process pool works too), never on the event
+loop. Every PNG carries its provenance (run, scene, shot, attempt, prompt,
+seed, model, drawing time) as text chunks, see ``app.core.provenance``. The
+image is written through the blob store under the same key the cloud worker uses.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import asyncio
 import hashlib
 import time
 from concurrent.futures import Executor
+from dataclasses import replace
 
 from app.core.models import ImageRef
+from app.core.provenance import Provenance, provenance_chunks
 from app.core.renderers import RenderRequest, RenderResult
-from app.core.renderers.panel import PanelSpec, render_panel_png
+from app.core.renderers.panel import PanelSpec, encode_png, render_panel
 from app.core.storage import BlobStore
 
 MODEL = "storyreel-draft-panel-1"
@@ -39,9 +43,12 @@ class DraftRenderer:
             description=shot.description,
             camera=shot.camera,
         )
+        provenance = Provenance.for_shot(
+            shot, attempt=request.attempt, model=MODEL, negative_prompt=request.negative_prompt,
+            width=request.width, height=request.height)
         started = time.perf_counter()
         png = await asyncio.get_running_loop().run_in_executor(
-            self._executor, render_panel_png, spec
+            self._executor, draw_png, spec, provenance
         )
         drawn = time.perf_counter()
         await self.store.put(request.key, png, "image/png")
@@ -64,3 +71,11 @@ class DraftRenderer:
 
     async def aclose(self) -> None:
         return None
+
+
+def draw_png(spec: PanelSpec, provenance: Provenance) -> bytes:
+    """Draw the panel and encode it with its provenance, timing the drawing into it."""
+    started = time.perf_counter()
+    image = render_panel(spec)
+    timings = {"draw_s": round(time.perf_counter() - started, 4)}
+    return encode_png(image, provenance_chunks(replace(provenance, timings=timings)))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
+
+from app.core.provenance import png_info
 
 PAPER = (246, 244, 238)
 INK = (38, 38, 42)
@@ -41,10 +44,15 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def render_panel_png(spec: PanelSpec) -> bytes:
-    image = render_panel(spec)
+def render_panel_png(spec: PanelSpec, text: Mapping[str, str] | None = None) -> bytes:
+    """The panel as PNG bytes; ``text`` becomes iTXt chunks (see ``app.core.provenance``)."""
+    return encode_png(render_panel(spec), text)
+
+
+def encode_png(image: Image.Image, text: Mapping[str, str] | None = None) -> bytes:
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
+    image.save(out, format="PNG", optimize=False, compress_level=6,
+               pnginfo=png_info(text) if text else None)
     return out.getvalue()
 
 
@@ -115,8 +123,10 @@ def wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int, max_lines: int)
             break
         current = _fit(draw, word, font, width)
         if len(lines) == max_lines - 1 and n + 1 < len(words):
-            # the last line: fill it and mark that the text goes on
-            current = _fit(draw, " ".join(words[n:n + 40]) + " …", font, width)
+            # the last line: the rest if it fits, else fill it and mark that the text goes on
+            rest = " ".join(words[n:])
+            current = rest if draw.textlength(rest, font=font) <= width else \
+                _fit(draw, " ".join(words[n:n + 40]) + " …", font, width)
             break
     if current and len(lines) < max_lines:
         lines.append(current)

@@ -1,0 +1,230 @@
+"""An MP4 animatic: every shot held for its duration, H.264, through the ffmpeg
+that imageio-ffmpeg ships (no system ffmpeg needed).
+
+Every panel is first drawn with Pillow onto one fixed canvas of even size (the
+run's aspect ratio at ``video_width``), with its caption burned in when asked:
+odd sizes cannot fail and all frames match. The frames are then played by the
+ffconcat demuxer, each with its ``duration``, the last file listed twice and
+the output cut at the total with ``-t`` (without both, the last shot's length
+is wrong), and encoded libx264 yuv420p with ``+faststart``. Progress comes from
+ffmpeg's ``-progress`` output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+from app.core.export.base import EncodeError, ExportJob, ExportToolMissing, Panel, in_thread
+from app.core.renderers.panel import wrap
+
+BACKGROUND = (12, 12, 14)
+PAPER = (246, 244, 238)
+INK = (38, 38, 42)
+CAPTION = (28, 28, 32)
+TAG = (196, 72, 48)
+PREPARE_SHARE = 0.25  # of the progress bar: drawing frames; the rest is encoding
+
+
+def ffmpeg_exe() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise ExportToolMissing(
+            "mp4 export needs ffmpeg: pip install 'imageio-ffmpeg>=0.5'") from None
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError as exc:  # no binary for this platform, or IMAGEIO_FFMPEG_EXE is bad
+        raise ExportToolMissing(f"mp4 export cannot find ffmpeg: {exc}") from None
+
+
+def canvas_size(aspect: float, width: int) -> tuple[int, int]:
+    """An even frame size of ``aspect`` (width / height) about ``width`` wide."""
+    w = max(2, width - width % 2)
+    return w, max(2, 2 * round(w / aspect / 2))
+
+
+def caption_text(panel: Panel) -> str:
+    shot = panel.shot
+    if shot.dialogue:
+        who = f"{panel.speaker}: " if panel.speaker else ""
+        return f"{who}“{shot.dialogue}”"
+    return shot.description
+
+
+def compose_frame(panel: Panel, size: tuple[int, int], captions: bool) -> Image.Image:
+    """The frame of one shot: its image fitted to ``size`` (or a card saying it is
+    missing). With ``captions``, a band under the picture carries the shot number,
+    type and text; the picture shrinks to make room rather than being covered."""
+    w, h = size
+    frame = Image.new("RGB", size, BACKGROUND)
+    band = _caption_band(panel, w, h) if captions else None
+    room = (w, h - band.height) if band else size
+    if panel.image is not None:
+        with Image.open(panel.image) as source:
+            picture = source.convert("RGB")
+        scale = min(room[0] / picture.width, room[1] / picture.height)
+        fitted = picture.resize((max(1, round(picture.width * scale)),
+                                 max(1, round(picture.height * scale))), Image.Resampling.LANCZOS)
+        frame.paste(fitted, ((room[0] - fitted.width) // 2, (room[1] - fitted.height) // 2))
+    else:
+        _missing_card(frame, panel, room)
+    if band:
+        frame.paste(band, (0, h - band.height))
+    return frame
+
+
+def _font(size: int) -> Any:
+    return ImageFont.load_default(size=size)  # Pillow's own FreeType font
+
+
+def _missing_card(frame: Image.Image, panel: Panel, room: tuple[int, int]) -> None:
+    draw = ImageDraw.Draw(frame)
+    w, h = room
+    draw.rectangle([0, 0, w, h], fill=PAPER)
+    size = max(10, h // 12)
+    text = f"{panel.shot.number} {panel.shot.shot_type.value}: no image"
+    font = _font(size)
+    draw.text(((w - draw.textlength(text, font=font)) / 2, h / 2 - size), text, fill=INK,
+              font=font)
+
+
+def _caption_band(panel: Panel, w: int, h: int) -> Image.Image:
+    """Two lines at most: a tag with the shot number and type, then the dialogue or the
+    description."""
+    size = max(10, h // 26)
+    font = _font(size)
+    pad, line_h = size // 2, int(size * 1.3)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    tag = f" {panel.shot.number}  {panel.shot.shot_type.value} "
+    tag_w = int(measure.textlength(tag, font=font))
+    lines = wrap(measure, caption_text(panel), font, w - 3 * pad - tag_w, 2) or [""]
+    band = Image.new("RGB", (w, 2 * pad + 2 * line_h), CAPTION)
+    draw = ImageDraw.Draw(band)
+    draw.rectangle([pad, pad, pad + tag_w, pad + line_h], fill=TAG)
+    draw.text((pad, pad + (line_h - size) // 2), tag, fill=(255, 255, 255), font=font)
+    for n, line in enumerate(lines):
+        draw.text((2 * pad + tag_w, pad + n * line_h + (line_h - size) // 2), line,
+                  fill=(255, 255, 255), font=font)
+    return band
+
+
+def ffconcat(entries: list[tuple[str, int]], fps: int) -> str:
+    """The concat list: each file with its duration (frames at ``fps``), the last file
+    repeated, since the demuxer ignores the last entry's duration."""
+    lines = ["ffconcat version 1.0"]
+    for name, frames in entries:
+        lines += [f"file '{_quote(name)}'", f"duration {frames / fps:.6f}"]
+    if entries:
+        lines.append(f"file '{_quote(entries[-1][0])}'")
+    return "\n".join(lines) + "\n"
+
+
+def _quote(name: str) -> str:
+    return name.replace("'", "'\\''")
+
+
+def ffmpeg_command(exe: str, concat: Path, out: Path, *, seconds: float, fps: int,
+                   title: str, comment: str) -> list[str]:
+    return [
+        exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "concat", "-safe", "0", "-i", str(concat),
+        "-t", f"{seconds:.6f}",
+        "-vf", f"scale=trunc(iw/2)*2:trunc(ih/2)*2,fps={fps},format=yuv420p",
+        "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", "20",
+        "-an", "-movflags", "+faststart",
+        "-metadata", f"title={title}", "-metadata", f"comment={comment}",
+        "-progress", "pipe:1", "-nostats", "-f", "mp4", str(out),
+    ]
+
+
+def progress_seconds(line: str) -> float | None:
+    """Seconds encoded so far from one ``-progress`` line, or None for other lines."""
+    key, _, value = line.strip().partition("=")
+    if key in ("out_time_us", "out_time_ms"):  # both are microseconds (a historic misnomer)
+        with contextlib.suppress(ValueError):
+            return max(0.0, int(value) / 1_000_000)
+    return None
+
+
+async def write_mp4(job: ExportJob) -> None:
+    exe = ffmpeg_exe()
+    fps = job.options.fps
+    with tempfile.TemporaryDirectory(prefix="storyreel-mp4-", ignore_cleanup_errors=True) as tmp:
+        folder = Path(tmp)
+        entries = await in_thread(job, _prepare_frames, job, folder,
+                                  job.report.part(0.0, PREPARE_SHARE))
+        concat = folder / "frames.ffconcat"
+        await in_thread(job, concat.write_text, ffconcat(entries, fps), encoding="utf-8")
+        seconds = sum(frames for _, frames in entries) / fps
+        command = ffmpeg_command(exe, concat, job.temp, seconds=seconds, fps=fps,
+                                 title=job.title, comment=f"storyreel run {job.run.run_id}")
+        await _encode(command, seconds, folder / "ffmpeg.log",
+                      job.report.part(PREPARE_SHARE, 0.99))
+
+
+def _prepare_frames(job: ExportJob, folder: Path, report) -> list[tuple[str, int]]:
+    size = canvas_size(job.aspect, job.options.video_width)
+    entries = []
+    for n, panel in enumerate(job.panels, 1):
+        job.check_stop()
+        name = f"frame_{n:05d}.png"
+        compose_frame(panel, size, job.options.captions).save(folder / name, compress_level=1)
+        entries.append((name, job.options.frames_for(panel.shot)))
+        report(n / len(job.panels), f"drew frame {n}/{len(job.panels)}")
+    return entries
+
+
+async def _encode(command: list[str], seconds: float, log_path: Path, report) -> None:
+    log = await in_thread(None, open, log_path, "wb")  # ffmpeg's stderr, for the error
+    try:
+        proc = await _start(command, log)
+        following = asyncio.ensure_future(asyncio.to_thread(_follow, proc, seconds, report))
+        try:
+            code = await asyncio.shield(following)
+        except asyncio.CancelledError:  # stop the encoder; _follow then sees the end of it
+            proc.kill()
+            with contextlib.suppress(BaseException):
+                await following
+            raise
+    finally:
+        log.close()
+    if code != 0:
+        text = await in_thread(None, log_path.read_text, "utf-8", "replace")
+        lines = text.strip().splitlines()
+        raise EncodeError(f"ffmpeg failed (exit {code}): {lines[-1] if lines else 'no output'}")
+
+
+async def _start(command: list[str], log) -> subprocess.Popen:
+    starting = asyncio.ensure_future(asyncio.to_thread(
+        subprocess.Popen, command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=log, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0)))
+    try:
+        return await asyncio.shield(starting)
+    except OSError as exc:
+        raise ExportToolMissing(f"cannot start ffmpeg ({command[0]}): "
+                                f"{exc.strerror or exc}") from None
+    except asyncio.CancelledError:  # cancelled while starting: stop what did start
+        with contextlib.suppress(Exception):
+            proc = await starting
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+        raise
+
+
+def _follow(proc: subprocess.Popen, seconds: float, report) -> int:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.decode("ascii", "replace").strip()
+        done = progress_seconds(line)
+        if done is not None and seconds > 0:
+            report(done / seconds, f"encoding {min(done, seconds):.1f}/{seconds:.1f} s")
+        elif line == "progress=end":
+            report(1.0, f"encoded {seconds:.1f} s")
+    return proc.wait()
