@@ -232,8 +232,7 @@ async def cmd_resume(args: argparse.Namespace) -> int:
 
 async def cmd_export(args: argparse.Namespace) -> int:
     if args.format not in FORMATS:
-        raise UnknownFormat(f"unknown export format {args.format!r}; "
-                            f"this build exports: {', '.join(FORMATS)}")
+        raise UnknownFormat(args.format, list(FORMATS))
     options = ExportOptions(overwrite=args.force, page_size=args.page_size,
                             orientation=args.orientation, columns=args.columns,
                             seconds_per_shot=args.seconds, captions=args.captions)
