@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"storyreel {__version__} (Python {sys.version.split()[0]})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more on stderr")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the window (offscreen without a display), run one small "
+                             "draft storyboard through it, exit 0 when all of that worked")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="make a storyboard from each idea file")
@@ -122,14 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    files = _window_files(argv)
+    if files is not None:  # `storyreel idea.txt ...`: the window, with those ideas queued
+        return _window(files, self_test=False)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.command is None:
-        # The desktop window is not in this build yet: show what the CLI can do.
-        parser.print_help()
-        return EXIT_OK
+        return _window([], self_test=args.self_test)
     command = COMMANDS[args.command]
     try:
         return asyncio.run(command(args))
@@ -145,6 +150,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("storyreel: interrupted", file=sys.stderr)
         return 130
+
+
+def _window_files(argv: list[str]) -> list[str] | None:
+    """The idea files of `storyreel FILE...` (a file manager's "Open with"), else None."""
+    if not argv or argv[0].startswith("-") or argv[0] in COMMANDS:
+        return None
+    return argv
+
+
+def _window(files: list[str], *, self_test: bool) -> int:
+    try:
+        from app.ui.app import run_gui  # Qt is loaded only for the window
+    except ImportError as exc:
+        print(f"storyreel: the desktop window cannot start: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run_gui(files, self_test=self_test)
 
 
 # Commands.

@@ -250,3 +250,11 @@ def test_orphans_are_found_and_deleted_after_asking(home):
     assert not any(Path(s["image_path"]).exists() for s in gone["shots"])
     assert all(Path(s["image_path"]).exists() for s in kept["shots"])
     assert storyreel("orphans").stdout == ""
+
+
+def test_self_test_opens_the_window_and_makes_a_storyboard_through_it():
+    env = {"QT_QPA_PLATFORM": "offscreen"}
+    env.pop("DISPLAY", None)
+    result = storyreel("--self-test", env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "self-test: ok" in result.stdout + result.stderr
