@@ -35,7 +35,6 @@ from app.core.services import Services, open_services
 from app.core.settings import load_settings
 from app.core.storage.run_objects import (
     delete_orphans,
-    delete_run_objects,
     find_orphans,
     run_prefix,
 )
@@ -279,8 +278,7 @@ async def cmd_delete(args: argparse.Namespace) -> int:
         if not _confirm(f"Delete {what}?", args.yes):
             print("nothing deleted", file=sys.stderr)
             return EXIT_RUN_NOT_COMPLETE
-        deleted = await delete_run_objects(services.store, run.run_id) if keys else 0
-        await services.history.delete_run(run.run_id)
+        deleted = await services.delete_run(run.run_id, keep_images=args.keep_images)
         print(f"deleted run {run.run_id}" + (f" and {deleted} objects" if deleted else ""),
               file=sys.stderr)
         return EXIT_OK

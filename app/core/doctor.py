@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 from app.core.errors import StoryreelError
@@ -10,7 +11,7 @@ from app.core.ideas import from_text
 from app.core.services import Services
 from app.core.settings import Settings
 
-PROBE_KEY = "doctor/probe.bin"
+PROBE_PREFIX = "doctor/probe-"
 CHECK_TIMEOUT_S = 15.0
 
 
@@ -98,9 +99,10 @@ async def _check_storage(services: Services) -> str:
     store = services.store
     await store.check()
     data = b"storyreel doctor probe"
-    await store.put(PROBE_KEY, data, "application/octet-stream")
-    back = await store.get_bytes(PROBE_KEY)
-    await store.delete_many([PROBE_KEY])
+    key = f"{PROBE_PREFIX}{secrets.token_hex(6)}.bin"  # checks at the same time never collide
+    await store.put(key, data, "application/octet-stream")
+    back = await store.get_bytes(key)
+    await store.delete_many([key])
     if back != data:
         raise StoryreelError("the probe object came back different")
     return "wrote, read and deleted a probe object"

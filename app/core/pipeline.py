@@ -161,8 +161,9 @@ class Pipeline:
         task = self._tasks.get(run_id)
         if task is None or task.done():
             return False
-        self._cancel_requested.add(run_id)
-        task.cancel()
+        if run_id not in self._cancel_requested:  # once: a second cancel would cut short
+            self._cancel_requested.add(run_id)    # the recording of the first
+            task.cancel()
         return True
 
     def cancel_all(self) -> int:
@@ -295,9 +296,12 @@ class Pipeline:
             await asyncio.gather(*workers)
         finally:
             # On cancel (or a bug in a worker) stop the others and wait until they have
-            # recorded their shots as cancelled: no stray tasks outlive the run.
+            # recorded their shots as cancelled: no stray tasks outlive the run. A worker
+            # that gather already cancelled is not cancelled twice, or the second cancel
+            # would cut short its recording of the first.
             for w in workers:
-                w.cancel()
+                if not w.done() and not w.cancelling():
+                    w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             for shot in queue:  # never started
                 shot.status = ShotStatus.CANCELLED

@@ -22,6 +22,7 @@ from app.core.renderers.draft import DraftRenderer
 from app.core.settings import Settings
 from app.core.storage import BlobStore, open_blob_store
 from app.core.storage.cache import PreviewCache, open_preview_cache
+from app.core.storage.run_objects import delete_run_objects
 from app.core.writers import Writer
 from app.core.writers.draft import DraftWriter
 
@@ -53,6 +54,13 @@ class Services:
 
     async def thumbnail_path(self, image: ImageRef, width: int | None = None) -> Path:
         return await self.cache.thumbnail_path(image, width)
+
+    async def delete_run(self, run_id: str, *, keep_images: bool = False) -> int:
+        """Delete a run from history and (unless ``keep_images``) every object under
+        ``runs/<run_id>/``; returns how many objects were deleted. Ask the person first."""
+        deleted = 0 if keep_images else await delete_run_objects(self.store, run_id)
+        await self.history.delete_run(run_id)
+        return deleted
 
     async def aclose(self) -> None:
         # History last but one: it may still be writing what the others reported.

@@ -432,15 +432,22 @@ async def test_a_cancel_landing_in_a_history_write_still_records_every_shot_as_f
 
     history = SlowHistory()
     renderer = ScriptedRenderer(latency=0.002)
-    pipeline, _ = make(PlannedWriter(scenes=6, shots_per_scene=5), renderer, concurrency=6,
-                       history=history)
+    pipeline, rec = make(PlannedWriter(scenes=6, shots_per_scene=5), renderer, concurrency=6,
+                         history=history)
     task = asyncio.create_task(pipeline.start(IDEA))
     await wait_until(lambda: len(renderer.finished) >= 5)
-    pipeline.cancel(pipeline.active_runs[0])
+    [run_id] = pipeline.active_runs
+    pipeline.cancel(run_id)
+    await asyncio.sleep(0.002)  # the shots are now recording their cancel...
+    assert pipeline.cancel(run_id)  # ...when an impatient person clicks Cancel again
     run = await asyncio.wait_for(task, 10)
 
     assert run.status is RunStatus.CANCELLED
-    assert {s.status for s in run.shots} <= {ShotStatus.DONE, ShotStatus.CANCELLED}
+    final = {ShotStatus.DONE, ShotStatus.CANCELLED}
+    assert {s.status for s in run.shots} <= final
     stored = await history.get_run(run.run_id)
+    assert {s.status for s in stored.shots} <= final
     assert [(s.shot_id, s.status) for s in stored.shots] == [
         (s.shot_id, s.status) for s in run.shots]
+    announced = sorted(e.shot.shot_id for e in rec.of(ev.ShotFinished))
+    assert announced == sorted(s.shot_id for s in run.shots)  # each exactly once

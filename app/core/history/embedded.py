@@ -115,7 +115,9 @@ class EmbeddedServer:
     # The server thread.
 
     def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
+        # A plain loop whatever the process's event loop policy is (qasync's would give
+        # this thread a Qt loop that never runs).
+        loop = asyncio.SelectorEventLoop()
         asyncio.set_event_loop(loop)
         self._loop = loop
         clients: dict[asyncio.Task, asyncio.StreamWriter] = {}

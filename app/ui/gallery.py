@@ -1,0 +1,480 @@
+"""The shot gallery: a model of the run's shots and a view that paints them as cards.
+
+Model/view, so that 500 shots are 500 rows of data and a delegate that paints
+the visible ones, not 500 widgets. Shots stay in story order; each card shows
+the shot number, type and camera, the description, and the status (queued,
+rendering with its elapsed time, done, failed with the reason). Images come
+from the ``ThumbnailLoader``: requested the moment a live shot lands, or when
+a card first needs painting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    QSizeF,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from app.core.models import Shot, ShotStatus
+from app.ui.thumbnails import ThumbnailLoader
+
+ShotRole = Qt.ItemDataRole.UserRole + 1
+ImageRole = Qt.ItemDataRole.UserRole + 2
+ElapsedRole = Qt.ItemDataRole.UserRole + 3
+ImageErrorRole = Qt.ItemDataRole.UserRole + 4
+
+STATUS_COLORS = {
+    ShotStatus.QUEUED: "#8a8f98",
+    ShotStatus.RENDERING: "#2f7fe0",
+    ShotStatus.DONE: "#2e9d5b",
+    ShotStatus.FAILED: "#d64545",
+    ShotStatus.CANCELLED: "#b07a1e",
+}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ShotModel(QAbstractListModel):
+    """The shots of one run, in story order."""
+
+    def __init__(self, thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thumbnails = thumbnails
+        self.run_id: str | None = None
+        self.aspect = 16 / 9
+        self._shots: list[Shot] = []
+        self._rows: dict[str, int] = {}
+        self._started: dict[str, float] = {}
+        self._by_image: dict[str, str] = {}  # image key -> shot id
+        self._ticker = QTimer(self, interval=1000)
+        self._ticker.timeout.connect(self._tick)
+        thumbnails.ready.connect(self._image_arrived)
+        thumbnails.failed.connect(lambda key, _reason: self._image_arrived(key))
+
+    # Filling.
+
+    def set_shots(self, run_id: str | None, shots: Iterable[Shot], *,
+                  aspect: float = 16 / 9) -> None:
+        self.beginResetModel()
+        self.run_id = run_id
+        self.aspect = aspect
+        self._shots = sorted(shots, key=lambda s: s.order)
+        self._reindex()
+        self._started = {s.shot_id: time.monotonic() for s in self._shots
+                         if s.status is ShotStatus.RENDERING}
+        self.endResetModel()
+        self._update_ticker()
+
+    def clear(self) -> None:
+        self.set_shots(None, [])
+
+    def update_shot(self, shot: Shot, *, live: bool = True) -> None:
+        """A newer state of a shot of this run (others are ignored)."""
+        if shot.run_id != self.run_id:
+            return
+        row = self._rows.get(shot.shot_id)
+        if row is None:
+            row = sum(1 for s in self._shots if s.order < shot.order)
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._shots.insert(row, shot)
+            self._reindex()
+            self.endInsertRows()
+        else:
+            self._shots[row] = shot
+            if shot.image is not None:
+                self._by_image[shot.image.key] = shot.shot_id
+        if shot.status is ShotStatus.RENDERING:
+            self._started.setdefault(shot.shot_id, time.monotonic())
+        else:
+            self._started.pop(shot.shot_id, None)
+        if live and shot.status is ShotStatus.DONE:
+            self.thumbnails.request(shot.image)
+        index = self.index(row)
+        self.dataChanged.emit(index, index)
+        self._update_ticker()
+
+    def shot_started(self, shot: Shot) -> None:
+        if shot.run_id == self.run_id:
+            self._started[shot.shot_id] = time.monotonic()  # elapsed counts from this attempt
+            self.update_shot(shot)
+
+    # Reading.
+
+    @property
+    def shots(self) -> list[Shot]:
+        return list(self._shots)
+
+    def shot(self, shot_id: str) -> Shot | None:
+        row = self._rows.get(shot_id)
+        return self._shots[row] if row is not None else None
+
+    def row_of(self, shot_id: str) -> int | None:
+        return self._rows.get(shot_id)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._shots)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._shots):
+            return None
+        shot = self._shots[index.row()]
+        if role == ShotRole:
+            return shot
+        if role == ImageRole:
+            image = self.thumbnails.get(shot.image)
+            if image is None and shot.status is ShotStatus.DONE:
+                self.thumbnails.request(shot.image)
+            return image
+        if role == ImageErrorRole:
+            return self.thumbnails.error(shot.image)
+        if role == ElapsedRole:
+            started = self._started.get(shot.shot_id)
+            return None if started is None else time.monotonic() - started
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{shot.number} {shot.shot_type.value}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"{shot.number} · {shot.shot_type.label} · {shot.camera}\n{shot.description}"
+            return f"{tip}\n\n{shot.error}" if shot.error else tip
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Shot {shot.number}, {shot.status.value}: {shot.description}"
+        return None
+
+    def _reindex(self) -> None:
+        self._rows = {s.shot_id: i for i, s in enumerate(self._shots)}
+        self._by_image = {s.image.key: s.shot_id for s in self._shots if s.image is not None}
+
+    def _image_arrived(self, key: str) -> None:
+        shot_id = self._by_image.get(key)
+        if shot_id is not None:
+            index = self.index(self._rows[shot_id])
+            self.dataChanged.emit(index, index, [ImageRole])
+
+    def _tick(self) -> None:
+        for shot_id in self._started:
+            index = self.index(self._rows[shot_id])
+            self.dataChanged.emit(index, index, [ElapsedRole])
+
+    def _update_ticker(self) -> None:
+        if self._started and not self._ticker.isActive():
+            self._ticker.start()
+        elif not self._started and self._ticker.isActive():
+            self._ticker.stop()
+
+
+def status_text(shot: Shot, elapsed: float | None) -> str:
+    match shot.status:
+        case ShotStatus.QUEUED:
+            return "waiting to retry" if shot.error else "queued"
+        case ShotStatus.RENDERING:
+            return f"rendering · {elapsed:.0f} s" if elapsed is not None else "rendering"
+        case ShotStatus.DONE:
+            took = shot.timings.get("wall_s")
+            return f"done in {took:.1f} s" if took is not None else "done"
+        case ShotStatus.FAILED:
+            return f"failed: {shot.error}" if shot.error else "failed"
+        case _:
+            return "cancelled"
+
+
+class ShotDelegate(QStyledItemDelegate):
+    """Paints one card: image (or a placeholder) above, words below."""
+
+    PAD = 6  # between cards, on every side
+    TEXT_LINES = 4  # heading, two of description, status
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.card_width = 280
+        self.aspect = 16 / 9
+        # Painting must stay cheap with 100 shots landing: images are scaled and rounded
+        # once per size (then blitted 1:1), description lines wrapped once per width.
+        self._pixmaps: OrderedDict[tuple[int, int, int, int], QPixmap] = OrderedDict()
+        self._lines: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+
+    def card_size(self, option_font: QFont) -> QSize:
+        line = QFontMetrics(option_font).lineSpacing()
+        image_h = round((self.card_width - 2 * self.PAD) / self.aspect)
+        return QSize(self.card_width, image_h + 2 * self.PAD + 20 + self.TEXT_LINES * line + 6)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return self.card_size(option.font)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        shot: Shot = index.data(ShotRole)
+        if shot is None:
+            return
+        palette: QPalette = option.palette
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        card = QRectF(option.rect).adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        border = palette.color(QPalette.ColorRole.Highlight) if selected else (
+            palette.color(QPalette.ColorRole.Mid) if hovered else
+            palette.color(QPalette.ColorRole.Midlight))
+        painter.setPen(border)
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(card, 8, 8)
+
+        image_rect = QRectF(round(card.left()) + 1, round(card.top()) + 1,
+                            round(card.width()) - 2, round((card.width() - 2) / self.aspect))
+        image = index.data(ImageRole)
+        if image is not None and not image.isNull():
+            painter.drawPixmap(image_rect.topLeft(), self._rounded(
+                image, image_rect.size(), palette.color(QPalette.ColorRole.Base)))
+        else:
+            clip = QPainterPath()
+            clip.addRoundedRect(image_rect, 7, 7)
+            painter.save()
+            painter.setClipPath(clip)
+            self._placeholder(painter, image_rect, shot, index, palette)
+            painter.restore()
+        self._badge(painter, image_rect, shot.number)
+
+        self._words(painter, card, image_rect, shot, index, option, palette)
+        painter.restore()
+
+    def _rounded(self, image: QImage, size: QSizeF, corners: QColor) -> QPixmap:
+        """``image`` cropped to fill ``size`` with rounded corners on the card's colour: made
+        once per size, opaque, so that each paint is a plain copy."""
+        key = (image.cacheKey(), round(size.width()), round(size.height()), corners.rgb())
+        pixmap = self._pixmaps.get(key)
+        if pixmap is not None:
+            self._pixmaps.move_to_end(key)
+            return pixmap
+        w, h = key[1], key[2]
+        pixmap = QPixmap(w, h)
+        pixmap.fill(corners)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        clip = QPainterPath()
+        clip.addRoundedRect(QRectF(0, 0, w, h), 7, 7)
+        p.setClipPath(clip)
+        p.drawImage(QRectF(0, 0, w, h), image, _cover(image.size(), QRectF(0, 0, w, h)))
+        p.end()
+        self._pixmaps[key] = pixmap
+        while len(self._pixmaps) > 400:
+            self._pixmaps.popitem(last=False)
+        return pixmap
+
+    def _wrapped(self, text: str, metrics: QFontMetrics, width: int) -> list[str]:
+        key = (text, width)
+        lines = self._lines.get(key)
+        if lines is None:
+            lines = self._lines[key] = wrap(text, metrics, width, lines=2)
+            while len(self._lines) > 2000:
+                self._lines.popitem(last=False)
+        return lines
+
+    def _placeholder(self, painter: QPainter, rect: QRectF, shot: Shot, index: Index,
+                     palette: QPalette) -> None:
+        base = palette.color(QPalette.ColorRole.AlternateBase)
+        painter.fillRect(rect, base)
+        color = QColor(STATUS_COLORS[shot.status])
+        if shot.status is ShotStatus.DONE:
+            error = index.data(ImageErrorRole)
+            text = "image unavailable" if error else "loading image…"
+        elif shot.status is ShotStatus.RENDERING:
+            text = "rendering…"
+        else:
+            text = {ShotStatus.QUEUED: "queued", ShotStatus.FAILED: "failed",
+                    ShotStatus.CANCELLED: "cancelled"}.get(shot.status, "")
+        if shot.status in (ShotStatus.FAILED, ShotStatus.RENDERING):
+            tint = QColor(color)
+            tint.setAlpha(28)
+            painter.fillRect(rect, tint)
+        painter.setPen(color if shot.status is not ShotStatus.QUEUED else
+                       palette.color(QPalette.ColorRole.PlaceholderText))
+        painter.setFont(_scaled(painter.font(), 1.1))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _badge(self, painter: QPainter, image_rect: QRectF, number: str) -> None:
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        badge = QRectF(image_rect.left() + 8, image_rect.top() + 8,
+                       metrics.horizontalAdvance(number) + 14, metrics.height() + 4)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawRoundedRect(badge, 5, 5)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, number)
+
+    def _words(self, painter: QPainter, card: QRectF, image_rect: QRectF, shot: Shot,
+               index: Index, option: QStyleOptionViewItem, palette: QPalette) -> None:
+        font = QFont(option.font)
+        metrics = QFontMetrics(font)
+        line = metrics.lineSpacing()
+        left = round(card.left() + 10)
+        width = round(card.width() - 20)
+        y = round(image_rect.bottom() + 8)
+
+        heading = QFont(font)
+        heading.setBold(True)
+        painter.setFont(heading)
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        title = f"{shot.number}  ·  {shot.shot_type.label}"
+        if shot.camera and shot.camera != "static":
+            title += f"  ·  {shot.camera}"
+        painter.drawText(QRect(left, y, width, line), Qt.AlignmentFlag.AlignLeft,
+                         QFontMetrics(heading).elidedText(title, Qt.TextElideMode.ElideRight,
+                                                          width))
+        y += line + 2
+
+        painter.setFont(font)
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
+        for text in self._wrapped(shot.description, metrics, width):
+            painter.drawText(QRect(left, y, width, line), Qt.AlignmentFlag.AlignLeft, text)
+            y += line
+        y += 4
+
+        color = QColor(STATUS_COLORS[shot.status])
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        dot = 8
+        painter.drawEllipse(QRectF(left, y + (line - dot) / 2, dot, dot))
+        painter.setPen(color if shot.status in (ShotStatus.FAILED,) else
+                       palette.color(QPalette.ColorRole.PlaceholderText))
+        status = status_text(shot, index.data(ElapsedRole))
+        painter.drawText(QRect(left + dot + 6, y, width - dot - 6, line),
+                         Qt.AlignmentFlag.AlignLeft,
+                         metrics.elidedText(status, Qt.TextElideMode.ElideRight,
+                                            width - dot - 6))
+
+
+def _scaled(font: QFont, factor: float) -> QFont:
+    font = QFont(font)
+    if font.pointSizeF() > 0:
+        font.setPointSizeF(font.pointSizeF() * factor)
+    elif font.pixelSize() > 0:
+        font.setPixelSize(round(font.pixelSize() * factor))
+    return font
+
+
+def _cover(size: QSize, target: QRectF) -> QRectF:
+    """The part of an image of ``size`` that fills ``target`` without distortion (centred)."""
+    if size.width() <= 0 or size.height() <= 0:
+        return QRectF()
+    scale = max(target.width() / size.width(), target.height() / size.height())
+    w, h = target.width() / scale, target.height() / scale
+    return QRectF((size.width() - w) / 2, (size.height() - h) / 2, w, h)
+
+
+def wrap(text: str, metrics: QFontMetrics, width: int, *, lines: int) -> list[str]:
+    """Word-wrap ``text`` to at most ``lines`` lines of ``width`` pixels; elide the last."""
+    words = text.split()
+    out: list[str] = []
+    current = ""
+    for i, word in enumerate(words):
+        candidate = f"{current} {word}".strip()
+        if metrics.horizontalAdvance(candidate) <= width or not current:
+            current = candidate
+            continue
+        out.append(current)
+        current = word
+        if len(out) == lines - 1:
+            rest = " ".join([current, *words[i + 1:]])
+            out.append(metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width))
+            return out
+    if current:
+        out.append(metrics.elidedText(current, Qt.TextElideMode.ElideRight, width))
+    return out[:lines]
+
+
+class GalleryView(QListView):
+    """A responsive grid of shot cards; an empty state when there is nothing to show."""
+
+    shot_activated = Signal(object)  # Shot
+    MIN_CARD = 250
+
+    def __init__(self, model: ShotModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("gallery")
+        self.delegate = ShotDelegate(self)
+        self.setModel(model)
+        self.setItemDelegate(self.delegate)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setMouseTracking(True)
+        self.empty_text = self.tr("Your storyboard appears here.\n\nType an idea above and press "
+                                  "Generate, or drop idea files onto the window.")
+        self.activated.connect(self._activate)
+        self.doubleClicked.connect(self._activate)
+        model.modelReset.connect(self._fit)
+
+    def shot_model(self) -> ShotModel:
+        return self.model()  # type: ignore[return-value]
+
+    def _activate(self, index: QModelIndex) -> None:
+        shot = index.data(ShotRole)
+        if shot is not None:
+            self.shot_activated.emit(shot)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Choose the number of columns for the width, then the card size that fills it."""
+        # The width QListView lays items out in: it always keeps the style's scroll bar
+        # extent free in this flow (QListViewPrivate::prepareItemsLayout).
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None,
+                                             self.verticalScrollBar())
+        available = max(self.MIN_CARD, self.maximumViewportSize().width() - scrollbar - 1)
+        columns = max(1, available // self.MIN_CARD)
+        self.delegate.aspect = self.shot_model().aspect
+        self.delegate.card_width = available // columns
+        size = self.delegate.card_size(self.font())
+        if self.gridSize() != size:
+            self.setGridSize(size)
+
+    def paintEvent(self, event) -> None:
+        if self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.setFont(_scaled(painter.font(), 1.15))
+            painter.drawText(self.viewport().rect().adjusted(40, 40, -40, -40),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
+            return
+        super().paintEvent(event)

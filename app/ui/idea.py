@@ -1,0 +1,177 @@
+"""Where runs begin: the idea editor with its Generate button, and dropped idea files.
+
+A typed idea is checked at once (pure code). Dropped files are read and
+checked in a worker thread with the core's ``ideas.read_many``: every file
+must be a usable idea or nothing is queued, and the reason is shown. Web
+addresses, folders, images, huge files and binary junk are refused that way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import ideas
+from app.core.errors import IdeaError
+from app.core.models import RunOptions
+from app.ui.errors import ErrorPresenter
+from app.ui.ops import Ops
+from app.ui.session import Session
+
+_WEB = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+ACCEPTED = ".txt, .md, .fountain or a .json batch"
+
+
+def dropped_paths(mime: QMimeData) -> list[str] | None:
+    """Local file paths carried by a drop, or None when it carries plain text to paste.
+
+    Raises ``IdeaError`` for what can never be an idea: web addresses, empty drops.
+    """
+    if mime.hasUrls():
+        urls = mime.urls()
+        for url in urls:
+            if not url.isLocalFile():
+                shown = url.toDisplayString()
+                shown = shown if len(shown) <= 60 else shown[:57] + "…"
+                raise IdeaError(f"{shown} is a web address, not a file on this computer; "
+                                "save the idea to a file, or paste its text")
+        if urls:
+            return [url.toLocalFile() for url in urls]
+    if mime.hasText():
+        text = mime.text().strip()
+        if _WEB.match(text) and "\n" not in text:
+            raise IdeaError(f"{text[:60]} is a web address; paste the idea's text instead")
+        if text:
+            return None
+    raise IdeaError(f"nothing usable was dropped: drop idea files ({ACCEPTED})")
+
+
+class IdeaEditor(QPlainTextEdit):
+    """Plain text only; file drops go to the window (and its checks), not into the text."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ideaEditor")
+        self.setAcceptDrops(False)
+        self.setTabChangesFocus(True)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        self.insertPlainText(source.text())
+
+
+class IdeaPanel(QFrame):
+    ideas_submitted = Signal(object, object)  # list[Idea], RunOptions
+
+    def __init__(self, ops: Ops, session: Session, presenter: ErrorPresenter,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ideaPanel")
+        self.setProperty("dragging", False)
+        self.ops, self.session, self.presenter = ops, session, presenter
+
+        self.editor = IdeaEditor()
+        self.editor.setPlaceholderText(self.tr(
+            "Describe a story in a few sentences — who, where, what goes wrong…\n"
+            "Or drop idea files (%1) anywhere on the window.").replace("%1", ACCEPTED))
+        self.editor.setFixedHeight(92)
+        self.shots = QSpinBox(objectName="maxShots", minimum=0, maximum=500, value=0)
+        self.shots.setSpecialValueText(self.tr("all"))
+        self.shots.setToolTip(self.tr("At most this many shots per run"))
+        self.shots.setAccelerated(True)
+        shots_label = QLabel(self.tr("Shots"), buddy=self.shots)
+        self.generate = QPushButton(self.tr("Generate"), objectName="generateButton")
+        self.generate.setToolTip(self.tr("Make a storyboard from this idea (Ctrl+Enter)"))
+        self.generate.setDefault(True)
+        self.queue_label = QLabel(objectName="queueLabel")
+        self.clear_queue = QPushButton(self.tr("Clear queue"), flat=True)
+        self.clear_queue.hide()
+
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        row.addWidget(self.queue_label)
+        row.addWidget(self.clear_queue)
+        row.addStretch(1)
+        row.addWidget(shots_label)
+        row.addWidget(self.shots)
+        row.addSpacing(8)
+        row.addWidget(self.generate)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 14, 16, 12)
+        layout.setSpacing(8)
+        layout.addWidget(self.editor)
+        layout.addLayout(row)
+
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(self.submit_typed)
+        self.generate.clicked.connect(self.submit_typed)
+        self.clear_queue.clicked.connect(session.clear_queue)
+        session.queue_changed.connect(self._show_queue)
+        self._show_queue()
+
+    def options(self) -> RunOptions:
+        return RunOptions(max_shots=self.shots.value() or None)
+
+    # Typed ideas.
+
+    def submit_typed(self) -> bool:
+        text = self.editor.toPlainText()
+        try:
+            idea = ideas.from_text(text)
+        except IdeaError as exc:
+            self.presenter.report(self.tr("Nothing was queued"), exc)
+            self.editor.setFocus()
+            return False
+        self.editor.clear()
+        self.ideas_submitted.emit([idea], self.options())
+        return True
+
+    # Dropped files.
+
+    def set_dragging(self, dragging: bool) -> None:
+        if self.property("dragging") != dragging:
+            self.setProperty("dragging", dragging)
+            self.style().unpolish(self)
+            self.style().polish(self)
+
+    def accept_drop(self, mime: QMimeData) -> None:
+        """Queue what was dropped, or say why not (reading happens in a worker thread)."""
+        self.set_dragging(False)
+        try:
+            paths = dropped_paths(mime)
+        except IdeaError as exc:
+            self.presenter.report(self.tr("Nothing was queued"), exc)
+            return
+        if paths is None:
+            self.editor.insertPlainText(mime.text())
+            self.editor.setFocus()
+            return
+        self.open_files(paths)
+
+    def open_files(self, paths: list[str]) -> None:
+        options = self.options()
+        self.ops.in_thread(ideas.read_many, paths, what=self.tr("Reading idea files"),
+                           parent=self,
+                           success=lambda found: self.ideas_submitted.emit(found, options),
+                           failure=lambda exc: self.presenter.report(
+                               self.tr("Nothing was queued"), exc))
+
+    def _show_queue(self) -> None:
+        waiting = len(self.session.queued)
+        text = "" if not waiting else (self.tr("1 idea waiting") if waiting == 1 else
+                                       self.tr("%1 ideas waiting").replace("%1", str(waiting)))
+        self.queue_label.setText(text)
+        self.clear_queue.setVisible(bool(waiting))

@@ -1,0 +1,258 @@
+"""The run view: what one run is doing, its storyboard, its script and its scenes.
+
+It shows one run at a time, either live (following the pipeline's events) or
+from history exactly as it finished. Progress is the core's own ``Progress``,
+fed with the same events the CLI prints.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core import events as ev
+from app.core.models import Run, RunStatus, ShotStatus, Stage
+from app.core.progress import Progress
+from app.ui.gallery import GalleryView, ShotModel
+from app.ui.script import ScriptView, fountain_html, scenes_html
+
+RUN_STATUS_TEXT = {
+    RunStatus.RUNNING: "running",
+    RunStatus.COMPLETED: "completed",
+    RunStatus.PARTIAL: "partly done",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+
+
+class RunView(QWidget):
+    cancel_requested = Signal(str)  # run id
+    retry_requested = Signal(str)  # run id: render its failed and cancelled shots again
+
+    def __init__(self, model: ShotModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.run: Run | None = None
+        self.progress = Progress()
+        self.live = False
+
+        self.title = QLabel(self.tr("No run yet"), objectName="runTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.meta = QLabel(objectName="runMeta")
+        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.stage = QLabel(objectName="runStage")
+        self.bar = QProgressBar(objectName="runProgress", textVisible=False)
+        self.bar.setFixedHeight(6)
+        self.retry_button = QPushButton(self.tr("Retry failed"))
+        self.retry_button.setToolTip(self.tr("Render the failed and cancelled shots again"))
+        self.cancel_button = QPushButton(self.tr("Cancel run"), objectName="cancelButton")
+        self.cancel_button.setToolTip(self.tr("Stop this run (Ctrl+.)"))
+        self.gallery = GalleryView(model)
+        self.script = ScriptView(self.tr("The script appears here once it is written."))
+        self.scenes = ScriptView(self.tr("The scenes appear here once they are planned."),
+                                 screenplay=False)
+        self.tabs = QTabWidget(objectName="runTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.gallery, self.tr("Storyboard"))
+        self.tabs.addTab(self.script, self.tr("Script"))
+        self.tabs.addTab(self.scenes, self.tr("Scenes"))
+
+        heading = QHBoxLayout()
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        words.addWidget(self.title)
+        words.addWidget(self.meta)
+        heading.addLayout(words, 1)
+        heading.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        heading.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        status = QHBoxLayout()
+        status.addWidget(self.stage, 1)
+        status.addWidget(self.bar, 1)
+        header = QWidget(objectName="runHeader")
+        header_layout = QVBoxLayout(header)
+        header_layout.setContentsMargins(16, 12, 16, 10)
+        header_layout.setSpacing(8)
+        header_layout.addLayout(heading)
+        header_layout.addLayout(status)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(header)
+        layout.addWidget(self.tabs, 1)
+
+        self._scenes_timer = QTimer(self, singleShot=True, interval=250)
+        self._scenes_timer.timeout.connect(self._render_scenes)
+        # Shots land by the hundred: redraw the header at most ten times a second.
+        self._refresh_timer = QTimer(self, singleShot=True, interval=100)
+        self._refresh_timer.timeout.connect(self._refresh)
+        self.cancel_button.clicked.connect(self.request_cancel)
+        self.retry_button.clicked.connect(self.request_retry)
+        self.clear()
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.run_id if self.run else None
+
+    # Showing a run.
+
+    def clear(self) -> None:
+        self.run, self.live, self.progress = None, False, Progress()
+        self.model.clear()
+        self.title.setText(self.tr("Nothing running"))
+        self.meta.setText(self.tr("Start a storyboard from an idea, or open one from history."))
+        self.stage.setText("")
+        self.bar.hide()
+        self.script.show_html("")
+        self.scenes.show_html("")
+        self._update_buttons()
+
+    def show_run(self, run: Run, *, live: bool) -> None:
+        """Show ``run``: from history as it is stored, or live from its start event."""
+        self.run, self.live = run.model_copy(deep=True), live
+        self.progress = Progress()
+        self.progress.update(ev.RunStarted(run.run_id, run))
+        self.progress.stage = run.stage
+        self.progress.failed = run.shots_failed or sum(
+            1 for s in run.shots if s.status is ShotStatus.FAILED)
+        aspect = run.width / run.height if run.height else 16 / 9
+        self.model.set_shots(run.run_id, run.shots, aspect=aspect)
+        if run.status.finished and not live:
+            self._settle_unfinished_shots()
+        self.gallery._fit()
+        self.script.show_html(fountain_html(run.script.screenplay) if run.script else "")
+        self._render_scenes()
+        self._refresh()
+
+    def set_live(self, live: bool) -> None:
+        self.live = live
+        self._update_buttons()
+
+    # Following events (connected to the bridge's ``event`` signal).
+
+    def on_event(self, event: ev.Event) -> None:
+        if self.run is None or event.run_id != self.run.run_id:
+            return
+        self.progress.update(event)
+        run = self.run
+        match event:
+            case ev.RunStarted(run=started):
+                self.show_run(started, live=True)
+                return
+            case ev.StageStarted(stage=stage):
+                run.stage = stage
+            case ev.ScriptWritten(script=script):
+                run.script, run.title = script, script.title
+                self.script.show_html(fountain_html(script.screenplay))
+            case ev.ScenesPlanned(scenes=scenes, shots=shots):
+                run.scenes = list(scenes)
+                run.shots = list(shots)
+                self.model.set_shots(run.run_id, shots, aspect=self.model.aspect)
+                self._render_scenes()
+            case ev.ShotStarted(shot=shot):
+                self.model.shot_started(shot)
+                self._refresh_soon()
+                return
+            case ev.ShotRetrying(shot=shot) | ev.ShotFinished(shot=shot):
+                self.model.update_shot(shot)
+                if not self._scenes_timer.isActive():
+                    self._scenes_timer.start()
+                self._refresh_soon()
+                return
+            case ev.RunFinished(run=finished):
+                self._settle_unfinished_shots()
+                self.run = finished.model_copy(update={"shots": self.model.shots})
+                self.live = False
+                self._render_scenes()
+        self._refresh()
+
+    def _settle_unfinished_shots(self) -> None:
+        """Once a run has ended none of its shots is still working, whatever the last word
+        on it was: the core does not always announce (or store) shots cut off by a cancel."""
+        for shot in self.model.shots:
+            if not shot.status.finished:
+                self.model.update_shot(shot.model_copy(update={
+                    "status": ShotStatus.CANCELLED, "error": shot.error or "cancelled"}),
+                    live=False)
+
+    # Drawing.
+
+    def _refresh_soon(self) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def _refresh(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        self.title.setText(run.title or self.tr("Writing a title…"))
+        parts = [run.source or self.tr("typed idea")]
+        if self.progress.total:
+            parts.append(self.tr("%1 shots in %2 scenes").replace("%1", str(self.progress.total))
+                         .replace("%2", str(self.progress.scenes)))
+        parts.append(f"{run.created_at.astimezone():%d %b %Y, %H:%M}")
+        if run.writer or run.renderer:
+            parts.append(f"{run.writer} → {run.renderer}")
+        self.meta.setText("  ·  ".join(parts))
+        self.stage.setText(self._stage_text(run))
+        total = max(1, self.progress.total)
+        finished = self.progress.done + self.progress.failed + self.progress.cancelled
+        busy = self.live and self.progress.stage is not Stage.RENDERING_SHOTS
+        top = 0 if busy else total  # 0: a busy bar while writing or planning
+        if self.bar.maximum() != top:
+            self.bar.setRange(0, top)
+        value = 0 if busy else (min(finished, total) if self.live else total)
+        if self.bar.value() != value:
+            self.bar.setValue(value)  # repaints at once: hence at most ten times a second
+        self.bar.setVisible(self.live)
+        self._update_buttons()
+
+    def _stage_text(self, run: Run) -> str:
+        if self.live:
+            text = self.progress.describe()
+            return text[:1].upper() + text[1:] + "…" if self.progress.stage is not Stage.DONE \
+                else text
+        status = RUN_STATUS_TEXT.get(run.status, run.status.value)
+        text = self.tr("Finished: %1").replace("%1", status) if run.status.finished else \
+            self.tr("Interrupted: not running in this window")
+        done = sum(1 for s in self.model.shots if s.status is ShotStatus.DONE)
+        text += f" · {done}/{len(self.model.shots)} shots"
+        if run.wall_seconds:
+            text += f" in {run.wall_seconds:.1f} s"
+        if run.error and run.status is not RunStatus.COMPLETED:
+            text += f" · {run.error}"
+        return text
+
+    def _render_scenes(self) -> None:
+        if self.run is None:
+            return
+        self.scenes.show_html(scenes_html(self.run.scenes, self.model.shots))
+        self.tabs.setTabText(2, self.tr("Scenes (%1)").replace("%1", str(len(self.run.scenes)))
+                             if self.run.scenes else self.tr("Scenes"))
+
+    def _update_buttons(self) -> None:
+        self.cancel_button.setVisible(self.live)
+        retryable = (not self.live and self.run is not None and any(
+            s.status in (ShotStatus.FAILED, ShotStatus.CANCELLED) for s in self.model.shots))
+        self.retry_button.setVisible(retryable)
+
+    def request_cancel(self) -> None:
+        if self.run is not None and self.live:
+            self.cancel_button.setEnabled(False)
+            self.cancel_button.setText(self.tr("Cancelling…"))
+            self.cancel_requested.emit(self.run.run_id)
+
+    def reset_cancel(self) -> None:
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText(self.tr("Cancel run"))
+
+    def request_retry(self) -> None:
+        if self.run is not None:
+            self.retry_requested.emit(self.run.run_id)

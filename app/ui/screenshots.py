@@ -1,0 +1,170 @@
+"""Screenshots of the main states of the real window: ``python -m app.ui.screenshots OUT``.
+
+Runs the app on embedded defaults in a scratch data folder, drives it the way
+a person would (types ideas, waits, opens history, settings, a shot, drops a
+bad file) and saves one PNG per state: empty, running, finished, script,
+history, shot, settings, error. ``--dark`` asks for the dark look. Meant for
+Xvfb (``xvfb-run -s '-screen 0 1440x900x24'``) or any desktop; falls back to
+offscreen without a display.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.core.ideas import from_text
+from app.core.models import RunOptions
+from app.core.services import Services, open_services
+from app.core.settings import Settings, parse
+from app.ui import theme
+from app.ui.app import open_ui, run_on_qt
+
+IDEAS = [
+    ("The Last Lamp", "An old lighthouse keeper named Mara has kept the light on Gull Rock "
+     "burning for forty years. On the night of the worst storm in a century the lamp fails "
+     "and a fishing boat is lost in the dark below the cliffs."),
+    ("Opera Heist", "Four thieves plan to steal a violin during the opening night of the "
+     "opera, but the soprano is planning the same thing."),
+    ("Red Dust Picnic", "Two botanists on Mars take a day off for a picnic; the dust storm "
+     "arrives early and their rover will not start."),
+]
+
+
+class SlowRenderer:
+    """The draft renderer, slowed down to look like GPUs at work."""
+
+    def __init__(self, inner, low: float = 0.6, high: float = 2.4) -> None:
+        self.inner, self.name, self.low, self.high = inner, inner.name, low, high
+
+    async def render_shot(self, request):
+        await asyncio.sleep(random.uniform(self.low, self.high))
+        return await self.inner.render_shot(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def slow_services(settings: Settings) -> Services:
+    services = await open_services(settings)
+    services.renderer = SlowRenderer(services.renderer)
+    return services
+
+
+def save(widget: QWidget, out: Path, name: str) -> Path:
+    path = out / f"{name}.png"
+    widget.grab().save(str(path))
+    print(f"saved {path}", file=sys.stderr)
+    return path
+
+
+async def settle(seconds: float = 0.3) -> None:
+    """Let the window catch up. Never ``processEvents()`` inside a coroutine: that runs
+    other tasks' steps re-entrantly ("Cannot enter into task ...")."""
+    await asyncio.sleep(seconds)
+
+
+async def shoot(app: QApplication, out: Path) -> None:
+    home = Path(tempfile.mkdtemp(prefix="storyreel-screens-"))
+    try:
+        theme.follow_system(app, theme.read_template())
+        ui = await open_ui(parse({}, home=home), opener=slow_services)
+        window = ui.window
+        window.resize(1440, 900)
+        window.show()
+        ui.start([])
+        await settle(0.8)
+        save(window, out, "1-empty")
+
+        # History: two earlier runs, made quickly on the plain draft renderer.
+        fast = ui.session.services.renderer.inner
+        pipeline = ui.session.services.pipeline()
+        pipeline.renderer = fast
+        for _title, text in IDEAS[1:]:
+            await pipeline.start(from_text(text), RunOptions(max_shots=6))
+        window.history.refresh()
+
+        idea = window.idea
+        idea.editor.setPlainText(IDEAS[0][1])
+        idea.shots.setValue(12)
+        await settle(0.2)
+        idea.submit_typed()
+        model = window.run_view.model
+        while sum(s.status.value == "done" for s in model.shots) < 4:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await settle(0.4)
+        save(window, out, "2-running")
+        finished = asyncio.get_running_loop().create_future()
+        ui.bridge.run_finished.connect(lambda run: finished.done() or finished.set_result(run))
+        await finished
+        while ui.thumbnails.pending:  # noqa: ASYNC110 - a script watching the screen
+            await asyncio.sleep(0.05)
+        await settle(0.8)
+        save(window, out, "3-finished")
+
+        window.run_view.tabs.setCurrentIndex(1)
+        await settle()
+        save(window, out, "4-script")
+        window.run_view.tabs.setCurrentIndex(0)
+
+        window.history.search.setText("opera")
+        await settle(1.0)
+        window.history.list.setCurrentIndex(window.history.model.index(0))
+        window.open_run(window.history.model.runs[0].run_id)
+        await settle(1.2)
+        save(window, out, "5-history")
+        window.history.search.clear()
+        await settle(0.6)
+
+        dialog = window.open_shot(window.run_view.model.shots[1])
+        await settle(1.0)
+        save(dialog, out, "6-shot")
+        dialog.close()
+
+        settings = window.open_settings()
+        await settle(0.6)
+        save(settings, out, "7-settings")
+        settings.tabs.setCurrentIndex(2)
+        for part in settings.tests:
+            settings.test(part)
+        await settle(1.5)
+        save(settings, out, "7b-settings-tested")
+        settings.reject()
+
+        junk = home / "holiday.png"
+        junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(junk))])
+        idea.accept_drop(mime)
+        await settle(0.6)
+        save(window, out, "8-error")
+        await ui.aclose()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    dark = "--dark" in argv
+    argv = [a for a in argv if a != "--dark"]
+    out = Path(argv[0] if argv else "build/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance() or QApplication(["storyreel-screenshots"])
+    app.setQuitOnLastWindowClosed(False)
+    if dark:
+        os.environ["STORYREEL_THEME"] = "dark"
+    run_on_qt(app, shoot(app, out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

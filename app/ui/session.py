@@ -1,0 +1,192 @@
+"""The work the window drives: the services, their pipeline, and the queue of ideas.
+
+Ideas wait in a queue and run one after another; retries, regenerations and
+resumed runs start at once beside them. When the settings change, new
+services are opened and take over for the next run; the old ones finish the
+runs they have in flight and are closed after that. Not a widget: the window
+and its panels observe it through signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from app.core.ideas import Idea
+from app.core.models import Run, RunOptions
+from app.core.pipeline import Pipeline
+from app.core.services import Services
+from app.core.settings import Settings
+from app.ui.bridge import EventBridge
+from app.ui.ops import Ops
+
+log = logging.getLogger(__name__)
+
+ServicesOpener = Callable[[Settings], Awaitable[Services]]
+
+
+@dataclass(frozen=True)
+class QueuedIdea:
+    ticket: int
+    idea: Idea
+    options: RunOptions
+
+
+class Session(QObject):
+    queue_changed = Signal()
+    services_changed = Signal(object)  # Services
+    active_changed = Signal()  # a run started or finished
+
+    def __init__(self, services: Services, bridge: EventBridge, ops: Ops,
+                 opener: ServicesOpener, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.ops = ops
+        self._opener = opener
+        self._services = services
+        self._pipeline = services.pipeline()
+        self._retiring: list[tuple[Services, Pipeline]] = []
+        self._queue: list[QueuedIdea] = []
+        self._tickets = itertools.count(1)
+        self._worker: asyncio.Task | None = None
+        self._live: set[str] = set()
+        self._closed = False
+        bridge.attach(self._pipeline)
+        bridge.run_started.connect(self._on_run_started)
+        bridge.run_finished.connect(self._on_run_finished)
+
+    # What there is.
+
+    @property
+    def services(self) -> Services:
+        return self._services
+
+    @property
+    def opener(self) -> ServicesOpener:
+        return self._opener
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._pipeline
+
+    @property
+    def queued(self) -> list[QueuedIdea]:
+        return list(self._queue)
+
+    @property
+    def active_runs(self) -> list[str]:
+        """Runs started and not finished yet, as their events tell."""
+        return sorted(self._live)
+
+    def is_active(self, run_id: str) -> bool:
+        return run_id in self.active_runs
+
+    # The queue.
+
+    def enqueue(self, ideas: list[Idea], options: RunOptions) -> list[QueuedIdea]:
+        if self._closed:
+            return []
+        items = [QueuedIdea(next(self._tickets), idea, options) for idea in ideas]
+        self._queue.extend(items)
+        self.queue_changed.emit()
+        if self._worker is None or self._worker.done():
+            self._worker = self.ops.start(self._work_through_queue, what=self.tr("Running ideas"))
+        return items
+
+    def clear_queue(self) -> int:
+        n = len(self._queue)
+        self._queue.clear()
+        self.queue_changed.emit()
+        return n
+
+    async def _work_through_queue(self) -> None:
+        while self._queue and not self._closed:
+            item = self._queue.pop(0)
+            self.queue_changed.emit()
+            await self._pipeline.start(item.idea, item.options)
+
+    # Acting on runs.
+
+    def cancel(self, run_id: str) -> bool:
+        return any(p.cancel(run_id) for p in self._pipelines())
+
+    def cancel_all(self) -> int:
+        self._queue.clear()
+        self.queue_changed.emit()
+        return sum(p.cancel_all() for p in self._pipelines())
+
+    def retry(self, run_id: str, shot_ids: list[str] | None = None) -> asyncio.Task:
+        return self.ops.start(self._pipeline.retry(run_id, shot_ids),
+                              what=self.tr("Retrying shots"))
+
+    def regenerate(self, run_id: str, shot_id: str, *, seed: int | None = None,
+                   prompt: str | None = None) -> asyncio.Task:
+        return self.ops.start(self._pipeline.regenerate(run_id, shot_id, seed=seed, prompt=prompt),
+                              what=self.tr("Regenerating a shot"))
+
+    def resume(self, run_ids: list[str]) -> asyncio.Task:
+        async def resume_each() -> list[Run]:
+            return [await self._pipeline.resume(run_id) for run_id in run_ids]
+
+        return self.ops.start(resume_each, what=self.tr("Resuming runs"))
+
+    # Settings changes and shutdown.
+
+    async def reopen(self, settings: Settings) -> Services:
+        """Open services for ``settings`` and make them the current ones.
+
+        Runs in flight finish on the services they started with, which are closed
+        afterwards. Raises what ``open_services`` raises (the current services stay).
+        """
+        services = await self._opener(settings)
+        old = (self._services, self._pipeline)
+        self._services, self._pipeline = services, services.pipeline()
+        self.bridge.attach(self._pipeline)
+        self._retiring.append(old)
+        self.ops.start(self._retire(*old), what=self.tr("Closing the previous connections"))
+        self.services_changed.emit(services)
+        return services
+
+    async def aclose(self, *, timeout_s: float = 15.0) -> None:
+        """Cancel everything, wait for the runs to record their end, close the services."""
+        self._closed = True
+        self.cancel_all()
+        if self._worker is not None:
+            self._worker.cancel()  # also a run still being created, before its first event
+        try:
+            async with asyncio.timeout(timeout_s):
+                # The pipeline has no signal for "its tasks are over": look every 20 ms.
+                while (any(p.active_runs for p in self._pipelines())  # noqa: ASYNC110
+                       or (self._worker and not self._worker.done())):
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            log.warning("runs still active at shutdown: %s", self.active_runs)
+        for services, pipeline in [*self._retiring, (self._services, self._pipeline)]:
+            self.bridge.detach(pipeline)
+            await services.aclose()
+        self._retiring.clear()
+
+    def _pipelines(self) -> list[Pipeline]:
+        return [self._pipeline, *(p for _, p in self._retiring)]
+
+    def _on_run_started(self, run: Run) -> None:
+        self._live.add(run.run_id)
+        self.active_changed.emit()
+
+    def _on_run_finished(self, run: Run) -> None:
+        self._live.discard(run.run_id)
+        self.active_changed.emit()
+
+    async def _retire(self, services: Services, pipeline: Pipeline) -> None:
+        """Close old services once the runs they carry have ended."""
+        while pipeline.active_runs:  # noqa: ASYNC110 - no signal for "its tasks are over"
+            await asyncio.sleep(0.2)
+        if (services, pipeline) in self._retiring:
+            self._retiring.remove((services, pipeline))
+            self.bridge.detach(pipeline)
+            await services.aclose()

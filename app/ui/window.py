@@ -1,0 +1,318 @@
+"""The main window: lays out the panels and connects them. Nothing else.
+
+History on the left; on the right the message bar, the idea panel and the run
+view (storyboard, script, scenes); the status bar says what runs where. Every
+piece of work goes through the session or ``Ops``; every problem through the
+error presenter.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.ideas import SUFFIXES, Idea
+from app.core.models import Run, RunOptions, RunStatus, Shot
+from app.core.settings import Settings
+from app.ui.detail import ShotDetailDialog
+from app.ui.errors import Action, ErrorPresenter, MessageBar
+from app.ui.gallery import ShotModel
+from app.ui.history import HistoryPanel
+from app.ui.idea import IdeaPanel
+from app.ui.ops import Ops
+from app.ui.runview import RunView
+from app.ui.session import Session
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.thumbnails import ThumbnailLoader
+
+
+class MainWindow(QMainWindow):
+    close_requested = Signal()  # the person wants to quit and the runs are dealt with
+
+    def __init__(self, session: Session, ops: Ops, presenter: ErrorPresenter,
+                 thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.ops, self.presenter = session, ops, presenter
+        self.setWindowTitle("Storyreel")
+        self.setAcceptDrops(True)
+        self.resize(1320, 860)
+        self.setMinimumSize(QSize(860, 560))
+        self.follow = True  # show each new run as it starts, until a run is opened by hand
+        self.details: list[ShotDetailDialog] = []
+        self.allow_close = False
+
+        self.message_bar = MessageBar()
+        self.idea = IdeaPanel(ops, session, presenter)
+        self.run_view = RunView(ShotModel(thumbnails, self))
+        self.history = HistoryPanel(ops, session, thumbnails, presenter)
+        work = QWidget()
+        column = QVBoxLayout(work)
+        column.setContentsMargins(14, 14, 14, 0)
+        column.setSpacing(10)
+        column.addWidget(self.message_bar)
+        column.addWidget(self.idea)
+        column.addWidget(self.run_view, 1)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.history)
+        self.splitter.addWidget(work)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 1020])
+        self.splitter.setHandleWidth(1)
+        self.setCentralWidget(self.splitter)
+        self.where = QLabel(objectName="whereLabel")
+        self.statusBar().addPermanentWidget(self.where)
+        self.statusBar().setSizeGripEnabled(False)
+        self._menus()
+        self._show_where(session.services.settings)
+        presenter.attach(self.message_bar)
+
+        bridge = session.bridge
+        bridge.event.connect(self.run_view.on_event)
+        bridge.run_started.connect(self._run_started)
+        bridge.run_finished.connect(self._run_finished)
+        bridge.shot_started.connect(self._shot_changed)
+        bridge.shot_finished.connect(self._shot_changed)
+        self.idea.ideas_submitted.connect(self.queue_ideas)
+        self.run_view.cancel_requested.connect(session.cancel)
+        self.run_view.retry_requested.connect(lambda run_id: session.retry(run_id))
+        self.run_view.gallery.shot_activated.connect(self.open_shot)
+        self.history.run_opened.connect(self.open_run)
+        self.history.run_deleted.connect(self._run_deleted)
+        session.services_changed.connect(lambda services: self._show_where(services.settings))
+        session.active_changed.connect(self._active_changed)
+
+    def _menus(self) -> None:
+        def action(menu, text: str, slot, keys=None) -> QAction:
+            act = QAction(text, self)
+            if keys is not None:
+                act.setShortcuts(keys if isinstance(keys, list) else [QKeySequence(keys)])
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        bar = self.menuBar()
+        file = bar.addMenu(self.tr("&File"))
+        action(file, self.tr("&New idea"), self.new_idea, QKeySequence.StandardKey.New)
+        action(file, self.tr("&Open idea files…"), self.choose_files, QKeySequence.StandardKey.Open)
+        file.addSeparator()
+        action(file, self.tr("&Settings…"), self.open_settings, "Ctrl+,")
+        file.addSeparator()
+        action(file, self.tr("&Quit"), self.close, QKeySequence.StandardKey.Quit)
+        run = bar.addMenu(self.tr("&Run"))
+        action(run, self.tr("&Generate (Ctrl+Enter)"), self.idea.submit_typed)
+        action(run, self.tr("&Cancel run"), self.cancel_shown_run, "Ctrl+.")
+        action(run, self.tr("&Retry failed shots"), self.run_view.request_retry, "Ctrl+R")
+        action(run, self.tr("Resume &interrupted runs"), self.offer_resume)
+        view = bar.addMenu(self.tr("&View"))
+        toggle = action(view, self.tr("&History"), self.history.setVisible, "Ctrl+H")
+        toggle.setCheckable(True)
+        toggle.setChecked(True)
+        view.addSeparator()
+        for n, name in enumerate((self.tr("&Storyboard"), self.tr("S&cript"),
+                                  self.tr("Sc&enes")), 1):
+            action(view, name, lambda _=False, i=n - 1: self.run_view.tabs.setCurrentIndex(i),
+                   f"Ctrl+{n}")
+        help_menu = bar.addMenu(self.tr("&Help"))
+        action(help_menu, self.tr("&About Storyreel"), self._about)
+
+    # Starting runs.
+
+    def new_idea(self) -> None:
+        self.idea.editor.setFocus()
+
+    def queue_ideas(self, ideas: list[Idea], options: RunOptions) -> None:
+        self.follow = True
+        queued = self.session.enqueue(ideas, options)
+        if queued:
+            n = len(queued)
+            self.statusBar().showMessage(
+                self.tr("Queued %1 run(s)").replace("%1", str(n)) if n > 1 else
+                self.tr("Queued “%1”").replace("%1", ideas[0].label), 4000)
+
+    def queue_paths(self, paths: list[str]) -> None:
+        """Idea files given on the command line or opened with the app: same checks as drops."""
+        if paths:
+            self.idea.open_files(paths)
+
+    def choose_files(self) -> None:
+        dialog = QFileDialog(self, self.tr("Open idea files"))
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.setNameFilter(self.tr("Ideas (%1)").replace(
+            "%1", " ".join(f"*{s}" for s in SUFFIXES)))
+        dialog.filesSelected.connect(self.idea.open_files)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    # Drops anywhere on the window.
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasText():
+            event.acceptProposedAction()
+            self.idea.set_dragging(True)
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.idea.set_dragging(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        event.acceptProposedAction()
+        self.follow = True
+        self.idea.accept_drop(event.mimeData())
+
+    # Showing runs and shots.
+
+    def open_run(self, run_id: str) -> None:
+        self.follow = False
+        self.ops.start(self.session.services.history.get_run(run_id),
+                       what=self.tr("Opening a run"), parent=self,
+                       success=lambda run: self.run_view.show_run(
+                           run, live=self.session.is_active(run.run_id)))
+
+    def _run_started(self, run: Run) -> None:
+        if self.follow or self.run_view.run is None or self.run_view.run_id == run.run_id:
+            self.run_view.show_run(run, live=True)
+
+    def _run_finished(self, run: Run) -> None:
+        title = run.title or run.source or run.run_id
+        text = self.tr("“%1” %2: %3/%4 shots").replace("%1", title).replace(
+            "%2", run.status.value).replace("%3", str(run.shots_done)).replace(
+            "%4", str(run.shot_count))
+        self.statusBar().showMessage(text, 8000)
+        if run.status is RunStatus.FAILED:
+            self.presenter.report(self.tr("“%1” failed").replace("%1", title),
+                                  run.error or self.tr("no shot could be made"))
+        if not self.isActiveWindow():
+            QApplication.alert(self)
+
+    def _run_deleted(self, run_id: str) -> None:
+        if self.run_view.run_id == run_id:
+            self.run_view.clear()
+
+    def open_shot(self, shot: Shot) -> ShotDetailDialog:
+        dialog = ShotDetailDialog(shot, self.ops, lambda: self.session.services,
+                                  run_active=self.session.is_active(shot.run_id), parent=self)
+        dialog.retry_requested.connect(lambda run_id, shot_id: self.session.retry(
+            run_id, [shot_id]))
+        dialog.regenerate_requested.connect(
+            lambda run_id, shot_id, seed, prompt: self.session.regenerate(
+                run_id, shot_id, seed=seed, prompt=prompt))
+        dialog.destroyed.connect(lambda _=None, d=dialog: self._forget_detail(d))
+        self.details.append(dialog)
+        dialog.show()
+        return dialog
+
+    def _forget_detail(self, dialog: ShotDetailDialog) -> None:
+        if dialog in self.details:
+            self.details.remove(dialog)
+
+    def _shot_changed(self, shot: Shot) -> None:
+        for dialog in self.details:
+            dialog.update_shot(shot)
+
+    def _active_changed(self) -> None:
+        for dialog in self.details:
+            dialog.set_run_active(self.session.is_active(dialog.shot.run_id))
+        if self.run_view.run_id is not None:
+            live = self.session.is_active(self.run_view.run_id)
+            if not live:
+                self.run_view.reset_cancel()
+            self.run_view.set_live(live)
+
+    def cancel_shown_run(self) -> None:
+        if self.run_view.run_id and self.session.is_active(self.run_view.run_id):
+            self.run_view.request_cancel()
+
+    # Interrupted runs, settings, about.
+
+    def offer_resume(self) -> None:
+        self.ops.start(self.session.services.history.find_unfinished(),
+                       what=self.tr("Looking for interrupted runs"), parent=self,
+                       success=self._offer)
+
+    def _offer(self, runs: list[Run]) -> None:
+        runs = [r for r in runs if not self.session.is_active(r.run_id)]
+        if not runs:
+            return
+        names = ", ".join(f"“{r.title or r.run_id}”" for r in runs[:3])
+        more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
+        ids = [r.run_id for r in runs]
+        self.presenter.notify(
+            self.tr("%1 interrupted run(s)").replace("%1", str(len(runs))),
+            self.tr("%1%2 did not finish last time. Resume renders only the missing shots.")
+            .replace("%1", names).replace("%2", more),
+            actions=(Action(self.tr("Resume"), lambda: self._resume(ids)),))
+
+    def _resume(self, run_ids: list[str]) -> None:
+        self.follow = True
+        self.session.resume(run_ids)
+
+    def open_settings(self) -> SettingsDialog:
+        services = self.session.services
+        dialog = SettingsDialog(services.settings, lambda: self.session.services,
+                                self.session.opener, self.ops, parent=self)
+        dialog.saved.connect(self._settings_saved)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _settings_saved(self, settings: Settings) -> None:
+        self.ops.start(self.session.reopen(settings), what=self.tr("Applying the settings"),
+                       parent=self, success=lambda _services: self.statusBar().showMessage(
+                           self.tr("Settings applied"), 4000))
+
+    def _show_where(self, settings: Settings) -> None:
+        self.where.setText(settings.summary())
+        self.where.setToolTip("\n".join(str(p) for p in settings.parts()))
+
+    def _about(self) -> None:
+        from app import __version__
+
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("About Storyreel"), self.tr(
+            "<b>Storyreel %1</b><br>From an idea to a storyboard: script, scenes, shots and "
+            "an image for every shot.").replace("%1", __version__),
+            QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # never exec(): a nested loop under qasync stalls the tasks
+
+    # Closing.
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.allow_close:
+            event.accept()
+            return
+        event.ignore()
+        self.request_close()
+
+    def request_close(self) -> QMessageBox | None:
+        """Quit, asking first when runs are in flight (without blocking the loop)."""
+        active = self.session.active_runs
+        if not active:
+            self.close_requested.emit()
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Runs in progress"), self.tr(
+            "%1 run(s) are still working. Quitting cancels them: the shots already made are "
+            "kept, and “Retry failed” renders the rest later.").replace("%1", str(len(active))),
+            QMessageBox.StandardButton.NoButton, self)
+        box.addButton(self.tr("Cancel runs and quit"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Keep working"), QMessageBox.ButtonRole.RejectRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: self._close_answer(
+            box.buttonRole(button) == QMessageBox.ButtonRole.AcceptRole))
+        box.open()
+        return box
+
+    def _close_answer(self, quit_now: bool) -> None:
+        if quit_now:
+            self.close_requested.emit()

@@ -1,0 +1,357 @@
+"""Does the window stay smooth while a hundred shots land at once?
+
+Drives the real window (offscreen, the real wiring from ``app.ui.app.open_ui``,
+embedded history and the preview cache) with a simulated writer and renderer:
+the renderer keeps ``--in-flight`` shots rendering at once, each landing after
+a random 0.2-3 s with a real 1024x576 PNG written to the blob store (so every
+thumbnail is really read, scaled and decoded). Meanwhile a person scrolls the
+gallery and types an idea. It prints:
+
+- heartbeat: gaps between ticks of a 10 ms QTimer on the GUI thread while shots
+  land (max, p99, p95, median) -- the event loop's responsiveness -- and the same
+  with the window idle, the machine's noise floor (other processes count too);
+- landed -> shown: from a shot's ShotFinished event to its thumbnail decoded and
+  in the gallery model, ready to paint (median, p95, max);
+- first window: process start to the main window's first paint (a child process
+  through ``run_gui``);
+- memory: resident set size with ``--memory-shots`` cards in the gallery and
+  their thumbnails loaded;
+- soak: ``--soak`` Qt calls returning None under the qasync loop (PySide6 6.12 on
+  Python 3.11 aborts with ``none_dealloc`` after some thousands; a safe build
+  survives any number).
+
+Usage: python benchmarks/ui.py [--shots 100] [--in-flight 100] [--memory-shots 500]
+                               [--soak 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import os
+import random
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QLabel
+
+from app.core.history.memory import MemoryHistory
+from app.core.models import (
+    ImageRef,
+    Scene,
+    ScenePlan,
+    Script,
+    ShotPlan,
+    ShotType,
+)
+from app.core.renderers import RenderRequest, RenderResult
+from app.core.services import open_services
+from app.core.settings import parse
+from app.ui.app import open_ui, run_on_qt
+
+SHOTS_PER_SCENE = 10
+BASE_IMAGES = 12
+
+
+class SimWriter:
+    name = "simulated"
+
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+    @property
+    def shots(self) -> int:
+        return self.state["shots"]
+
+    async def write_script(self, idea, *, seed, style):
+        await asyncio.sleep(0.2)
+        return Script(title=f"Benchmark of {self.shots} shots", logline="Many shots.",
+                      screenplay="Title: Benchmark\n\nEXT. A PLACE - DAY\n\nThings happen.\n")
+
+    async def plan_scenes(self, idea, script, *, seed):
+        await asyncio.sleep(0.2)
+        scenes = -(-self.shots // SHOTS_PER_SCENE)
+        plans, left = [], self.shots
+        for s in range(1, scenes + 1):
+            n = min(SHOTS_PER_SCENE, left)
+            left -= n
+            plans.append(ScenePlan(
+                scene=Scene(index=s, heading=f"EXT. PLACE {s} - DAY", summary="Busy."),
+                shots=[ShotPlan(shot_type=random.choice(list(ShotType)),
+                                description=f"Shot {i} of scene {s}: somebody does something "
+                                            "worth drawing in a storyboard panel.")
+                       for i in range(1, n + 1)]))
+        return plans
+
+    async def aclose(self) -> None:
+        return None
+
+
+def base_pngs(count: int) -> list[bytes]:
+    """A few realistic 1024x576 panels (PNG, ~100 KB)."""
+    images = []
+    rng = random.Random(7)
+    for n in range(count):
+        im = Image.new("RGB", (1024, 576), (236, 236, 232))
+        draw = ImageDraw.Draw(im)
+        for _ in range(40):
+            x, y = rng.randrange(1024), rng.randrange(576)
+            shade = rng.randrange(60, 200)
+            draw.rectangle([x, y, x + rng.randrange(20, 300), y + rng.randrange(10, 200)],
+                           outline=(shade, shade, shade), width=2)
+        draw.text((20, 20), f"panel {n}", fill=(200, 40, 40))
+        out = io.BytesIO()
+        im.save(out, "PNG")
+        images.append(out.getvalue())
+    return images
+
+
+def unique(png: bytes, text: str) -> bytes:
+    """The same picture with a tEXt chunk after IHDR: other bytes, other sha256, other cache
+    entries, same decoding work."""
+    cut = 8 + 4 + 4 + 13 + 4
+    data = b"Comment\x00" + text.encode()
+    chunk = (struct.pack(">I", len(data)) + b"tEXt" + data
+             + struct.pack(">I", zlib.crc32(b"tEXt" + data)))
+    return png[:cut] + chunk + png[cut:]
+
+
+class SimRenderer:
+    """Lands each shot after a random latency with a real PNG in the blob store."""
+
+    name = "simulated GPU"
+
+    def __init__(self, store, pngs: list[bytes], state: dict) -> None:
+        self.store, self.pngs, self.state = store, pngs, state
+        self.in_flight = self.max_in_flight = 0
+
+    async def render_shot(self, request: RenderRequest) -> RenderResult:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(random.uniform(self.state["low"], self.state["high"]))
+        finally:
+            self.in_flight -= 1
+        png = unique(self.pngs[hash(request.key) % len(self.pngs)], request.key)
+        await self.store.put(request.key, png, "image/png")
+        return RenderResult(
+            image=ImageRef(store=self.store.kind, bucket=self.store.bucket, key=request.key,
+                           width=1024, height=576, seed=request.shot.seed,
+                           sha256=hashlib.sha256(png).hexdigest(), bytes=len(png)),
+            timings={"gpu_s": 1.0}, job_id=f"sim-{request.shot.shot_id}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Heartbeat:
+    def __init__(self, interval_ms: int) -> None:
+        self.ticks: list[float] = []
+        self.timer = QTimer(interval=interval_ms)
+        self.timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def start(self) -> None:
+        self.ticks.clear()
+        self.timer.start()
+
+    def stop(self) -> list[float]:
+        self.timer.stop()
+        return [(b - a) * 1000 for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def one_run(ui, shots: int, *, busy_person: bool) -> tuple[list[float], list[float]]:
+    """Run ``shots`` shots through the window; (heartbeat gaps, landed->shown ms)."""
+    window = ui.window
+    model = window.run_view.model
+    landed: dict[str, float] = {}
+    shown: dict[str, float] = {}
+    key_to_shot: dict[str, str] = {}
+
+    def on_finished(shot) -> None:
+        landed[shot.shot_id] = time.perf_counter()
+        if shot.image is not None:
+            key_to_shot[shot.image.key] = shot.shot_id
+
+    def on_ready(key: str) -> None:
+        shot_id = key_to_shot.get(key)
+        if shot_id is not None and shot_id not in shown:
+            shown[shot_id] = time.perf_counter()
+
+    ui.bridge.shot_finished.connect(on_finished)
+    ui.thumbnails.ready.connect(on_ready)
+    finished = asyncio.get_running_loop().create_future()
+    ui.bridge.run_finished.connect(lambda run: finished.done() or finished.set_result(run))
+
+    heartbeat = Heartbeat(10)
+    heartbeat.start()
+    window.idea.editor.setPlainText("A benchmark: a hundred shots land while a person works.")
+    window.idea.shots.setValue(0)
+    window.idea.submit_typed()
+    bar = window.run_view.gallery.verticalScrollBar()
+    n = 0
+    while not finished.done() or ui.thumbnails.pending:
+        await asyncio.sleep(0.05)
+        if busy_person:  # scroll up and down, type a little
+            n += 1
+            bar.setValue((n * 97) % max(1, bar.maximum() + 1))
+            if n % 4 == 0:
+                window.idea.editor.insertPlainText("x")
+    gaps = heartbeat.stop()
+    run = finished.result()
+    assert run.shots_done == shots, f"{run.shots_done}/{shots} done: {run.error}"
+    assert model.rowCount() == shots
+    latencies = [(shown[s] - landed[s]) * 1000 for s in shown if s in landed]
+    return gaps, latencies
+
+
+def first_window_seconds() -> float:
+    """Process start to the first paint of the main window, through ``run_gui``."""
+    with tempfile.TemporaryDirectory() as home:
+        started = time.time()
+        child = subprocess.run(
+            [sys.executable, __file__, "--first-window-child"], capture_output=True,
+            text=True, timeout=120, env={**os.environ, "STORYREEL_HOME": home},
+            cwd=Path(__file__).resolve().parent.parent)
+        painted = [line for line in child.stdout.splitlines() if line.startswith("painted ")]
+        if child.returncode != 0 or not painted:
+            raise RuntimeError(f"first-window child failed: {child.stderr[-2000:]}")
+        return float(painted[0].split()[1]) - started
+
+
+def first_window_child() -> int:
+    from app.ui.app import run_gui
+    from app.ui.window import MainWindow
+
+    app = QApplication([sys.argv[0]])
+
+    class FirstPaint(QObject):
+        seen = False
+
+        def eventFilter(self, obj, event) -> bool:
+            if (not self.seen and event.type() == QEvent.Type.Paint
+                    and isinstance(obj, MainWindow)):
+                self.seen = True
+                print(f"painted {time.time():.6f}", flush=True)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    spy = FirstPaint()
+    app.installEventFilter(spy)
+    return run_gui([])
+
+
+def soak(calls: int) -> float:
+    label = QLabel()
+    started = time.perf_counter()
+    for n in range(calls):
+        label.setText("x" if n % 2 else "y")  # returns None: the 6.12/3.11 crash path
+    return time.perf_counter() - started
+
+
+async def bench(args: argparse.Namespace) -> None:
+    pngs = await asyncio.to_thread(base_pngs, BASE_IMAGES)
+    state = {"shots": args.shots, "low": 0.2, "high": 3.0}
+
+    async def opener(settings):
+        services = await open_services(settings)
+        if args.history == "memory":  # leave the embedded database out of the picture
+            await services.history.aclose()
+            services.history = MemoryHistory()
+        services.writer = SimWriter(state)
+        services.renderer = SimRenderer(services.store, pngs, state)
+        return services
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = parse({"STORYREEL_CONCURRENCY": str(args.in_flight)}, home=Path(home))
+        ui = await open_ui(settings, opener=opener)
+        ui.window.resize(1440, 900)
+        ui.window.show()
+        ui.start([])
+        await asyncio.sleep(0.5)
+        base_rss = rss_mb()
+        idle = Heartbeat(10)
+        idle.start()
+        await asyncio.sleep(3)
+        floor = idle.stop()
+        print(f"noise floor (window idle, 3 s): heartbeat max {max(floor):.1f} ms, "
+              f"p99 {pct(floor, 99):.1f} ms, p95 {pct(floor, 95):.1f} ms")
+
+        gaps, shown = await one_run(ui, args.shots, busy_person=not args.idle)
+        renderer = ui.session.services.renderer
+        print(f"{args.shots} shots, {renderer.max_in_flight} in flight at most, "
+              "a person scrolling and typing meanwhile")
+        print(f"  heartbeat (10 ms timer) gaps: max {max(gaps):.1f} ms, p99 {pct(gaps, 99):.1f}"
+              f" ms, p95 {pct(gaps, 95):.1f} ms, median {statistics.median(gaps):.1f} ms "
+              f"({len(gaps)} ticks)")
+        print(f"  landed -> thumbnail in the gallery: median {statistics.median(shown):.0f} ms, "
+              f"p95 {pct(shown, 95):.0f} ms, max {max(shown):.0f} ms ({len(shown)} shots)")
+
+        state.update(shots=args.memory_shots, low=0.05, high=0.6)
+        gaps, _ = await one_run(ui, args.memory_shots, busy_person=False)
+        await asyncio.sleep(0.5)
+        print(f"{args.memory_shots} shots in the gallery: resident memory {rss_mb():.0f} MB "
+              f"(window idle before: {base_rss:.0f} MB); heartbeat max {max(gaps):.1f} ms, "
+              f"p95 {pct(gaps, 95):.1f} ms")
+        await ui.aclose()
+
+    if args.soak:
+        took = soak(args.soak)
+        print(f"soak: {args.soak} Qt calls returning None under the qasync loop: no crash "
+              f"({took:.1f} s)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shots", type=int, default=100)
+    parser.add_argument("--in-flight", type=int, default=100)
+    parser.add_argument("--memory-shots", type=int, default=500)
+    parser.add_argument("--soak", type=int, default=300_000)
+    parser.add_argument("--history", choices=("embedded", "memory"), default="embedded",
+                        help="memory: isolate the window from the embedded database's cost")
+    parser.add_argument("--idle", action="store_true", help="nobody scrolls or types")
+    parser.add_argument("--skip-first-window", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-window-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.first_window_child:
+        return first_window_child()
+    import PySide6
+
+    print(f"PySide6 {PySide6.__version__}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+          f"platform {os.environ.get('QT_QPA_PLATFORM')}")
+    if not args.skip_first_window:
+        print(f"first window painted {first_window_seconds():.2f} s after process start")
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setQuitOnLastWindowClosed(False)
+    run_on_qt(app, bench(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
