@@ -8,6 +8,7 @@ scene; plain prose is split into beats grouped into three or more scenes.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -138,18 +139,33 @@ def _from_prose(text: str) -> Outline:
     return Outline(title=title, logline=logline, cast=_cast(text, names, scenes), scenes=scenes)
 
 
+_CLAUSE = re.compile(
+    r"(?:,|;|\s+—)\s+(?=(?:and|but|then|until|when|as|so|while|before|after)\b)"
+    r"|;\s+|\s+(?=(?:during|while|until|before|after|because|when)\b)", re.IGNORECASE)
+
+
 def _at_least_three(beats: list[str]) -> list[str]:
-    """One or two sentences still make three scenes: split at clauses, then at words."""
+    """One or two sentences still make three scenes: split at clauses (", but ...",
+    "during ...", "; ..."), and as a last resort at word boundaries that never leave
+    a beat ending on a little word like "the"."""
     if len(beats) >= 3:
         return beats
-    clauses = [c.strip(" ,;") for b in beats
-               for c in re.split(r",\s+(?:and|but|then|until|when|as)\s+|;\s+|\s+—\s+", b)]
-    clauses = [c for c in clauses if c]
+    clauses = [c.strip(" ,;") for b in beats for c in _CLAUSE.split(b)]
+    clauses = [c for c in clauses if len(c.split()) >= 2]
     if len(clauses) >= 3:
         return clauses
     words = " ".join(beats).split()
-    third = max(1, math.ceil(len(words) / 3))
-    return [" ".join(words[i:i + third]) for i in range(0, len(words), third)] or beats
+    if len(words) < 3:  # "Rain." still gets a beginning, a middle and an end
+        return [*beats, *[beats[-1]] * (3 - len(beats))] if beats else beats
+    cuts = []
+    for third in (len(words) // 3, 2 * len(words) // 3):
+        cut = max(third, cuts[-1] + 1 if cuts else 1)
+        while cut < len(words) - 1 and words[cut - 1].lower().strip(",;") in STOPWORDS:
+            cut += 1
+        cuts.append(cut)
+    bounds = [0, *cuts, len(words)]
+    parts = [" ".join(words[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
+    return [p.strip(" ,;") for p in parts if p.strip(" ,;")]
 
 
 def _split_evenly(items: list[str], count: int) -> list[list[str]]:

@@ -115,3 +115,17 @@ def test_names_are_people_not_places_or_things():
     text = ("Mara lives on Gull Rock. She watches the Margaret sail. Later Mara calls Theo. "
             "Vera Sokol opens the shop.")
     assert find_names(text) == ["MARA", "THEO"]
+
+
+@pytest.mark.parametrize("text", [
+    "Four thieves plan to steal a violin during the opening night of the opera, but the "
+    "soprano is planning the same thing.",
+    "A girl teaches a robot to whistle.",
+    "Rain.",
+])
+async def test_a_short_idea_is_split_into_beats_that_read_as_phrases(text):
+    _, plans = await script_and_plan(from_text(text))
+    assert len(plans) >= 3
+    for plan in plans:
+        last_word = plan.scene.summary.split()[-1].strip(",.;").lower()
+        assert last_word not in {"the", "a", "an", "of", "but", "and", "to", "during"}
