@@ -45,9 +45,10 @@ class RenderError(StoryreelError):
     rejected request).
     """
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, gpu_s: float = 0.0) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.gpu_s = gpu_s  # GPU time the failed attempt was billed for, when known
 
 
 class RemoteError(StoryreelError):

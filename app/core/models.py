@@ -249,10 +249,17 @@ class Run(Model):
         self.shot_count = len(self.shots)
         self.shots_done = sum(1 for s in self.shots if s.status is ShotStatus.DONE)
         self.shots_failed = sum(1 for s in self.shots if s.status is ShotStatus.FAILED)
-        self.gpu_seconds = round(sum(s.timings.get("gpu_s", 0.0) for s in self.shots), 3)
+        # Every attempt that was billed: failed ones, and earlier versions, included.
+        billed = (_billed(s.timings) + sum(_billed(v.timings) for v in s.versions)
+                  for s in self.shots)
+        self.gpu_seconds = round(sum(billed), 3)
 
     def shot(self, shot_id: str) -> Shot:
         for s in self.shots:
             if s.shot_id == shot_id:
                 return s
         raise KeyError(shot_id)
+
+
+def _billed(timings: dict[str, float]) -> float:
+    return timings.get("gpu_s", 0.0) + timings.get("failed_gpu_s", 0.0)

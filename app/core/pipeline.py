@@ -356,6 +356,9 @@ class Pipeline:
                 retryable = isinstance(exc, RenderError) and exc.retryable
                 message = str(exc) if isinstance(exc, StoryreelError) else _bug(exc)
                 shot.error = message
+                if isinstance(exc, RenderError) and exc.gpu_s:  # paid for, even if failed
+                    failed = shot.timings.get("failed_gpu_s", 0.0) + exc.gpu_s
+                    shot.timings = {**shot.timings, "failed_gpu_s": round(failed, 3)}
                 if retryable and tries < self.retry_policy.max_attempts:
                     delay = self.retry_policy.delay(tries, self._rng)
                     shot.status = ShotStatus.QUEUED
@@ -367,7 +370,9 @@ class Pipeline:
                 return
             shot.image = result.image
             shot.job_id = result.job_id or shot.job_id
-            shot.timings = {**result.timings, "wall_s": round(time.monotonic() - started, 3)}
+            failed = {k: v for k, v in shot.timings.items() if k == "failed_gpu_s"}
+            shot.timings = {**result.timings, **failed,
+                            "wall_s": round(time.monotonic() - started, 3)}
             shot.status = ShotStatus.DONE
             return
 

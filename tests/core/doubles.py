@@ -102,7 +102,7 @@ class ScriptedRenderer:
                 raise RenderError("the job was cancelled on the endpoint", retryable=False)
             if self.failures[shot.shot_id] > 0:
                 self.failures[shot.shot_id] -= 1
-                raise RenderError("the job failed: CUDA out of memory")
+                raise RenderError("the job failed: CUDA out of memory", gpu_s=0.25)
         except asyncio.CancelledError:
             self.cancelled.append(shot.shot_id)
             raise

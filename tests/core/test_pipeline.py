@@ -97,7 +97,7 @@ async def test_history_holds_the_final_state_of_the_run_and_of_every_shot():
     assert [(s.shot_id, s.status, s.attempts, s.job_id) for s in stored.shots] == [
         (s.shot_id, s.status, s.attempts, s.job_id) for s in run.shots]
     assert (stored.shots_done, stored.shots_failed) == (11, 1)
-    assert stored.gpu_seconds == pytest.approx(5.5)
+    assert stored.gpu_seconds == pytest.approx(11 * 0.5 + 3 * 0.25)  # failed attempts billed
     assert stored.finished_at is not None
 
 
@@ -159,6 +159,9 @@ async def test_a_failing_shot_is_retried_with_growing_jittered_delays_then_succe
     assert 0.5 <= sleeps.delays[1] <= 1.0
     assert [e.delay_s for e in retries] == sleeps.delays
     assert run.status is RunStatus.COMPLETED
+    # the two failed attempts were billed too: 11 shots x 0.5 + (0.5 + 2 x 0.25)
+    assert shot.timings["failed_gpu_s"] == 0.5
+    assert run.gpu_seconds == pytest.approx(12 * 0.5 + 0.5)
 
 
 def test_backoff_is_capped_and_jittered():
@@ -418,6 +421,7 @@ async def test_regenerate_keeps_the_old_image_as_a_version_and_uses_a_new_seed()
     assert after.image.key.endswith("/s01-01/2.png")
     stored = (await history.get_run(run.run_id)).shot("s01-01")
     assert stored.versions == after.versions
+    assert after_run.gpu_seconds == pytest.approx(13 * 0.5)  # the old version was billed too
 
     again = (await fresh.regenerate(run.run_id, "s01-01", seed=1234)).shot("s01-01")
     assert again.seed == 1234

@@ -226,14 +226,16 @@ class RunPodRenderer:
 
 def _job_error(job: Job) -> RenderError:
     detail = parse_error(job.error)[0]
+    billed = round(job.execution_s or 0.0, 3)  # RunPod bills failed jobs too
     if job.status is JobStatus.CANCELLED:
-        return RenderError(f"RunPod job {job.id} was cancelled", retryable=False)
+        return RenderError(f"RunPod job {job.id} was cancelled", retryable=False, gpu_s=billed)
     if job.status is JobStatus.TIMED_OUT:
-        return RenderError(f"RunPod job {job.id} timed out", retryable=True)
+        return RenderError(f"RunPod job {job.id} timed out", retryable=True, gpu_s=billed)
     if detail.startswith(INVALID_INPUT):
-        return RenderError(f"RunPod job {job.id} refused the shot: {detail}", retryable=False)
+        return RenderError(f"RunPod job {job.id} refused the shot: {detail}", retryable=False,
+                           gpu_s=billed)
     return RenderError(f"RunPod job {job.id} failed: {detail or 'no reason given'}",
-                       retryable=True)
+                       retryable=True, gpu_s=billed)
 
 
 def _render_error(what: str, exc: RunPodError) -> RenderError:
