@@ -63,4 +63,12 @@ class RunFinished(Event):
     run: Run
 
 
+@dataclass(frozen=True, slots=True)
+class RunDetached(Event):
+    """The app stopped following a run without ending it (closing with cloud jobs kept
+    running); it stays ``running`` in history, to be resumed."""
+
+    run: Run
+
+
 Listener = Callable[[Event], None]

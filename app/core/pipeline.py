@@ -80,6 +80,7 @@ class Pipeline:
         self._listeners: list[ev.Listener] = []
         self._tasks: dict[str, asyncio.Task] = {}
         self._cancel_requested: set[str] = set()
+        self._detached: set[str] = set()
 
     # Observing.
 
@@ -166,6 +167,20 @@ class Pipeline:
             task.cancel()
         return True
 
+    def detach(self, run_id: str) -> bool:
+        """Stop following a run but leave it resumable: cloud jobs in flight keep running,
+        their shots stay ``rendering`` with their job ids, queued shots stay queued and
+        the run stays ``running``, so ``resume`` later polls those jobs instead of paying
+        again. For closing the app mid-run. Returns at once."""
+        task = self._tasks.get(run_id)
+        if task is None or task.done() or run_id in self._cancel_requested:
+            return False
+        self._detached.add(run_id)
+        return self.cancel(run_id)
+
+    def detach_all(self) -> int:
+        return sum(self.detach(run_id) for run_id in list(self._tasks))
+
     def cancel_all(self) -> int:
         return sum(self.cancel(run_id) for run_id in list(self._tasks))
 
@@ -205,9 +220,12 @@ class Pipeline:
             if run.status is RunStatus.FAILED and not run.error:
                 run.error = _first_error(run) or "the scene plan has no shots"
         except asyncio.CancelledError:
-            run.status = RunStatus.CANCELLED
-            run.error = "cancelled"
-            await self._finish(run, started)
+            if run.run_id in self._detached:
+                await self._leave(run, started)
+            else:
+                run.status = RunStatus.CANCELLED
+                run.error = "cancelled"
+                await self._finish(run, started)
             if run.run_id in self._cancel_requested:  # our own cancel: the run ends normally
                 task.uncancel()
                 return run
@@ -217,6 +235,7 @@ class Pipeline:
         finally:
             self._tasks.pop(run.run_id, None)
             self._cancel_requested.discard(run.run_id)
+            self._detached.discard(run.run_id)
         await self._finish(run, started)
         return run
 
@@ -228,6 +247,14 @@ class Pipeline:
         await self._save_run(run, "status", "stage", "error", "finished_at", "wall_seconds",
                              "shot_count", "shots_done", "shots_failed", "gpu_seconds")
         self._emit(ev.RunFinished(run.run_id, _run_snapshot(run)))
+
+    async def _leave(self, run: Run, started: float) -> None:
+        """A detached run: recorded as it stands, still ``running``, for ``resume``."""
+        run.tally()
+        run.wall_seconds = round(run.wall_seconds + time.monotonic() - started, 3)
+        await self._save_run(run, "wall_seconds", "shot_count", "shots_done", "shots_failed",
+                             "gpu_seconds")
+        self._emit(ev.RunDetached(run.run_id, _run_snapshot(run)))
 
     async def _enter(self, run: Run, stage: Stage) -> None:
         run.stage = stage
@@ -303,10 +330,11 @@ class Pipeline:
                 if not w.done() and not w.cancelling():
                     w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            for shot in queue:  # never started
-                shot.status = ShotStatus.CANCELLED
-                await self._save_shot(shot)
-                self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
+            if run.run_id not in self._detached:  # detached: they stay queued, for resume
+                for shot in queue:  # never started
+                    shot.status = ShotStatus.CANCELLED
+                    await self._save_shot(shot)
+                    self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
     async def _render_shot(self, run: Run, shot: Shot, heading: str, negative: str) -> None:
         """Render one shot to a final state (done, failed, or cancelled), then record and
@@ -316,6 +344,9 @@ class Pipeline:
             await self._attempts(run, shot, heading, negative)
             await self._announce_final(run, shot)
         except asyncio.CancelledError:
+            if run.run_id in self._detached and not shot.status.finished:
+                await self._save_shot(shot)  # still rendering, with its job id: resumable
+                raise
             if not shot.status.finished:
                 shot.status, shot.error = ShotStatus.CANCELLED, "cancelled"
             await self._announce_final(run, shot)
@@ -347,6 +378,7 @@ class Pipeline:
                 negative_prompt=negative,
                 resume_job_id=resume_job,
                 on_job=lambda job_id, shot=shot: self._record_job(shot, job_id),
+                keep_job=lambda: run.run_id in self._detached,
             )
             resume_job = None
             started = time.monotonic()

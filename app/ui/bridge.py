@@ -27,6 +27,7 @@ class EventBridge(QObject):
     shot_retrying = Signal(object, str, float)  # Shot, error, delay in seconds
     shot_finished = Signal(object)  # Shot
     run_finished = Signal(object)  # Run
+    run_detached = Signal(object)  # Run, left running to be resumed later
 
     _queued = Signal(object)
 
@@ -75,3 +76,5 @@ class EventBridge(QObject):
                 self.shot_finished.emit(shot)
             case ev.RunFinished(run=run):
                 self.run_finished.emit(run)
+            case ev.RunDetached(run=run):
+                self.run_detached.emit(run)

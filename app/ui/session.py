@@ -56,9 +56,11 @@ class Session(QObject):
         self._worker: asyncio.Task | None = None
         self._live: set[str] = set()
         self._closed = False
+        self.keep_runs_on_close = False  # set by the quit dialog: detach rather than cancel
         bridge.attach(self._pipeline)
         bridge.run_started.connect(self._on_run_started)
         bridge.run_finished.connect(self._on_run_finished)
+        bridge.run_detached.connect(self._on_run_finished)  # no longer followed, either way
 
     # What there is.
 
@@ -120,6 +122,12 @@ class Session(QObject):
         self.queue_changed.emit()
         return sum(p.cancel_all() for p in self._pipelines())
 
+    def detach_all(self) -> int:
+        """Stop following every run but leave it resumable (cloud jobs keep running)."""
+        self._queue.clear()
+        self.queue_changed.emit()
+        return sum(p.detach_all() for p in self._pipelines())
+
     def retry(self, run_id: str, shot_ids: list[str] | None = None) -> asyncio.Task:
         return self.ops.start(self._pipeline.retry(run_id, shot_ids),
                               what=self.tr("Retrying shots"))
@@ -155,7 +163,10 @@ class Session(QObject):
     async def aclose(self, *, timeout_s: float = 15.0) -> None:
         """Cancel everything, wait for the runs to record their end, close the services."""
         self._closed = True
-        self.cancel_all()
+        if self.keep_runs_on_close:
+            self.detach_all()
+        else:
+            self.cancel_all()
         if self._worker is not None:
             self._worker.cancel()  # also a run still being created, before its first event
         try:

@@ -302,17 +302,22 @@ class MainWindow(QMainWindow):
             self.close_requested.emit()
             return None
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Runs in progress"), self.tr(
-            "%1 run(s) are still working. Quitting cancels them: the shots already made are "
-            "kept, and “Retry failed” renders the rest later.").replace("%1", str(len(active))),
+            "%1 run(s) are still working. Keep their cloud jobs running and resume them "
+            "next time (nothing is paid twice), or cancel them now (the shots already made "
+            "are kept).").replace("%1", str(len(active))),
             QMessageBox.StandardButton.NoButton, self)
-        box.addButton(self.tr("Cancel runs and quit"), QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton(self.tr("Quit, resume later"), QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(self.tr("Cancel runs and quit"),
+                               QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(self.tr("Keep working"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda button: self._close_answer(
-            box.buttonRole(button) == QMessageBox.ButtonRole.AcceptRole))
+            "keep" if button is keep else "cancel" if button is cancel else None))
         box.open()
         return box
 
-    def _close_answer(self, quit_now: bool) -> None:
-        if quit_now:
+    def _close_answer(self, choice: str | None) -> None:
+        if choice is not None:
+            self.session.keep_runs_on_close = choice == "keep"
             self.close_requested.emit()

@@ -86,6 +86,9 @@ class ScriptedRenderer:
         self.calls: list[tuple[str, int]] = []
         self.finished: list[str] = []
         self.cancelled: list[str] = []
+        self.kept: list[str] = []  # cancelled, but the remote job was to be left running
+        self.resumed: list[tuple[str, str]] = []
+        self.announce_jobs = False
         self.started = asyncio.Event()
 
     async def render_shot(self, request: RenderRequest) -> RenderResult:
@@ -94,7 +97,11 @@ class ScriptedRenderer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         self.started.set()
+        if request.resume_job_id:
+            self.resumed.append((shot.shot_id, request.resume_job_id))
         try:
+            if self.announce_jobs and request.on_job and not request.resume_job_id:
+                await request.on_job(f"job-{shot.shot_id}-{request.attempt}")
             if shot.shot_id in self.gates:
                 await self.gates[shot.shot_id].wait()
             await asyncio.sleep(self.latencies.get(shot.shot_id, self.latency))
@@ -104,7 +111,7 @@ class ScriptedRenderer:
                 self.failures[shot.shot_id] -= 1
                 raise RenderError("the job failed: CUDA out of memory", gpu_s=0.25)
         except asyncio.CancelledError:
-            self.cancelled.append(shot.shot_id)
+            (self.kept if request.keeps_job() else self.cancelled).append(shot.shot_id)
             raise
         finally:
             self.in_flight -= 1

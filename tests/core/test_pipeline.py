@@ -455,3 +455,34 @@ async def test_a_cancel_landing_in_a_history_write_still_records_every_shot_as_f
         (s.shot_id, s.status) for s in run.shots]
     announced = sorted(e.shot.shot_id for e in rec.of(ev.ShotFinished))
     assert announced == sorted(s.shot_id for s in run.shots)  # each exactly once
+
+
+async def test_detach_leaves_the_run_resumable_with_its_jobs_running():
+    history = MemoryHistory()
+    renderer = ScriptedRenderer(latency=30)
+    renderer.announce_jobs = True
+    pipeline, rec = make(PlannedWriter(scenes=2, shots_per_scene=4), renderer, concurrency=3,
+                         history=history)
+    task = asyncio.create_task(pipeline.start(IDEA))
+    await wait_until(lambda: renderer.in_flight == 3)
+    [run_id] = pipeline.active_runs
+    assert pipeline.detach(run_id)
+    run = await asyncio.wait_for(task, 5)
+
+    assert run.status is RunStatus.RUNNING
+    assert sorted(renderer.kept) == ["s01-01", "s01-02", "s01-03"]  # jobs left running
+    assert renderer.cancelled == []
+    stored = await history.get_run(run_id)
+    assert stored.status is RunStatus.RUNNING
+    assert [(s.status, s.job_id) for s in stored.shots[:3]] == [
+        (ShotStatus.RENDERING, f"job-s01-0{i}-1") for i in (1, 2, 3)]
+    assert {s.status for s in stored.shots[3:]} == {ShotStatus.QUEUED}
+    assert isinstance(rec.events[-1], ev.RunDetached)
+    assert [r.run_id for r in await history.find_unfinished()] == [run_id]
+
+    later = ScriptedRenderer()
+    fresh, _ = make(renderer=later, history=history)
+    finished = await fresh.resume(run_id)
+    assert finished.status is RunStatus.COMPLETED
+    assert sorted(later.resumed) == [(f"s01-0{i}", f"job-s01-0{i}-1") for i in (1, 2, 3)]
+    assert len(later.calls) == 8

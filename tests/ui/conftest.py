@@ -85,6 +85,7 @@ class GatedRenderer:
         self.started: list[str] = []
         self.finished: list[str] = []
         self.cancelled: list[str] = []
+        self.kept: list[str] = []  # cancelled with the remote job left running (detached)
 
     def hold(self, *shot_ids: str) -> None:
         for shot_id in shot_ids:
@@ -118,7 +119,7 @@ class GatedRenderer:
                 raise RenderError("the job failed: CUDA out of memory", retryable=False)
             result = await self.inner.render_shot(request)
         except asyncio.CancelledError:
-            self.cancelled.append(shot_id)
+            (self.kept if request.keeps_job() else self.cancelled).append(shot_id)
             raise
         self.finished.append(shot_id)
         return result

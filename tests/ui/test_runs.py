@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from app.core.events import RunDetached
 from app.core.ideas import from_text
 from app.core.models import Run, RunStatus, ShotStatus
 from app.core.progress import Progress
@@ -180,3 +181,21 @@ def test_closing_with_a_run_in_flight_asks_then_cancels_and_shuts_down_cleanly(
     [run] = recorder.finished()
     assert run.status is RunStatus.CANCELLED
     assert ui.session.active_runs == [] and ui.ops.busy == 0
+
+
+def test_quitting_to_resume_later_leaves_the_run_resumable(ui, renderer, recorder, qtbot):
+    renderer.hold_all()
+    generate(ui, qtbot, shots=3)
+    qtbot.waitUntil(lambda: len(renderer.started) >= 1, timeout=WAIT_MS)
+
+    box = ui.window.request_close()
+    later = next(b for b in box.buttons() if b.text() == "Quit, resume later")
+    later.click()
+    finish(qtbot, ui.aclose())
+
+    assert renderer.kept and not renderer.cancelled  # the cloud jobs were left running
+    assert recorder.finished() == []  # the run did not end: it was left to be resumed
+    [detached] = [e.run for e in recorder.events if isinstance(e, RunDetached)]
+    assert detached.status is RunStatus.RUNNING
+    assert {s.status for s in detached.shots} <= {ShotStatus.RENDERING, ShotStatus.QUEUED}
+    assert ui.session.active_runs == []

@@ -30,6 +30,12 @@ class RenderRequest:
     resume_job_id: str | None = None
     # Called with the remote job id the moment it exists, so it is persisted at once.
     on_job: Callable[[str], Awaitable[None]] | None = None
+    # Asked when the render is cancelled: True means leave the remote job running (the
+    # run was detached to be resumed later), False or None means cancel it too.
+    keep_job: Callable[[], bool] | None = None
+
+    def keeps_job(self) -> bool:
+        return self.keep_job is not None and self.keep_job()
 
     @property
     def key(self) -> str:
@@ -51,7 +57,8 @@ class Renderer(Protocol):
     async def render_shot(self, request: RenderRequest) -> RenderResult:
         """Render one shot. Raises ``RenderError`` (``retryable`` says if another try may work).
 
-        Cancelling the awaiting task cancels the remote job, if there is one.
+        Cancelling the awaiting task cancels the remote job, if there is one, unless
+        ``request.keeps_job()`` says the run was detached.
         """
         ...
 

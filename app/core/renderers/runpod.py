@@ -159,15 +159,15 @@ class RunPodRenderer:
     async def render_shot(self, request: RenderRequest) -> RenderResult:
         job = None
         if request.resume_job_id:
-            job = await self._resume(request.resume_job_id)
+            job = await self._resume(request.resume_job_id, request)
         if job is None:
             job = await self._submit_and_wait(request)
         return self._result(job, request)
 
-    async def _resume(self, job_id: str) -> Job | None:
+    async def _resume(self, job_id: str, request: RenderRequest) -> Job | None:
         """The final state of a job an earlier process submitted; None if RunPod forgot it."""
         try:
-            return await self._wait(job_id)
+            return await self._wait(job_id, request)
         except JobExpired:
             log.info("runpod: job %s is no longer known to RunPod; submitting again", job_id)
             return None
@@ -186,18 +186,21 @@ class RunPodRenderer:
             try:
                 await request.on_job(job_id)
             except asyncio.CancelledError:
-                await self.client.cancel_quietly(self.endpoint, job_id)
+                if not request.keeps_job():
+                    await self.client.cancel_quietly(self.endpoint, job_id)
                 raise
         try:
-            return await self._wait(job_id)
+            return await self._wait(job_id, request)
         except JobExpired as exc:  # a job we have just submitted: RunPod lost it
             raise RenderError(f"RunPod lost job {job_id} while it ran",
                               retryable=True) from exc
 
-    async def _wait(self, job_id: str) -> Job:
+    async def _wait(self, job_id: str, request: RenderRequest) -> Job:
         try:
             return await self.client.wait(self.endpoint, job_id, timeout_s=self.wait_timeout_s)
         except asyncio.CancelledError:
+            if request.keeps_job():  # the app is closing and the person kept the cloud jobs
+                raise
             await self.client.cancel_quietly(self.endpoint, job_id)
             raise
         except JobExpired:

@@ -227,6 +227,17 @@ async def test_cancelling_the_task_cancels_the_job(fake, renderer):
     assert fake.cancels == [job.id] and fake.state(job.id) == "CANCELLED"
 
 
+async def test_a_detached_run_leaves_its_job_running(fake, renderer):
+    fake.plan_next(JobPlan(hold=True))
+    task = asyncio.create_task(renderer.render_shot(make_request(keep_job=lambda: True)))
+    await eventually(fake.in_progress, what="the job to start")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [job] = fake.submissions
+    assert fake.cancels == [] and fake.state(job.id) == "IN_PROGRESS"
+
+
 async def test_resume_polls_a_known_job_instead_of_paying_again(fake, renderer):
     fake.plan_next(JobPlan(hold=True))
     first = asyncio.create_task(renderer.render_shot(make_request()))
