@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session, ops: Ops, presenter: ErrorPresenter,
                  thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._deleted: set[str] = set()
         self.session, self.ops, self.presenter = session, ops, presenter
         self.setWindowTitle("Storyreel")
         self.setAcceptDrops(True)
@@ -176,9 +177,12 @@ class MainWindow(QMainWindow):
     def open_run(self, run_id: str) -> None:
         self.follow = False
         self.ops.start(self.session.services.history.get_run(run_id),
-                       what=self.tr("Opening a run"), parent=self,
-                       success=lambda run: self.run_view.show_run(
-                           run, live=self.session.is_active(run.run_id)))
+                       what=self.tr("Opening a run"), parent=self, success=self._opened)
+
+    def _opened(self, run: Run) -> None:
+        if run.run_id in self._deleted:  # deleted while it was being loaded
+            return
+        self.run_view.show_run(run, live=self.session.is_active(run.run_id))
 
     def _run_started(self, run: Run) -> None:
         if self.follow or self.run_view.run is None or self.run_view.run_id == run.run_id:
@@ -197,6 +201,7 @@ class MainWindow(QMainWindow):
             QApplication.alert(self)
 
     def _run_deleted(self, run_id: str) -> None:
+        self._deleted.add(run_id)
         if self.run_view.run_id == run_id:
             self.run_view.clear()
 

@@ -89,7 +89,9 @@ def test_delete_asks_first_and_cancel_keeps_the_run(ui, qtbot):
     assert len(listed(panel)) == 3
 
     ui.window.open_run(target.run_id)
-    qtbot.waitUntil(lambda: ui.window.run_view.run_id == target.run_id, timeout=WAIT_MS)
+    view = ui.window.run_view
+    qtbot.waitUntil(lambda: view.run is not None and view.run.run_id == target.run_id,
+                    timeout=WAIT_MS)  # loaded, not only asked for
     box = panel.confirm_delete(target)
     delete = next(b for b in box.buttons() if b.text() == "Delete")
     delete.click()
