@@ -43,3 +43,45 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(WORKER_VENV) build *.egg-info .pytest_cache .ruff_cache
+
+# --- Desktop packages (packaging/README.md) -------------------------------------------
+# `make package`: the PyInstaller one-folder bundle dist/storyreel/, and from it
+# dist/storyreel_<version>_<arch>.deb and dist/storyreel-<version>-linux-<machine>.tar.gz.
+# `make package-test`: the smoke test of those artefacts (tests/packaging).
+# Not part of `make test`: a build takes minutes on this machine.
+# The bundle is built with Python 3.12+ (its own venv, .venv-package) so it does not
+# need the PySide6 < 6.12 workaround of 3.11; python3 is the fallback, with a warning.
+PACKAGE_VENV := .venv-package
+PACKAGE_PYTHON ?= $(shell \
+	if python3.12 -c '' >/dev/null 2>&1; then echo python3.12; \
+	elif PYENV_VERSION=3.12.1 python3.12 -c '' >/dev/null 2>&1; then echo 'env PYENV_VERSION=3.12.1 python3.12'; \
+	elif python3.13 -c '' >/dev/null 2>&1; then echo python3.13; \
+	else echo $(PYTHON); fi)
+PACKAGE_NICE ?= nice -n 10
+
+.PHONY: package package-test
+
+$(PACKAGE_VENV)/bin/python:
+	@$(PACKAGE_PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		echo "make package: WARNING: no Python 3.12 or newer here; building with" \
+		"$$($(PACKAGE_PYTHON) --version): the bundle then carries PySide6 < 6.12 (FACTS.md)" >&2
+	$(PACKAGE_PYTHON) -m venv $(PACKAGE_VENV)
+	$@ -m pip install --quiet --upgrade pip
+
+$(PACKAGE_VENV)/.installed: pyproject.toml packaging/pyinstaller/requirements.txt | $(PACKAGE_VENV)/bin/python
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet . -r packaging/pyinstaller/requirements.txt
+	touch $@
+
+package: $(PACKAGE_VENV)/.installed
+	@start=$$(date +%s); \
+	rm -rf dist/storyreel dist/storyreel_*.deb dist/storyreel-*.tar.gz && \
+	$(PACKAGE_NICE) $(PACKAGE_VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN \
+		--distpath dist --workpath build/pyinstaller packaging/pyinstaller/storyreel.spec && \
+	built=$$(date +%s) && \
+	$(PACKAGE_NICE) $(PACKAGE_VENV)/bin/python packaging/linux/build_deb.py && \
+	end=$$(date +%s) && \
+	echo "version  $$(dist/storyreel/storyreel --version)" && \
+	echo "time     $$((end - start)) s ($$((built - start)) s PyInstaller, $$((end - built)) s .deb and .tar.gz)"
+
+package-test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m packaging -p no:cacheprovider -o addopts="" -rs -s -v tests/packaging
