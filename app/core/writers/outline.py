@@ -8,7 +8,6 @@ scene; plain prose is split into beats grouped into three or more scenes.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter
@@ -146,26 +145,45 @@ _CLAUSE = re.compile(
 
 def _at_least_three(beats: list[str]) -> list[str]:
     """One or two sentences still make three scenes: split at clauses (", but ...",
-    "during ...", "; ..."), and as a last resort at word boundaries that never leave
-    a beat ending on a little word like "the"."""
+    "during ...", "; ..."), then halve the longest beat at its best phrase boundary,
+    so no beat starts or ends in the middle of a phrase."""
     if len(beats) >= 3:
         return beats
-    clauses = [c.strip(" ,;") for b in beats for c in _CLAUSE.split(b)]
-    clauses = [c for c in clauses if len(c.split()) >= 2]
-    if len(clauses) >= 3:
-        return clauses
-    words = " ".join(beats).split()
-    if len(words) < 3:  # "Rain." still gets a beginning, a middle and an end
-        return [*beats, *[beats[-1]] * (3 - len(beats))] if beats else beats
-    cuts = []
-    for third in (len(words) // 3, 2 * len(words) // 3):
-        cut = max(third, cuts[-1] + 1 if cuts else 1)
-        while cut < len(words) - 1 and words[cut - 1].lower().strip(",;") in STOPWORDS:
-            cut += 1
-        cuts.append(cut)
-    bounds = [0, *cuts, len(words)]
-    parts = [" ".join(words[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
-    return [p.strip(" ,;") for p in parts if p.strip(" ,;")]
+    parts = [c.strip(" ,;") for b in beats for c in _CLAUSE.split(b)]
+    parts = [c for c in parts if c]
+    while 0 < len(parts) < 3:
+        longest = max(range(len(parts)), key=lambda i: len(parts[i].split()))
+        halves = _halve(parts[longest])
+        if halves is None:  # "Rain." still gets a beginning, a middle and an end
+            return [*parts, *[parts[-1]] * (3 - len(parts))]
+        parts[longest:longest + 1] = halves
+    return parts
+
+
+_JOINS = frozenset("and but as while when with in on at into through below above under "
+                   "across toward towards until before after because so".split())
+
+
+def _halve(text: str) -> list[str] | None:
+    """``text`` cut in two near its middle where a phrase ends (after a comma, before
+    'and', 'in', 'with'...), never after a little word; None when it is too short."""
+    words = text.split()
+    if len(words) < 4:
+        return None
+    best, best_score = None, -1.0
+    for i in range(max(1, len(words) // 4), len(words) - max(1, len(words) // 4) + 1):
+        if i >= len(words):
+            break
+        before, word = words[i - 1], words[i].lower()
+        if before.lower().strip(",;") in STOPWORDS - _JOINS and not before.endswith(","):
+            continue
+        score = 3 if before.endswith((",", ";")) else 2 if word in _JOINS else 1
+        score -= abs(i - len(words) / 2) / len(words)  # nearer the middle is better
+        if score > best_score:
+            best, best_score = i, score
+    if best is None:
+        return None
+    return [" ".join(words[:best]).strip(" ,;"), " ".join(words[best:]).strip(" ,;")]
 
 
 def _split_evenly(items: list[str], count: int) -> list[list[str]]:

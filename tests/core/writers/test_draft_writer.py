@@ -129,3 +129,13 @@ async def test_a_short_idea_is_split_into_beats_that_read_as_phrases(text):
     for plan in plans:
         last_word = plan.scene.summary.split()[-1].strip(",.;").lower()
         assert last_word not in {"the", "a", "an", "of", "but", "and", "to", "during"}
+
+
+async def test_two_sentences_keep_the_short_one_whole_and_halve_the_long_one_at_a_phrase():
+    first = "An old keeper named Mara has kept the light burning for forty years."
+    second = ("On the night of the worst storm the lamp fails and a fishing boat is lost "
+              "in the dark below the cliffs.")
+    _, plans = await script_and_plan(from_text(f"{first} {second}"))
+    assert [p.scene.summary for p in plans] == [
+        first, "On the night of the worst storm the lamp fails",
+        "and a fishing boat is lost in the dark below the cliffs."]
