@@ -14,41 +14,22 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.chat import FakeLLM
+from tests.fakes.local_server import LocalServer
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
+    PREFIX = "/v1"
+
     def __init__(self, llm: FakeLLM | None = None, *, api_key: str | None = None) -> None:
+        super().__init__()
         self.llm = llm or FakeLLM()
         self.api_key = api_key
         self.requests = 0
         self.auth_headers: list[str | None] = []
         self._faults: deque[tuple[int, float | None, Any]] = deque()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    async def start(self) -> FakeOpenAI:
-        app = web.Application()
-        app.add_routes([web.post("/v1/chat/completions", self._complete)])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/v1/chat/completions", self._complete)]
 
     def inject(self, status: int, *, times: int = 1, retry_after: float | None = None,
                body: Any = None) -> None:

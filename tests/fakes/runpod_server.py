@@ -39,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.chat import FakeLLM
+from tests.fakes.local_server import LocalServer
 
 PROGRESS = "progress"
 
@@ -98,7 +99,9 @@ class Fault:
 
 
 @dataclass
-class FakeRunPod:
+class FakeRunPod(LocalServer):
+    PREFIX = "/v2"
+
     api_key: str = "test-runpod-key"
     default_plan: JobPlan = field(default_factory=JobPlan)
     plan_for: Callable[[str, Any, int], JobPlan] | None = None
@@ -107,6 +110,7 @@ class FakeRunPod:
     workers: int = 1
 
     def __post_init__(self) -> None:
+        LocalServer.__init__(self)
         self.jobs: dict[str, FakeJob] = {}
         self.submissions: list[FakeJob] = []
         self.requests: Counter[str] = Counter()
@@ -114,42 +118,18 @@ class FakeRunPod:
         self._faults: dict[str, deque[Fault]] = {}
         self._planned: deque[JobPlan] = deque()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
         # When set to an Event, /run creates the job but answers only once it is set.
         self.run_gate: asyncio.Event | None = None
 
     # Running the server.
 
-    async def start(self) -> FakeRunPod:
-        app = web.Application()
-        app.add_routes([
+    def routes(self) -> list[web.RouteDef]:
+        return [
             web.post("/v2/{endpoint}/run", self._run),
             web.get("/v2/{endpoint}/status/{job_id}", self._status),
             web.post("/v2/{endpoint}/cancel/{job_id}", self._cancel),
             web.get("/v2/{endpoint}/health", self._health),
-        ])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeRunPod:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v2"
+        ]
 
     # Steering.
 

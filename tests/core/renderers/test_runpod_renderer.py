@@ -229,7 +229,14 @@ async def test_cancelling_the_task_cancels_the_job(fake, renderer):
 
 async def test_a_detached_run_leaves_its_job_running(fake, renderer):
     fake.plan_next(JobPlan(hold=True))
-    task = asyncio.create_task(renderer.render_shot(make_request(keep_job=lambda: True)))
+    recorded = asyncio.Event()  # the job id is in history: the job can be resumed
+
+    async def on_job(job_id: str) -> None:
+        recorded.set()
+
+    task = asyncio.create_task(renderer.render_shot(
+        make_request(keep_job=lambda: True, on_job=on_job)))
+    await asyncio.wait_for(recorded.wait(), 10)
     await eventually(fake.in_progress, what="the job to start")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
