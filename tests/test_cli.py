@@ -258,3 +258,15 @@ def test_self_test_opens_the_window_and_makes_a_storyboard_through_it():
     result = storyreel("--self-test", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "self-test: ok" in result.stdout + result.stderr
+
+
+def test_the_front_knows_every_command_and_loads_no_engine():
+    from app.cli import COMMAND_NAMES
+    from app.commands import COMMANDS
+
+    assert set(COMMAND_NAMES) == set(COMMANDS)
+    probe = ("import sys, app.cli; heavy = [m for m in ('pydantic', 'pymongo', 'aiobotocore', "
+             "'reportlab', 'PySide6') if m in sys.modules]; print(heavy)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr

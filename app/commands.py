@@ -1,0 +1,429 @@
+"""The commands of the CLI (``app/cli.py`` parses, this runs): run, history, show, retry,
+resume, export, delete, orphans, doctor.
+
+Results go to stdout (one JSON object per line with ``--json``), progress and
+errors to stderr. Exit codes: 0 every run completed, 1 a run was partial,
+failed or cancelled (or a check failed), 2 bad input or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from app import __version__
+from app.core import ideas
+from app.core.errors import ConfigError, IdeaError, RunNotFound, StorageError, StoryreelError
+from app.core.export import (
+    FORMATS,
+    EncodeError,
+    ExportError,
+    ExportOptions,
+    UnknownFormat,
+    export_run,
+)
+from app.core.models import Run, RunOptions, RunStatus, Shot
+from app.core.pipeline import Pipeline
+from app.core.progress import ProgressPrinter
+from app.core.services import Services, open_services
+from app.core.settings import load_settings
+from app.core.storage.run_objects import (
+    delete_orphans,
+    find_orphans,
+    run_prefix,
+)
+from app.core.styles import StyleError, resolve_style
+
+EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
+T = TypeVar("T")
+
+
+class UsageError(StoryreelError):
+    """Bad arguments that argparse itself cannot see."""
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run one command to its exit code: 0 done, 1 not complete, 2 bad input."""
+    command = COMMANDS[args.command]
+    try:
+        return asyncio.run(command(args))
+    except EncodeError as exc:  # the encoder failed: not the person's input
+        print(f"storyreel: {exc}", file=sys.stderr)
+        return EXIT_RUN_NOT_COMPLETE
+    except (IdeaError, ConfigError, UsageError, RunNotFound, ExportError, StyleError) as exc:
+        print(f"storyreel: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except StoryreelError as exc:
+        print(f"storyreel: {exc}", file=sys.stderr)
+        return EXIT_RUN_NOT_COMPLETE
+    except KeyboardInterrupt:
+        print("storyreel: interrupted", file=sys.stderr)
+        return 130
+
+
+# Commands.
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    # Every idea is read and checked before anything is created: one bad file changes nothing.
+    batch = _read_ideas(args.ideas, args.text)
+    resolve_style(args.style)  # a misspelt preset is refused before anything starts
+    options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style)
+    settings = load_settings()
+    async with _services(settings) as services:
+        await _mention_unfinished(services)
+        pipeline = services.pipeline(concurrency=args.concurrency)
+        runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
+                               lambda idea: pipeline.start(idea, options), args.json)
+        return _exit_code(runs) if len(runs) == len(batch) else EXIT_RUN_NOT_COMPLETE
+
+
+async def cmd_history(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        runs = await services.history.list_runs(limit=args.limit, search=args.search)
+        if args.json:
+            for run in runs:
+                _emit_json(_run_summary(run))
+            return EXIT_OK
+        if not runs:
+            print("no runs yet" if not args.search else f"no runs match {args.search!r}")
+        for run in runs:
+            print(f"{run.created_at:%Y-%m-%d %H:%M}  {run.status.value:<9}  "
+                  f"{run.shots_done:>3}/{run.shot_count:<3}  {run.run_id}  {run.title or '-'}")
+        return EXIT_OK
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        if args.json:
+            await _print_json(services, run)
+            return EXIT_OK
+        print(f"{run.title}  [{run.status.value}]  {run.run_id}")
+        if run.script:
+            print(f"  {run.script.logline}")
+        if run.error:
+            print(f"  error: {run.error}")
+        for scene in run.scenes:
+            print(f"\n  {scene.index}. {scene.heading}")
+            for shot in (s for s in run.shots if s.scene == scene.index):
+                path, problem = await _local_image(services, shot)
+                where = str(path) if path else (shot.error or problem or "")
+                print(f"     {shot.number:<5} {shot.shot_type.value:<6} {shot.status.value:<9} "
+                      f"{shot.description[:60]}")
+                if where:
+                    print(f"           {where}")
+        return EXIT_OK
+
+
+async def cmd_retry(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        pipeline = services.pipeline()
+        run = await services.history.get_run(args.run_id)
+        if args.shot:
+            unknown = [s for s in args.shot if s not in {x.shot_id for x in run.shots}]
+            if unknown:
+                raise UsageError(f"run {run.run_id} has no shot {unknown[0]!r}")
+        runs = await _each_run(services, pipeline, [run], lambda r: r.title or r.run_id,
+                               lambda r: pipeline.retry(r.run_id, args.shot), args.json)
+        return _exit_code(runs) if runs else EXIT_RUN_NOT_COMPLETE
+
+
+async def cmd_resume(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        if args.run_id:
+            targets = [await services.history.get_run(args.run_id)]
+        else:
+            targets = await services.history.find_unfinished()
+            if not targets:
+                print("nothing to resume: no unfinished runs", file=sys.stderr)
+                return EXIT_OK
+        pipeline = services.pipeline()
+        runs = await _each_run(services, pipeline, targets, lambda run: run.title or run.run_id,
+                               lambda run: pipeline.resume(run.run_id), args.json)
+        return _exit_code(runs) if len(runs) == len(targets) else EXIT_RUN_NOT_COMPLETE
+
+
+async def cmd_export(args: argparse.Namespace) -> int:
+    if args.format not in FORMATS:
+        raise UnknownFormat(args.format, list(FORMATS))
+    options = ExportOptions(overwrite=args.force, page_size=args.page_size,
+                            orientation=args.orientation, columns=args.columns,
+                            seconds_per_shot=args.seconds, captions=args.captions)
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+
+        def progress(fraction: float, message: str) -> None:
+            print(f"\r{fraction:4.0%} {message}", end="", file=sys.stderr, flush=True)
+
+        written = await export_run(run, args.format, args.out, image_path=services.image_path,
+                                   options=options, progress=progress)
+        print(f"\nwrote {written}", file=sys.stderr)
+        return EXIT_OK
+
+
+async def cmd_delete(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        keys = [] if args.keep_images else await services.store.list(run_prefix(run.run_id))
+        what = f"run {run.run_id} ({run.title or 'untitled'})"
+        if keys:
+            what += f" and its {len(keys)} image file{'s' if len(keys) != 1 else ''}"
+        if not _confirm(f"Delete {what}?", args.yes):
+            print("nothing deleted", file=sys.stderr)
+            return EXIT_RUN_NOT_COMPLETE
+        deleted = await services.delete_run(run.run_id, keep_images=args.keep_images)
+        print(f"deleted run {run.run_id}" + (f" and {deleted} objects" if deleted else ""),
+              file=sys.stderr)
+        return EXIT_OK
+
+
+async def cmd_orphans(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        known = await _all_run_ids(services)
+        found = await find_orphans(services.store, known)
+        for run_id in found.run_ids:
+            print(f"{run_id}  {len(found.by_run[run_id])} objects")
+        if not found:
+            print("no orphaned objects", file=sys.stderr)
+            return EXIT_OK
+        if args.delete:
+            if not _confirm(f"Delete {len(found.keys)} orphaned objects?", args.yes):
+                print("nothing deleted", file=sys.stderr)
+                return EXIT_RUN_NOT_COMPLETE
+            deleted = await delete_orphans(services.store, found)
+            print(f"deleted {deleted} objects", file=sys.stderr)
+        return EXIT_OK
+
+
+async def _all_run_ids(services: Services) -> set[str]:
+    ids: set[str] = set()
+    before = None
+    while True:  # page by creation time: no skip-scans on large histories
+        page = await services.history.list_runs(limit=500, before=before)
+        ids.update(r.run_id for r in page)
+        if len(page) < 500:
+            return ids
+        before = page[-1].created_at
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question[:-1].lower()}: add --yes to confirm without a terminal")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from app.core.doctor import check_all  # only this command needs it
+
+    settings = load_settings()
+    async with _services(settings) as services:
+        checks = await check_all(services)
+    ok = all(c["ok"] for c in checks)
+    if args.json:
+        _emit_json({"ok": ok, "version": __version__, "home": str(settings.home),
+                    "parts": checks})
+    else:
+        for c in checks:
+            mark = "ok  " if c["ok"] else "FAIL"
+            print(f"{mark} {c['name']:<9} {c['mode']:<9} {c['detail']}: {c['message']}")
+    return EXIT_OK if ok else EXIT_RUN_NOT_COMPLETE
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
+    "run": cmd_run,
+    "history": cmd_history,
+    "show": cmd_show,
+    "retry": cmd_retry,
+    "resume": cmd_resume,
+    "export": cmd_export,
+    "delete": cmd_delete,
+    "orphans": cmd_orphans,
+    "doctor": cmd_doctor,
+}
+
+
+# Helpers.
+
+
+class _services:
+    """``async with _services(settings) as services``: open every part, always close them."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+
+    async def __aenter__(self) -> Services:
+        self.services = await open_services(self.settings)
+        reason = getattr(self.services.history, "reason", None)
+        if reason:  # runs still work; say once that they are not being kept
+            print(f"storyreel: history is unavailable, runs are not kept: {reason}",
+                  file=sys.stderr)
+        return self.services
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.services is not None:
+            await self.services.aclose()
+
+
+class _StopOnSigint:
+    """First Ctrl-C cancels the runs cleanly (they are recorded as cancelled); a second
+    one interrupts at once."""
+
+    def __init__(self, cancel: Callable[[], int]) -> None:
+        self.cancel = cancel
+        self.requested = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> _StopOnSigint:
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+            self._loop.add_signal_handler(signal.SIGTERM, self._on_sigint)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            self._loop = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.remove_signal_handler(signal.SIGINT)
+            self._loop.remove_signal_handler(signal.SIGTERM)
+
+    def _on_sigint(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstoryreel: cancelling… (Ctrl-C again to quit at once)", file=sys.stderr)
+        self.cancel()
+
+
+async def _each_run(services: Services, pipeline: Pipeline, items: list[T],
+                    label: Callable[[T], str], drive: Callable[[T], Awaitable[Run]],
+                    as_json: bool) -> list[Run]:
+    """Drive one run per item, one after another, with progress on stderr. Ctrl-C cancels
+    the run in flight and starts no more; the runs that ended are returned."""
+    runs: list[Run] = []
+    stop = _StopOnSigint(pipeline.cancel_all)
+    with stop:
+        for item in items:
+            if stop.requested:
+                break
+            unsubscribe = pipeline.subscribe(ProgressPrinter(sys.stderr, label=label(item)))
+            try:
+                run = await drive(item)
+            finally:
+                unsubscribe()
+            runs.append(run)
+            if as_json:
+                await _print_json(services, run)
+    return runs
+
+
+def _read_ideas(paths: list[str], texts: list[str]) -> list[ideas.Idea]:
+    if not paths and not texts:
+        raise UsageError("give at least one idea file, or --text 'an idea'")
+    batch: list[ideas.Idea] = []
+    for p in paths:
+        if p == "-":
+            data = sys.stdin.buffer.read()
+            batch.append(ideas.from_text(ideas.decode(data, "standard input"),
+                                         source="standard input"))
+        else:
+            batch.extend(ideas.read(p))
+    batch.extend(ideas.from_text(t, source=None) for t in texts)
+    return batch
+
+
+async def _mention_unfinished(services: Services) -> None:
+    try:
+        unfinished = await services.history.find_unfinished()
+    except StoryreelError:
+        return
+    if unfinished:
+        n = len(unfinished)
+        print(f"storyreel: {n} unfinished run{'s' if n > 1 else ''} from an earlier session; "
+              f"`storyreel resume` finishes {'them' if n > 1 else 'it'}", file=sys.stderr)
+
+
+def _exit_code(runs: list[Run]) -> int:
+    if all(r.status is RunStatus.COMPLETED for r in runs):
+        return EXIT_OK
+    return EXIT_RUN_NOT_COMPLETE
+
+
+def _run_summary(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "title": run.title,
+        "status": run.status.value,
+        "created_at": run.created_at.isoformat(),
+        "scene_count": len(run.scenes),
+        "shot_count": run.shot_count,
+        "shots_done": run.shots_done,
+        "shots_failed": run.shots_failed,
+        "gpu_seconds": run.gpu_seconds,
+        "wall_seconds": run.wall_seconds,
+        "source": run.source,
+        "error": run.error,
+    }
+
+
+async def _run_result(services: Services, run: Run) -> dict[str, Any]:
+    shots = []
+    for shot in run.shots:
+        path, problem = await _local_image(services, shot)
+        shots.append({
+            "shot_id": shot.shot_id,
+            "scene": shot.scene,
+            "index": shot.index,
+            "number": shot.number,
+            "status": shot.status.value,
+            "shot_type": shot.shot_type.value,
+            "camera": shot.camera,
+            "description": shot.description,
+            "prompt": shot.prompt,
+            "seed": shot.seed,
+            "attempts": shot.attempts,
+            "error": shot.error,
+            "job_id": shot.job_id,
+            "image_path": str(path) if path else None,
+            "image_error": problem,
+            "image": shot.image.model_dump(mode="json") if shot.image else None,
+            "timings": shot.timings,
+        })
+    return {
+        **_run_summary(run),
+        "seed": run.seed,
+        "logline": run.script.logline if run.script else None,
+        "scenes": [s.model_dump(mode="json") for s in run.scenes],
+        "shots": shots,
+    }
+
+
+async def _local_image(services: Services, shot: Shot) -> tuple[Path | None, str | None]:
+    """A local file of the shot's image, or why there is none (it never stops the listing)."""
+    if shot.image is None:
+        return None, None
+    try:
+        return await services.image_path(shot.image), None
+    except StorageError as exc:
+        return None, str(exc)
+
+
+async def _print_json(services: Services, run: Run) -> None:
+    _emit_json(await _run_result(services, run))
+
+
+def _emit_json(obj: dict[str, Any], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.flush()
+
+
