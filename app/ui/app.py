@@ -11,11 +11,18 @@ runs are dealt with; ``main`` then closes everything while the loop still
 runs and returns. ``aboutToQuit`` sets the same event, as a last resort.
 Quitting on the last window closed is off, so the loop never stops under a
 coroutine that is still cleaning up.
+
+Start-up order (first window <= 1.5 s): translators, settings, theme, then the
+window, built on a session without services and shown at once; only after its
+first paint are the services opened (importing them -- pymongo, aiobotocore,
+pydantic-heavy stores -- happens in a worker thread) while the status bar says
+so. Ideas given or typed meanwhile wait in the queue for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import logging.handlers
 import os
@@ -27,17 +34,16 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import qasync
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QCoreApplication, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import ConfigError, StoryreelError
-from app.core.services import Services, open_services
 from app.core.settings import Settings, default_home, load_settings, parse
-from app.ui import theme
+from app.ui import theme, translations
 from app.ui.bridge import EventBridge
 from app.ui.errors import Action, ErrorPresenter, install_excepthook, loop_exception_handler
 from app.ui.ops import Ops
@@ -45,7 +51,11 @@ from app.ui.session import ServicesOpener, Session
 from app.ui.thumbnails import ThumbnailLoader
 from app.ui.window import MainWindow
 
+if TYPE_CHECKING:
+    from app.core.services import Services
+
 log = logging.getLogger(__name__)
+translate = QCoreApplication.translate
 
 LOG_FILE = "storyreel.log"
 T = TypeVar("T")
@@ -85,19 +95,32 @@ class Ui:
         self.window.deleteLater()
 
 
+async def open_services(settings: Settings) -> Services:
+    """The core's ``open_services``, imported on first use in a worker thread: the import
+    (pymongo, storage clients, ~0.7 s) must not delay or freeze the first window."""
+    core = await asyncio.to_thread(importlib.import_module, "app.core.services")
+    return await core.open_services(settings)
+
+
+def build_ui(settings: Settings, *, presenter: ErrorPresenter | None = None,
+             opener: ServicesOpener = open_services, services: Services | None = None) -> Ui:
+    """Wire the window; without ``services`` the session waits for ``set_services``."""
+    presenter = presenter or ErrorPresenter()
+    presenter.log_hint = presenter.log_hint or str(settings.logs_dir / LOG_FILE)
+    ops = Ops(presenter)
+    bridge = EventBridge()
+    session = Session(services, bridge, ops, opener, settings=settings)
+    thumbnails = ThumbnailLoader(ops, lambda: session.services)
+    window = MainWindow(session, ops, presenter, thumbnails)
+    return Ui(presenter, ops, bridge, session, thumbnails, window)
+
+
 async def open_ui(settings: Settings, *, presenter: ErrorPresenter | None = None,
                   opener: ServicesOpener = open_services,
                   services: Services | None = None) -> Ui:
     """Open the services (unless given) and build the window around them."""
-    presenter = presenter or ErrorPresenter()
-    presenter.log_hint = presenter.log_hint or str(settings.logs_dir / LOG_FILE)
-    ops = Ops(presenter)
     services = services or await opener(settings)
-    bridge = EventBridge()
-    session = Session(services, bridge, ops, opener)
-    thumbnails = ThumbnailLoader(ops, lambda: session.services)
-    window = MainWindow(session, ops, presenter, thumbnails)
-    return Ui(presenter, ops, bridge, session, thumbnails, window)
+    return build_ui(settings, presenter=presenter, opener=opener, services=services)
 
 
 def run_gui(paths: list[str], *, self_test: bool = False) -> int:
@@ -110,6 +133,7 @@ def run_gui(paths: list[str], *, self_test: bool = False) -> int:
     app.setDesktopFileName("storyreel")
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(QIcon(str(theme.resources_dir() / "icons" / "storyreel.svg")))
+    translations.install(app)
     try:
         return run_on_qt(app, main(app, list(paths), self_test=self_test))
     except KeyboardInterrupt:
@@ -142,18 +166,21 @@ async def main(app: QApplication, paths: list[str], *, self_test: bool = False) 
     presenter = ErrorPresenter()
     uninstall = install_excepthook(presenter)
     loop.set_exception_handler(loop_exception_handler(presenter))
+    ui: Ui | None = None
     try:
-        ui = await _open(settings, presenter)
+        ui = build_ui(settings, presenter=presenter)
         if problem is not None:  # invalid settings: say so, with the way to fix them
-            presenter.notify(ui.window.tr("Settings not used, running on embedded defaults"),
-                             str(problem), level="error",
-                             actions=(Action(ui.window.tr("Open settings"),
-                                             ui.window.open_settings),))
+            presenter.notify(
+                translate("MainWindow", "Settings not used, running on embedded defaults"),
+                str(problem), level="error",
+                actions=(Action(translate("MainWindow", "Open settings"),
+                                ui.window.open_settings),))
         quit_requested = asyncio.Event()
         app.aboutToQuit.connect(quit_requested.set)
         ui.window.close_requested.connect(quit_requested.set)
         _quit_on_signals(loop, quit_requested)
-        ui.window.show()
+        await show_first(ui.window)
+        ui.session.set_services(await _open(settings, ui))
         ui.start(paths)
         code = 0
         if self_test:
@@ -169,6 +196,8 @@ async def main(app: QApplication, paths: list[str], *, self_test: bool = False) 
         return code
     except StoryreelError as exc:
         print(f"storyreel: {exc}", file=sys.stderr)
+        if ui is not None:
+            await ui.aclose()
         return 2
     except Exception as exc:
         if not self_test:
@@ -205,17 +234,28 @@ def _embedded_settings() -> Settings:
     return parse({}, home=Path(home_value).expanduser() if home_value else default_home())
 
 
-async def _open(settings: Settings, presenter: ErrorPresenter) -> Ui:
-    """The UI on these settings' services, or on embedded defaults when they cannot open."""
+async def show_first(window: MainWindow, timeout_s: float = 2.0) -> None:
+    """Show ``window`` and return once it has painted (or after ``timeout_s``)."""
+    painted = asyncio.get_running_loop().create_future()
+    window.first_painted.connect(lambda: painted.done() or painted.set_result(None))
+    window.show()
     try:
-        return await open_ui(settings, presenter=presenter)
+        await asyncio.wait_for(painted, timeout_s)
+    except TimeoutError:
+        log.warning("the window did not paint within %.1f s", timeout_s)
+    await asyncio.sleep(0)  # let the painted frame reach the screen before the imports start
+
+
+async def _open(settings: Settings, ui: Ui) -> Services:
+    """These settings' services, or embedded defaults' when they cannot open (said so)."""
+    try:
+        return await ui.session.opener(settings)
     except ConfigError as exc:
-        fallback = parse({}, home=settings.home)
-        ui = await open_ui(fallback, presenter=presenter)
-        presenter.notify(ui.window.tr("Running on embedded defaults"), str(exc), level="error",
-                         actions=(Action(ui.window.tr("Open settings"),
-                                         ui.window.open_settings),))
-        return ui
+        services = await ui.session.opener(parse({}, home=settings.home))
+        ui.presenter.notify(
+            translate("MainWindow", "Running on embedded defaults"), str(exc), level="error",
+            actions=(Action(translate("MainWindow", "Open settings"), ui.window.open_settings),))
+        return services
 
 
 def start_logging(folder: Path) -> Callable[[], None]:

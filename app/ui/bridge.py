@@ -10,11 +10,14 @@ thread, keeping the order.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from app.core import events as ev
-from app.core.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from app.core.pipeline import Pipeline
 
 
 class EventBridge(QObject):

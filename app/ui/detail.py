@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -28,10 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import ImageRef, Shot, ShotStatus
-from app.core.services import Services
 from app.ui.gallery import STATUS_COLORS, status_text
 from app.ui.ops import Ops
+from app.ui.statuses import decimal
 from app.ui.thumbnails import LARGE_SIZE, load_image
+
+if TYPE_CHECKING:
+    from app.core.services import Services
 
 MAX_SEED = 2**31 - 1
 
@@ -64,9 +68,14 @@ class ImageView(QWidget):
 
 
 def timings_text(timings: dict[str, float]) -> str:
-    names = {"load_s": "load", "render_s": "render", "upload_s": "upload", "gpu_s": "GPU",
-             "delay_s": "queue", "wall_s": "total"}
-    parts = [f"{names.get(k, k.removesuffix('_s'))} {v:.2f} s" for k, v in timings.items()]
+    translate = QCoreApplication.translate
+    names = {"load_s": translate("ShotDetailDialog", "load"),
+             "render_s": translate("ShotDetailDialog", "render"),
+             "upload_s": translate("ShotDetailDialog", "upload"),
+             "gpu_s": translate("ShotDetailDialog", "GPU"),
+             "delay_s": translate("ShotDetailDialog", "queue"),
+             "wall_s": translate("ShotDetailDialog", "total")}
+    parts = [f"{names.get(k, k.removesuffix('_s'))} {decimal(v, 2)} s" for k, v in timings.items()]
     return " · ".join(parts) or "—"
 
 

@@ -55,18 +55,23 @@ class Message:
 
 def describe(exc: BaseException, log_hint: str = "") -> tuple[str, str, bool]:
     """``(text, details, is_bug)`` for an exception shown to a person."""
+    translate = QCoreApplication.translate
     details = "".join(traceback.format_exception(exc)).rstrip()
     if isinstance(exc, StoryreelError):
         return str(exc), f"{type(exc).__name__}: {exc}", False
     if isinstance(exc, TimeoutError):
-        return "It took too long and was given up. Try again in a moment.", details, False
+        return translate("errors", "It took too long and was given up. Try again in a moment."), \
+            details, False
     if isinstance(exc, OSError) and exc.strerror:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror}{where}.", details, False
-    where = f" and written to {log_hint}" if log_hint else ""
-    text = (f"An unexpected error ({type(exc).__name__}) was logged{where}. The app keeps "
-            "running; if this happens again, please report it with the details.")
-    return text, details, True
+    if log_hint:
+        text = translate("errors", "An unexpected error (%1) was logged and written to %2. The app "
+                  "keeps running; if this happens again, please report it with the details.")
+    else:
+        text = translate("errors", "An unexpected error (%1) was logged. The app keeps running; if "
+                  "this happens again, please report it with the details.")
+    return text.replace("%1", type(exc).__name__).replace("%2", log_hint), details, True
 
 
 class ErrorPresenter(QObject):

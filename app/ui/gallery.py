@@ -46,6 +46,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import Shot, ShotStatus
+from app.ui.statuses import shot_status_text as status_text
+from app.ui.statuses import shot_status_word
 from app.ui.thumbnails import ThumbnailLoader
 
 ShotRole = Qt.ItemDataRole.UserRole + 1
@@ -166,7 +168,8 @@ class ShotModel(QAbstractListModel):
             tip = f"{shot.number} · {shot.shot_type.label} · {shot.camera}\n{shot.description}"
             return f"{tip}\n\n{shot.error}" if shot.error else tip
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"Shot {shot.number}, {shot.status.value}: {shot.description}"
+            return self.tr("Shot %1, %2: %3").replace("%1", shot.number).replace(
+                "%2", shot_status_word(shot.status)).replace("%3", shot.description)
         return None
 
     def _reindex(self) -> None:
@@ -191,19 +194,7 @@ class ShotModel(QAbstractListModel):
             self._ticker.stop()
 
 
-def status_text(shot: Shot, elapsed: float | None) -> str:
-    match shot.status:
-        case ShotStatus.QUEUED:
-            return "waiting to retry" if shot.error else "queued"
-        case ShotStatus.RENDERING:
-            return f"rendering · {elapsed:.0f} s" if elapsed is not None else "rendering"
-        case ShotStatus.DONE:
-            took = shot.timings.get("wall_s")
-            return f"done in {took:.1f} s" if took is not None else "done"
-        case ShotStatus.FAILED:
-            return f"failed: {shot.error}" if shot.error else "failed"
-        case _:
-            return "cancelled"
+__all__ = ["GalleryView", "ShotDelegate", "ShotModel", "status_text"]
 
 
 class ShotDelegate(QStyledItemDelegate):
@@ -305,12 +296,11 @@ class ShotDelegate(QStyledItemDelegate):
         color = QColor(STATUS_COLORS[shot.status])
         if shot.status is ShotStatus.DONE:
             error = index.data(ImageErrorRole)
-            text = "image unavailable" if error else "loading image…"
+            text = self.tr("image unavailable") if error else self.tr("loading image…")
         elif shot.status is ShotStatus.RENDERING:
-            text = "rendering…"
+            text = self.tr("rendering…")
         else:
-            text = {ShotStatus.QUEUED: "queued", ShotStatus.FAILED: "failed",
-                    ShotStatus.CANCELLED: "cancelled"}.get(shot.status, "")
+            text = shot_status_word(shot.status)
         if shot.status in (ShotStatus.FAILED, ShotStatus.RENDERING):
             tint = QColor(color)
             tint.setAlpha(28)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QLocale,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -40,6 +41,7 @@ from app.core.models import ImageRef, Run, RunStatus, ShotStatus
 from app.ui.errors import ErrorPresenter
 from app.ui.ops import Ops
 from app.ui.session import Session
+from app.ui.statuses import run_status_text
 from app.ui.thumbnails import ThumbnailLoader
 
 PAGE = 50
@@ -177,9 +179,10 @@ class RunDelegate(QStyledItemDelegate):
                                                              width))
         painter.setFont(option.font)
         color = QColor(STATUS_COLORS.get(run.status, "#8a8f98"))
-        status = run.status.value
-        when = f"{run.created_at.astimezone():%d %b, %H:%M}"
-        shots = f"{run.shots_done}/{run.shot_count} shots"
+        status = run_status_text(run.status)
+        when = QLocale().toString(run.created_at.astimezone(), "d MMM, HH:mm")
+        shots = self.tr("%1/%2 shots").replace("%1", str(run.shots_done)).replace(
+            "%2", str(run.shot_count))
         metrics = option.fontMetrics
         x = left
         painter.setPen(color)
@@ -260,6 +263,8 @@ class HistoryPanel(QFrame):
     # Loading.
 
     def refresh(self) -> None:
+        if not self.session.is_open:  # start-up: Ui.start refreshes once the store is open
+            return
         text = self.search.text().strip() or None
         self.ops.start(self.session.services.history.list_runs(limit=PAGE, search=text),
                        what=self.tr("Loading history"), parent=self,

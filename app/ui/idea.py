@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QMimeData, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -31,7 +31,11 @@ from app.ui.ops import Ops
 from app.ui.session import Session
 
 _WEB = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-ACCEPTED = ".txt, .md, .fountain or a .json batch"
+
+
+def accepted() -> str:
+    """The kinds of idea file, in words."""
+    return QCoreApplication.translate("IdeaPanel", ".txt, .md, .fountain or a .json batch")
 
 
 def dropped_paths(mime: QMimeData) -> list[str] | None:
@@ -39,23 +43,27 @@ def dropped_paths(mime: QMimeData) -> list[str] | None:
 
     Raises ``IdeaError`` for what can never be an idea: web addresses, empty drops.
     """
+    translate = QCoreApplication.translate
     if mime.hasUrls():
         urls = mime.urls()
         for url in urls:
             if not url.isLocalFile():
                 shown = url.toDisplayString()
                 shown = shown if len(shown) <= 60 else shown[:57] + "…"
-                raise IdeaError(f"{shown} is a web address, not a file on this computer; "
-                                "save the idea to a file, or paste its text")
+                raise IdeaError(translate("IdeaPanel", "%1 is a web address, not a file on this "
+                                   "computer; save the idea to a file, or paste its text")
+                                .replace("%1", shown))
         if urls:
             return [url.toLocalFile() for url in urls]
     if mime.hasText():
         text = mime.text().strip()
         if _WEB.match(text) and "\n" not in text:
-            raise IdeaError(f"{text[:60]} is a web address; paste the idea's text instead")
+            raise IdeaError(translate("IdeaPanel", "%1 is a web address; paste the idea's text "
+                               "instead").replace("%1", text[:60]))
         if text:
             return None
-    raise IdeaError(f"nothing usable was dropped: drop idea files ({ACCEPTED})")
+    raise IdeaError(translate("IdeaPanel", "nothing usable was dropped: drop idea files (%1)")
+                    .replace("%1", accepted()))
 
 
 class IdeaEditor(QPlainTextEdit):
@@ -84,7 +92,7 @@ class IdeaPanel(QFrame):
         self.editor = IdeaEditor()
         self.editor.setPlaceholderText(self.tr(
             "Describe a story in a few sentences — who, where, what goes wrong…\n"
-            "Or drop idea files (%1) anywhere on the window.").replace("%1", ACCEPTED))
+            "Or drop idea files (%1) anywhere on the window.").replace("%1", accepted()))
         self.editor.setFixedHeight(92)
         self.shots = QSpinBox(objectName="maxShots", minimum=0, maximum=500, value=0)
         self.shots.setSpecialValueText(self.tr("all"))

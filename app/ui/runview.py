@@ -23,14 +23,7 @@ from app.core.models import Run, RunStatus, ShotStatus, Stage
 from app.core.progress import Progress
 from app.ui.gallery import GalleryView, ShotModel
 from app.ui.script import ScriptView, fountain_html, scenes_html
-
-RUN_STATUS_TEXT = {
-    RunStatus.RUNNING: "running",
-    RunStatus.COMPLETED: "completed",
-    RunStatus.PARTIAL: "partly done",
-    RunStatus.FAILED: "failed",
-    RunStatus.CANCELLED: "cancelled",
-}
+from app.ui.statuses import decimal, run_status_text, stage_text
 
 
 class RunView(QWidget):
@@ -216,16 +209,17 @@ class RunView(QWidget):
 
     def _stage_text(self, run: Run) -> str:
         if self.live:
-            text = self.progress.describe()
+            text = stage_text(self.progress)
             return text[:1].upper() + text[1:] + "…" if self.progress.stage is not Stage.DONE \
                 else text
-        status = RUN_STATUS_TEXT.get(run.status, run.status.value)
+        status = run_status_text(run.status)
         text = self.tr("Finished: %1").replace("%1", status) if run.status.finished else \
             self.tr("Interrupted: not running in this window")
         done = sum(1 for s in self.model.shots if s.status is ShotStatus.DONE)
-        text += f" · {done}/{len(self.model.shots)} shots"
+        text += self.tr(" · %1/%2 shots").replace("%1", str(done)).replace(
+            "%2", str(len(self.model.shots)))
         if run.wall_seconds:
-            text += f" in {run.wall_seconds:.1f} s"
+            text += self.tr(" in %1 s").replace("%1", decimal(run.wall_seconds))
         if run.error and run.status is not RunStatus.COMPLETED:
             text += f" · {run.error}"
         return text

@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Iterable
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
@@ -99,9 +100,13 @@ def scenes_html(scenes: Iterable[Scene], shots: Iterable[Shot]) -> str:
         mine = by_scene.get(scene.index, [])
         done = sum(1 for s in mine if s.status is ShotStatus.DONE)
         failed = sum(1 for s in mine if s.status is ShotStatus.FAILED)
-        counts = f"{len(mine)} shot{'s' if len(mine) != 1 else ''}"
+        translate = QCoreApplication.translate
+        counts = (translate("ScriptView", "1 shot") if len(mine) == 1 else
+                  translate("ScriptView", "%1 shots").replace("%1", str(len(mine))))
         if mine:
-            counts += f", {done} done" + (f", {failed} failed" if failed else "")
+            counts += translate("ScriptView", ", %1 done").replace("%1", str(done))
+            if failed:
+                counts += translate("ScriptView", ", %1 failed").replace("%1", str(failed))
         cast = ", ".join(scene.characters)
         out.append(
             f'<p><b>{scene.index}. {_esc(scene.heading)}</b><br>'

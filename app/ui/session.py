@@ -5,6 +5,10 @@ resumed runs start at once beside them. When the settings change, new
 services are opened and take over for the next run; the old ones finish the
 runs they have in flight and are closed after that. Not a widget: the window
 and its panels observe it through signals.
+
+At start-up the session may exist before its services do (the window is shown
+first, the services open right after its first paint): ``opened`` says when
+they are there; ideas queued meanwhile wait for them.
 """
 
 from __future__ import annotations
@@ -14,20 +18,23 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from app.core.ideas import Idea
 from app.core.models import Run, RunOptions
-from app.core.pipeline import Pipeline
-from app.core.services import Services
 from app.core.settings import Settings
 from app.ui.bridge import EventBridge
 from app.ui.ops import Ops
 
+if TYPE_CHECKING:  # importing them costs ~0.7 s (pymongo, storage): not before the first paint
+    from app.core.pipeline import Pipeline
+    from app.core.services import Services
+
 log = logging.getLogger(__name__)
 
-ServicesOpener = Callable[[Settings], Awaitable[Services]]
+ServicesOpener = Callable[[Settings], Awaitable["Services"]]
 
 
 @dataclass(frozen=True)
@@ -39,17 +46,24 @@ class QueuedIdea:
 
 class Session(QObject):
     queue_changed = Signal()
-    services_changed = Signal(object)  # Services
+    services_changed = Signal(object)  # Services (new settings applied)
+    opened = Signal(object)  # Services: the first ones are open (see ``set_services``)
     active_changed = Signal()  # a run started or finished
 
-    def __init__(self, services: Services, bridge: EventBridge, ops: Ops,
-                 opener: ServicesOpener, parent: QObject | None = None) -> None:
+    def __init__(self, services: Services | None, bridge: EventBridge, ops: Ops,
+                 opener: ServicesOpener, parent: QObject | None = None, *,
+                 settings: Settings | None = None) -> None:
+        """``services``, or None and ``settings``: the services come later (``set_services``)."""
         super().__init__(parent)
+        if services is None and settings is None:
+            raise ValueError("a session needs its services or the settings they will open with")
         self.bridge = bridge
         self.ops = ops
         self._opener = opener
-        self._services = services
-        self._pipeline = services.pipeline()
+        self._settings = services.settings if services is not None else settings
+        self._services: Services | None = None
+        self._pipeline: Pipeline | None = None
+        self._ready = asyncio.Event()
         self._retiring: list[tuple[Services, Pipeline]] = []
         self._queue: list[QueuedIdea] = []
         self._tickets = itertools.count(1)
@@ -57,16 +71,38 @@ class Session(QObject):
         self._live: set[str] = set()
         self._closed = False
         self.keep_runs_on_close = False  # set by the quit dialog: detach rather than cancel
-        bridge.attach(self._pipeline)
         bridge.run_started.connect(self._on_run_started)
         bridge.run_finished.connect(self._on_run_finished)
         bridge.run_detached.connect(self._on_run_finished)  # no longer followed, either way
+        if services is not None:
+            self.set_services(services)
+
+    def set_services(self, services: Services) -> None:
+        """The first services, once open: queued ideas start now. Emits ``opened``."""
+        if self._services is not None:
+            raise RuntimeError("the session already has its services; use reopen()")
+        self._services, self._pipeline = services, services.pipeline()
+        self._settings = services.settings
+        self.bridge.attach(self._pipeline)
+        self._ready.set()
+        self.opened.emit(services)
 
     # What there is.
 
     @property
+    def is_open(self) -> bool:
+        """Whether the services are open (at start-up they open after the first paint)."""
+        return self._services is not None
+
+    @property
     def services(self) -> Services:
-        return self._services
+        """The current services; None only during start-up, before ``opened``."""
+        return self._services  # type: ignore[return-value]
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in use (known before the services are open)."""
+        return self._settings
 
     @property
     def opener(self) -> ServicesOpener:
@@ -74,7 +110,7 @@ class Session(QObject):
 
     @property
     def pipeline(self) -> Pipeline:
-        return self._pipeline
+        return self._pipeline  # type: ignore[return-value]
 
     @property
     def queued(self) -> list[QueuedIdea]:
@@ -107,6 +143,7 @@ class Session(QObject):
         return n
 
     async def _work_through_queue(self) -> None:
+        await self._ready.wait()  # ideas queued during start-up wait for the services
         while self._queue and not self._closed:
             item = self._queue.pop(0)
             self.queue_changed.emit()
@@ -129,17 +166,24 @@ class Session(QObject):
         return sum(p.detach_all() for p in self._pipelines())
 
     def retry(self, run_id: str, shot_ids: list[str] | None = None) -> asyncio.Task:
-        return self.ops.start(self._pipeline.retry(run_id, shot_ids),
-                              what=self.tr("Retrying shots"))
+        async def retry() -> Run:
+            await self._ready.wait()
+            return await self.pipeline.retry(run_id, shot_ids)
+
+        return self.ops.start(retry, what=self.tr("Retrying shots"))
 
     def regenerate(self, run_id: str, shot_id: str, *, seed: int | None = None,
                    prompt: str | None = None) -> asyncio.Task:
-        return self.ops.start(self._pipeline.regenerate(run_id, shot_id, seed=seed, prompt=prompt),
-                              what=self.tr("Regenerating a shot"))
+        async def regenerate() -> Run:
+            await self._ready.wait()
+            return await self.pipeline.regenerate(run_id, shot_id, seed=seed, prompt=prompt)
+
+        return self.ops.start(regenerate, what=self.tr("Regenerating a shot"))
 
     def resume(self, run_ids: list[str]) -> asyncio.Task:
         async def resume_each() -> list[Run]:
-            return [await self._pipeline.resume(run_id) for run_id in run_ids]
+            await self._ready.wait()
+            return [await self.pipeline.resume(run_id) for run_id in run_ids]
 
         return self.ops.start(resume_each, what=self.tr("Resuming runs"))
 
@@ -151,7 +195,9 @@ class Session(QObject):
         Runs in flight finish on the services they started with, which are closed
         afterwards. Raises what ``open_services`` raises (the current services stay).
         """
+        await self._ready.wait()  # settings saved during start-up: after the first services
         services = await self._opener(settings)
+        self._settings = services.settings
         old = (self._services, self._pipeline)
         self._services, self._pipeline = services, services.pipeline()
         self.bridge.attach(self._pipeline)
@@ -177,13 +223,15 @@ class Session(QObject):
                     await asyncio.sleep(0.02)
         except TimeoutError:
             log.warning("runs still active at shutdown: %s", self.active_runs)
-        for services, pipeline in [*self._retiring, (self._services, self._pipeline)]:
+        current = [(self._services, self._pipeline)] if self._services is not None else []
+        for services, pipeline in [*self._retiring, *current]:
             self.bridge.detach(pipeline)
             await services.aclose()
         self._retiring.clear()
 
     def _pipelines(self) -> list[Pipeline]:
-        return [self._pipeline, *(p for _, p in self._retiring)]
+        current = [self._pipeline] if self._pipeline is not None else []
+        return [*current, *(p for _, p in self._retiring)]
 
     def _on_run_started(self, run: Run) -> None:
         self._live.add(run.run_id)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,44 +32,53 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import envfile
-from app.core.doctor import check_all
 from app.core.errors import ConfigError
-from app.core.services import Services
 from app.core.settings import SECRET_VARIABLES, VARIABLES, Settings, parse
 from app.ui.ops import Ops
 
-# Tab, the part its Test button checks, and the variables it holds.
+if TYPE_CHECKING:
+    from app.core.services import Services
+
+# Tab, the part its Test button checks, and the variables it holds. Words are marked for
+# lupdate here (QT_TRANSLATE_NOOP) and translated where shown (self.tr, same context).
 PAGES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
-    ("Writer", "writer", ("RUNPOD_WRITER_ENDPOINT", "WRITER_BASE_URL", "WRITER_API_KEY",
-                          "WRITER_MODEL")),
-    ("Renderer", "renderer", ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_BASE_URL",
-                              "RUNPOD_SHOT_ENDPOINT")),
-    ("Storage", "storage", ("R2_ENDPOINT_URL", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID",
-                            "R2_SECRET_ACCESS_KEY", "R2_BUCKET")),
-    ("History", "history", ("MONGODB_URI", "MONGODB_DB")),
-    ("General", None, ("STORYREEL_HOME", "STORYREEL_CONCURRENCY", "STORYREEL_MAX_ATTEMPTS")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Writer"), "writer",
+     ("RUNPOD_WRITER_ENDPOINT", "WRITER_BASE_URL", "WRITER_API_KEY", "WRITER_MODEL")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Renderer"), "renderer",
+     ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_BASE_URL", "RUNPOD_SHOT_ENDPOINT")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "Storage"), "storage",
+     ("R2_ENDPOINT_URL", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY",
+      "R2_BUCKET")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "History"), "history", ("MONGODB_URI", "MONGODB_DB")),
+    (QT_TRANSLATE_NOOP("SettingsDialog", "General"), None,
+     ("STORYREEL_HOME", "STORYREEL_CONCURRENCY", "STORYREEL_MAX_ATTEMPTS")),
 )
 
 HINTS = {
-    "RUNPOD_WRITER_ENDPOINT": "endpoint id of a RunPod vLLM worker (uses the RunPod key)",
-    "WRITER_BASE_URL": "any OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1",
-    "WRITER_MODEL": "model name on that server",
-    "RUNPOD_API_KEY": "also used by a RunPod writer",
+    "RUNPOD_WRITER_ENDPOINT": QT_TRANSLATE_NOOP(
+        "SettingsDialog", "endpoint id of a RunPod vLLM worker (uses the RunPod key)"),
+    "WRITER_BASE_URL": QT_TRANSLATE_NOOP(
+        "SettingsDialog", "any OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1"),
+    "WRITER_MODEL": QT_TRANSLATE_NOOP("SettingsDialog", "model name on that server"),
+    "RUNPOD_API_KEY": QT_TRANSLATE_NOOP("SettingsDialog", "also used by a RunPod writer"),
     "RUNPOD_ENDPOINT_BASE_URL": "https://api.runpod.ai/v2",
-    "RUNPOD_SHOT_ENDPOINT": "endpoint id running the Storyreel shot worker",
+    "RUNPOD_SHOT_ENDPOINT": QT_TRANSLATE_NOOP(
+        "SettingsDialog", "endpoint id running the Storyreel shot worker"),
     "R2_ENDPOINT_URL": "https://<account>.r2.cloudflarestorage.com",
-    "R2_ACCOUNT_ID": "instead of the endpoint URL",
-    "MONGODB_URI": "mongodb+srv://… (empty: embedded store)",
+    "R2_ACCOUNT_ID": QT_TRANSLATE_NOOP("SettingsDialog", "instead of the endpoint URL"),
+    "MONGODB_URI": QT_TRANSLATE_NOOP("SettingsDialog", "mongodb+srv://… (empty: embedded store)"),
     "MONGODB_DB": "storyreel",
-    "STORYREEL_CONCURRENCY": "shots rendered at once (8)",
-    "STORYREEL_MAX_ATTEMPTS": "attempts per shot (3)",
+    "STORYREEL_CONCURRENCY": QT_TRANSLATE_NOOP("SettingsDialog", "shots rendered at once (8)"),
+    "STORYREEL_MAX_ATTEMPTS": QT_TRANSLATE_NOOP("SettingsDialog", "attempts per shot (3)"),
 }
 EMBEDDED = {
-    "writer": "draft writer, offline", "renderer": "draft renderer, offline",
-    "storage": "local folder", "history": "embedded store",
+    "writer": QT_TRANSLATE_NOOP("SettingsDialog", "draft writer, offline"),
+    "renderer": QT_TRANSLATE_NOOP("SettingsDialog", "draft renderer, offline"),
+    "storage": QT_TRANSLATE_NOOP("SettingsDialog", "local folder"),
+    "history": QT_TRANSLATE_NOOP("SettingsDialog", "embedded store"),
 }
 
-Opener = Callable[[Settings], Awaitable[Services]]
+Opener = Callable[[Settings], Awaitable["Services"]]
 
 
 class SettingsDialog(QDialog):
@@ -118,7 +128,7 @@ class SettingsDialog(QDialog):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         for name in names:
             field = QLineEdit(objectName=name)
-            field.setPlaceholderText(HINTS.get(name, ""))
+            field.setPlaceholderText(self.tr(HINTS[name]) if name in HINTS else "")
             if name in SECRET_VARIABLES:
                 field.setEchoMode(QLineEdit.EchoMode.Password)
                 eye = QAction(self.tr("Show"), field)
@@ -216,8 +226,8 @@ class SettingsDialog(QDialog):
         result.setText(self.tr("Testing %1…").replace("%1", mode.detail))
         result.setProperty("ok", None)
         button.setEnabled(False)
-        self.ops.start(self._check(settings, part), what=self.tr("Testing the %1").replace(
-                           "%1", part), parent=self,
+        self.ops.start(self._check(settings, part), what=self.tr("Testing: %1").replace(
+                           "%1", self.tr(next(t for t, p, _ in PAGES if p == part))), parent=self,
                        success=lambda outcome, p=part: self._result(p, *outcome),
                        failure=lambda exc, p=part: self._result(p, False, str(exc)))
 
@@ -229,12 +239,14 @@ class SettingsDialog(QDialog):
             self._checking = (settings, task)
         checks = await asyncio.shield(self._checking[1])
         check = next(c for c in checks if c["name"] == part)
-        detail = check["detail"] if check["mode"] == "cloud" else EMBEDDED[part]
+        detail = check["detail"] if check["mode"] == "cloud" else self.tr(EMBEDDED[part])
         return bool(check["ok"]), f"{detail}: {check['message']}"
 
     async def _check_all(self, settings: Settings) -> list[dict]:
-        current = self._services()
-        if settings == current.settings:  # test what the app runs with
+        from app.core.doctor import check_all  # opens services: not needed for the first paint
+
+        current = self._services()  # None while the app is still opening its own
+        if current is not None and settings == current.settings:  # test what the app runs with
             return await check_all(current)
         services = await self._opener(settings)  # the values typed here, on their own
         try:

@@ -16,14 +16,17 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
 
 from app.core.errors import StorageError
 from app.core.models import ImageRef
-from app.core.services import Services
 from app.ui.ops import Ops
+
+if TYPE_CHECKING:  # opening services is for after the first paint (startup time)
+    from app.core.services import Services
 
 log = logging.getLogger(__name__)
 

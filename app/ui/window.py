@@ -33,24 +33,27 @@ from app.ui.ops import Ops
 from app.ui.runview import RunView
 from app.ui.session import Session
 from app.ui.settings_dialog import SettingsDialog
+from app.ui.statuses import run_status_text
 from app.ui.thumbnails import ThumbnailLoader
 
 
 class MainWindow(QMainWindow):
     close_requested = Signal()  # the person wants to quit and the runs are dealt with
+    first_painted = Signal()  # once, when the window has painted for the first time
 
     def __init__(self, session: Session, ops: Ops, presenter: ErrorPresenter,
                  thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._deleted: set[str] = set()
         self.session, self.ops, self.presenter = session, ops, presenter
-        self.setWindowTitle("Storyreel")
+        self.setWindowTitle(self.tr("Storyreel"))
         self.setAcceptDrops(True)
         self.resize(1320, 860)
         self.setMinimumSize(QSize(860, 560))
         self.follow = True  # show each new run as it starts, until a run is opened by hand
         self.details: list[ShotDetailDialog] = []
         self.allow_close = False
+        self._painted = False
 
         self.message_bar = MessageBar()
         self.idea = IdeaPanel(ops, session, presenter)
@@ -74,8 +77,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.where)
         self.statusBar().setSizeGripEnabled(False)
         self._menus()
-        self._show_where(session.services.settings)
+        self._show_where(session.settings)
         presenter.attach(self.message_bar)
+        if not session.is_open:  # start-up: the window comes first, the services right after
+            self.statusBar().showMessage(self.tr("Starting: opening the history and storage…"))
+            session.opened.connect(self._opened_services)
 
         bridge = session.bridge
         bridge.event.connect(self.run_view.on_event)
@@ -125,6 +131,10 @@ class MainWindow(QMainWindow):
                    f"Ctrl+{n}")
         help_menu = bar.addMenu(self.tr("&Help"))
         action(help_menu, self.tr("&About Storyreel"), self._about)
+
+    def _opened_services(self, services) -> None:
+        self._show_where(services.settings)
+        self.statusBar().showMessage(self.tr("Ready"), 3000)
 
     # Starting runs.
 
@@ -191,7 +201,7 @@ class MainWindow(QMainWindow):
     def _run_finished(self, run: Run) -> None:
         title = run.title or run.source or run.run_id
         text = self.tr("“%1” %2: %3/%4 shots").replace("%1", title).replace(
-            "%2", run.status.value).replace("%3", str(run.shots_done)).replace(
+            "%2", run_status_text(run.status)).replace("%3", str(run.shots_done)).replace(
             "%4", str(run.shot_count))
         self.statusBar().showMessage(text, 8000)
         if run.status is RunStatus.FAILED:
@@ -242,6 +252,8 @@ class MainWindow(QMainWindow):
     # Interrupted runs, settings, about.
 
     def offer_resume(self) -> None:
+        if not self.session.is_open:  # offered anyway once they are (Ui.start)
+            return
         self.ops.start(self.session.services.history.find_unfinished(),
                        what=self.tr("Looking for interrupted runs"), parent=self,
                        success=self._offer)
@@ -251,7 +263,7 @@ class MainWindow(QMainWindow):
         if not runs:
             return
         names = ", ".join(f"“{r.title or r.run_id}”" for r in runs[:3])
-        more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
+        more = self.tr(" and %1 more").replace("%1", str(len(runs) - 3)) if len(runs) > 3 else ""
         ids = [r.run_id for r in runs]
         self.presenter.notify(
             self.tr("%1 interrupted run(s)").replace("%1", str(len(runs))),
@@ -264,8 +276,7 @@ class MainWindow(QMainWindow):
         self.session.resume(run_ids)
 
     def open_settings(self) -> SettingsDialog:
-        services = self.session.services
-        dialog = SettingsDialog(services.settings, lambda: self.session.services,
+        dialog = SettingsDialog(self.session.settings, lambda: self.session.services,
                                 self.session.opener, self.ops, parent=self)
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -290,6 +301,12 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # never exec(): a nested loop under qasync stalls the tasks
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
 
     # Closing.
 

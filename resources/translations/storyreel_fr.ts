@@ -1,0 +1,849 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="fr_FR">
+<context>
+    <name>GalleryView</name>
+    <message>
+        <source>Your storyboard appears here.
+
+Type an idea above and press Generate, or drop idea files onto the window.</source>
+        <translation>Votre storyboard apparaîtra ici.
+
+Saisissez une idée ci-dessus et cliquez sur Générer, ou déposez des fichiers d’idées sur la fenêtre.</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryPanel</name>
+    <message>
+        <source>History</source>
+        <translation>Historique</translation>
+    </message>
+    <message>
+        <source>Search titles and ideas</source>
+        <translation>Rechercher dans les titres et les idées</translation>
+    </message>
+    <message>
+        <source>Show older runs</source>
+        <translation>Afficher les générations plus anciennes</translation>
+    </message>
+    <message>
+        <source>Loading history</source>
+        <translation>Chargement de l’historique</translation>
+    </message>
+    <message>
+        <source>Loading older runs</source>
+        <translation>Chargement des générations plus anciennes</translation>
+    </message>
+    <message>
+        <source>No run matches “%1”.</source>
+        <translation>Aucune génération ne correspond à « %1 ».</translation>
+    </message>
+    <message>
+        <source>Runs you make are kept here.</source>
+        <translation>Vos générations sont conservées ici.</translation>
+    </message>
+    <message>
+        <source>Open</source>
+        <translation>Ouvrir</translation>
+    </message>
+    <message>
+        <source>Delete…</source>
+        <translation>Supprimer…</translation>
+    </message>
+    <message>
+        <source>Cannot delete a running run</source>
+        <translation>Impossible de supprimer une génération en cours</translation>
+    </message>
+    <message>
+        <source>Cancel “%1” first, then delete it.</source>
+        <translation>Annulez d’abord « %1 », puis supprimez-la.</translation>
+    </message>
+    <message>
+        <source>Delete run?</source>
+        <translation>Supprimer la génération ?</translation>
+    </message>
+    <message>
+        <source>Delete “%1” and its %2 shots from history? This cannot be undone.</source>
+        <translation>Supprimer « %1 » et ses %2 plans de l’historique ? Cette action est irréversible.</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Supprimer</translation>
+    </message>
+    <message>
+        <source>Deleting a run</source>
+        <translation>Suppression d’une génération</translation>
+    </message>
+</context>
+<context>
+    <name>IdeaPanel</name>
+    <message>
+        <source>.txt, .md, .fountain or a .json batch</source>
+        <translation>.txt, .md, .fountain ou un lot .json</translation>
+    </message>
+    <message>
+        <source>%1 is a web address, not a file on this computer; save the idea to a file, or paste its text</source>
+        <translation>%1 est une adresse web, pas un fichier de cet ordinateur ; enregistrez l’idée dans un fichier ou collez son texte</translation>
+    </message>
+    <message>
+        <source>%1 is a web address; paste the idea&apos;s text instead</source>
+        <translation>%1 est une adresse web ; collez plutôt le texte de l’idée</translation>
+    </message>
+    <message>
+        <source>nothing usable was dropped: drop idea files (%1)</source>
+        <translation>rien d’utilisable n’a été déposé : déposez des fichiers d’idées (%1)</translation>
+    </message>
+    <message>
+        <source>Describe a story in a few sentences — who, where, what goes wrong…
+Or drop idea files (%1) anywhere on the window.</source>
+        <translation>Décrivez une histoire en quelques phrases : qui, où, ce qui tourne mal…
+Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>tous</translation>
+    </message>
+    <message>
+        <source>At most this many shots per run</source>
+        <translation>Nombre maximal de plans par génération</translation>
+    </message>
+    <message>
+        <source>Shots</source>
+        <translation>Plans</translation>
+    </message>
+    <message>
+        <source>Generate</source>
+        <translation>Générer</translation>
+    </message>
+    <message>
+        <source>Make a storyboard from this idea (Ctrl+Enter)</source>
+        <translation>Créer un storyboard à partir de cette idée (Ctrl+Entrée)</translation>
+    </message>
+    <message>
+        <source>Clear queue</source>
+        <translation>Vider la file</translation>
+    </message>
+    <message>
+        <source>Nothing was queued</source>
+        <translation>Rien n’a été mis en file</translation>
+    </message>
+    <message>
+        <source>Reading idea files</source>
+        <translation>Lecture des fichiers d’idées</translation>
+    </message>
+    <message>
+        <source>1 idea waiting</source>
+        <translation>1 idée en attente</translation>
+    </message>
+    <message>
+        <source>%1 ideas waiting</source>
+        <translation>%1 idées en attente</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Storyreel</source>
+        <translation>Storyreel</translation>
+    </message>
+    <message>
+        <source>Starting: opening the history and storage…</source>
+        <translation>Démarrage : ouverture de l’historique et du stockage…</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>&amp;Fichier</translation>
+    </message>
+    <message>
+        <source>&amp;New idea</source>
+        <translation>&amp;Nouvelle idée</translation>
+    </message>
+    <message>
+        <source>&amp;Open idea files…</source>
+        <translation>&amp;Ouvrir des fichiers d’idées…</translation>
+    </message>
+    <message>
+        <source>&amp;Settings…</source>
+        <translation>&amp;Paramètres…</translation>
+    </message>
+    <message>
+        <source>&amp;Quit</source>
+        <translation>&amp;Quitter</translation>
+    </message>
+    <message>
+        <source>&amp;Run</source>
+        <translation>&amp;Génération</translation>
+    </message>
+    <message>
+        <source>&amp;Generate (Ctrl+Enter)</source>
+        <translation>&amp;Générer (Ctrl+Entrée)</translation>
+    </message>
+    <message>
+        <source>&amp;Cancel run</source>
+        <translation>&amp;Annuler la génération</translation>
+    </message>
+    <message>
+        <source>&amp;Retry failed shots</source>
+        <translation>&amp;Relancer les plans en échec</translation>
+    </message>
+    <message>
+        <source>Resume &amp;interrupted runs</source>
+        <translation>Reprendre les générations &amp;interrompues</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>&amp;Affichage</translation>
+    </message>
+    <message>
+        <source>&amp;History</source>
+        <translation>&amp;Historique</translation>
+    </message>
+    <message>
+        <source>&amp;Storyboard</source>
+        <translation>&amp;Storyboard</translation>
+    </message>
+    <message>
+        <source>S&amp;cript</source>
+        <translation>S&amp;cénario</translation>
+    </message>
+    <message>
+        <source>Sc&amp;enes</source>
+        <translation>Sc&amp;ènes</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>Ai&amp;de</translation>
+    </message>
+    <message>
+        <source>&amp;About Storyreel</source>
+        <translation>À &amp;propos de Storyreel</translation>
+    </message>
+    <message>
+        <source>Ready</source>
+        <translation>Prêt</translation>
+    </message>
+    <message>
+        <source>Queued %1 run(s)</source>
+        <translation>%1 génération(s) en file</translation>
+    </message>
+    <message>
+        <source>Queued “%1”</source>
+        <translation>« %1 » mise en file</translation>
+    </message>
+    <message>
+        <source>Open idea files</source>
+        <translation>Ouvrir des fichiers d’idées</translation>
+    </message>
+    <message>
+        <source>Ideas (%1)</source>
+        <translation>Idées (%1)</translation>
+    </message>
+    <message>
+        <source>Opening a run</source>
+        <translation>Ouverture d’une génération</translation>
+    </message>
+    <message>
+        <source>“%1” %2: %3/%4 shots</source>
+        <translation>« %1 » %2 : %3/%4 plans</translation>
+    </message>
+    <message>
+        <source>“%1” failed</source>
+        <translation>« %1 » a échoué</translation>
+    </message>
+    <message>
+        <source>no shot could be made</source>
+        <translation>aucun plan n’a pu être réalisé</translation>
+    </message>
+    <message>
+        <source>Looking for interrupted runs</source>
+        <translation>Recherche des générations interrompues</translation>
+    </message>
+    <message>
+        <source> and %1 more</source>
+        <translation> et %1 autre(s)</translation>
+    </message>
+    <message>
+        <source>%1 interrupted run(s)</source>
+        <translation>%1 génération(s) interrompue(s)</translation>
+    </message>
+    <message>
+        <source>%1%2 did not finish last time. Resume renders only the missing shots.</source>
+        <translation>%1%2 ne s’est pas terminé la dernière fois. La reprise ne rend que les plans manquants.</translation>
+    </message>
+    <message>
+        <source>Resume</source>
+        <translation>Reprendre</translation>
+    </message>
+    <message>
+        <source>Applying the settings</source>
+        <translation>Application des paramètres</translation>
+    </message>
+    <message>
+        <source>Settings applied</source>
+        <translation>Paramètres appliqués</translation>
+    </message>
+    <message>
+        <source>About Storyreel</source>
+        <translation>À propos de Storyreel</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Storyreel %1&lt;/b&gt;&lt;br&gt;From an idea to a storyboard: script, scenes, shots and an image for every shot.</source>
+        <translation>&lt;b&gt;Storyreel %1&lt;/b&gt;&lt;br&gt;D’une idée à un storyboard : scénario, scènes, plans et une image pour chaque plan.</translation>
+    </message>
+    <message>
+        <source>Runs in progress</source>
+        <translation>Générations en cours</translation>
+    </message>
+    <message>
+        <source>%1 run(s) are still working. Keep their cloud jobs running and resume them next time (nothing is paid twice), or cancel them now (the shots already made are kept).</source>
+        <translation>%1 génération(s) encore en cours. Laissez tourner leurs tâches dans le cloud et reprenez-les la prochaine fois (rien n’est payé deux fois), ou annulez-les maintenant (les plans déjà réalisés sont conservés).</translation>
+    </message>
+    <message>
+        <source>Quit, resume later</source>
+        <translation>Quitter, reprendre plus tard</translation>
+    </message>
+    <message>
+        <source>Cancel runs and quit</source>
+        <translation>Annuler et quitter</translation>
+    </message>
+    <message>
+        <source>Keep working</source>
+        <translation>Continuer à travailler</translation>
+    </message>
+    <message>
+        <source>Settings not used, running on embedded defaults</source>
+        <translation>Paramètres ignorés, utilisation des valeurs intégrées par défaut</translation>
+    </message>
+    <message>
+        <source>Open settings</source>
+        <translation>Ouvrir les paramètres</translation>
+    </message>
+    <message>
+        <source>Running on embedded defaults</source>
+        <translation>Utilisation des valeurs intégrées par défaut</translation>
+    </message>
+</context>
+<context>
+    <name>MessageBar</name>
+    <message>
+        <source>Details</source>
+        <translation>Détails</translation>
+    </message>
+    <message>
+        <source>Copy details</source>
+        <translation>Copier les détails</translation>
+    </message>
+    <message>
+        <source>Dismiss</source>
+        <translation>Fermer</translation>
+    </message>
+    <message>
+        <source>+%1 more</source>
+        <translation>+%1 autre(s)</translation>
+    </message>
+</context>
+<context>
+    <name>RunDelegate</name>
+    <message>
+        <source>%1/%2 shots</source>
+        <translation>%1/%2 plans</translation>
+    </message>
+</context>
+<context>
+    <name>RunListModel</name>
+    <message>
+        <source>Loading a cover image</source>
+        <translation>Chargement d’une vignette</translation>
+    </message>
+</context>
+<context>
+    <name>RunView</name>
+    <message>
+        <source>No run yet</source>
+        <translation>Aucune génération pour l’instant</translation>
+    </message>
+    <message>
+        <source>Retry failed</source>
+        <translation>Relancer les échecs</translation>
+    </message>
+    <message>
+        <source>Render the failed and cancelled shots again</source>
+        <translation>Rendre à nouveau les plans en échec et annulés</translation>
+    </message>
+    <message>
+        <source>Cancel run</source>
+        <translation>Annuler la génération</translation>
+    </message>
+    <message>
+        <source>Stop this run (Ctrl+.)</source>
+        <translation>Arrêter cette génération (Ctrl+.)</translation>
+    </message>
+    <message>
+        <source>The script appears here once it is written.</source>
+        <translation>Le scénario apparaîtra ici une fois écrit.</translation>
+    </message>
+    <message>
+        <source>The scenes appear here once they are planned.</source>
+        <translation>Les scènes apparaîtront ici une fois découpées.</translation>
+    </message>
+    <message>
+        <source>Storyboard</source>
+        <translation>Storyboard</translation>
+    </message>
+    <message>
+        <source>Script</source>
+        <translation>Scénario</translation>
+    </message>
+    <message>
+        <source>Scenes</source>
+        <translation>Scènes</translation>
+    </message>
+    <message>
+        <source>Nothing running</source>
+        <translation>Aucune génération en cours</translation>
+    </message>
+    <message>
+        <source>Start a storyboard from an idea, or open one from history.</source>
+        <translation>Lancez un storyboard à partir d’une idée, ou ouvrez-en un depuis l’historique.</translation>
+    </message>
+    <message>
+        <source>Writing a title…</source>
+        <translation>Écriture du titre…</translation>
+    </message>
+    <message>
+        <source>typed idea</source>
+        <translation>idée saisie</translation>
+    </message>
+    <message>
+        <source>%1 shots in %2 scenes</source>
+        <translation>%1 plans dans %2 scènes</translation>
+    </message>
+    <message>
+        <source>Finished: %1</source>
+        <translation>Terminé : %1</translation>
+    </message>
+    <message>
+        <source>Interrupted: not running in this window</source>
+        <translation>Interrompu : ne tourne pas dans cette fenêtre</translation>
+    </message>
+    <message>
+        <source> · %1/%2 shots</source>
+        <translation> · %1/%2 plans</translation>
+    </message>
+    <message>
+        <source> in %1 s</source>
+        <translation> en %1 s</translation>
+    </message>
+    <message>
+        <source>Scenes (%1)</source>
+        <translation>Scènes (%1)</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>Annulation…</translation>
+    </message>
+</context>
+<context>
+    <name>ScriptView</name>
+    <message>
+        <source>1 shot</source>
+        <translation>1 plan</translation>
+    </message>
+    <message>
+        <source>%1 shots</source>
+        <translation>%1 plans</translation>
+    </message>
+    <message>
+        <source>, %1 done</source>
+        <translation>, %1 terminé(s)</translation>
+    </message>
+    <message>
+        <source>, %1 failed</source>
+        <translation>, %1 en échec</translation>
+    </message>
+</context>
+<context>
+    <name>Session</name>
+    <message>
+        <source>Running ideas</source>
+        <translation>Génération des idées</translation>
+    </message>
+    <message>
+        <source>Retrying shots</source>
+        <translation>Nouvelle tentative des plans</translation>
+    </message>
+    <message>
+        <source>Regenerating a shot</source>
+        <translation>Régénération d’un plan</translation>
+    </message>
+    <message>
+        <source>Resuming runs</source>
+        <translation>Reprise des générations</translation>
+    </message>
+    <message>
+        <source>Closing the previous connections</source>
+        <translation>Fermeture des connexions précédentes</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Writer</source>
+        <translation>Rédaction</translation>
+    </message>
+    <message>
+        <source>Renderer</source>
+        <translation>Rendu</translation>
+    </message>
+    <message>
+        <source>Storage</source>
+        <translation>Stockage</translation>
+    </message>
+    <message>
+        <source>History</source>
+        <translation>Historique</translation>
+    </message>
+    <message>
+        <source>General</source>
+        <translation>Général</translation>
+    </message>
+    <message>
+        <source>endpoint id of a RunPod vLLM worker (uses the RunPod key)</source>
+        <translation>identifiant d’endpoint d’un worker vLLM RunPod (utilise la clé RunPod)</translation>
+    </message>
+    <message>
+        <source>any OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1</source>
+        <translation>tout serveur compatible OpenAI, p. ex. http://127.0.0.1:11434/v1</translation>
+    </message>
+    <message>
+        <source>model name on that server</source>
+        <translation>nom du modèle sur ce serveur</translation>
+    </message>
+    <message>
+        <source>also used by a RunPod writer</source>
+        <translation>également utilisée par un rédacteur RunPod</translation>
+    </message>
+    <message>
+        <source>endpoint id running the Storyreel shot worker</source>
+        <translation>identifiant de l’endpoint qui exécute le worker de plans Storyreel</translation>
+    </message>
+    <message>
+        <source>instead of the endpoint URL</source>
+        <translation>à la place de l’URL de l’endpoint</translation>
+    </message>
+    <message>
+        <source>mongodb+srv://… (empty: embedded store)</source>
+        <translation>mongodb+srv://… (vide : base intégrée)</translation>
+    </message>
+    <message>
+        <source>shots rendered at once (8)</source>
+        <translation>plans rendus simultanément (8)</translation>
+    </message>
+    <message>
+        <source>attempts per shot (3)</source>
+        <translation>tentatives par plan (3)</translation>
+    </message>
+    <message>
+        <source>draft writer, offline</source>
+        <translation>rédacteur brouillon, hors ligne</translation>
+    </message>
+    <message>
+        <source>draft renderer, offline</source>
+        <translation>rendu brouillon, hors ligne</translation>
+    </message>
+    <message>
+        <source>local folder</source>
+        <translation>dossier local</translation>
+    </message>
+    <message>
+        <source>embedded store</source>
+        <translation>base intégrée</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>Paramètres</translation>
+    </message>
+    <message>
+        <source>Leave a field empty to use the embedded default. Saved to %1; changes apply at once.</source>
+        <translation>Laissez un champ vide pour utiliser la valeur intégrée par défaut. Enregistré dans %1 ; les changements s’appliquent immédiatement.</translation>
+    </message>
+    <message>
+        <source>Reading settings</source>
+        <translation>Lecture des paramètres</translation>
+    </message>
+    <message>
+        <source>Show</source>
+        <translation>Afficher</translation>
+    </message>
+    <message>
+        <source>Show or hide the value</source>
+        <translation>Afficher ou masquer la valeur</translation>
+    </message>
+    <message>
+        <source>The data folder is chosen with the STORYREEL_HOME environment variable, before the app starts</source>
+        <translation>Le dossier de données se choisit avec la variable d’environnement STORYREEL_HOME, avant le démarrage de l’application</translation>
+    </message>
+    <message>
+        <source>Set in the environment, which wins over this file</source>
+        <translation>Défini dans l’environnement, qui l’emporte sur ce fichier</translation>
+    </message>
+    <message>
+        <source>Test</source>
+        <translation>Tester</translation>
+    </message>
+    <message>
+        <source>Saving settings</source>
+        <translation>Enregistrement des paramètres</translation>
+    </message>
+    <message>
+        <source>Testing %1…</source>
+        <translation>Test de %1…</translation>
+    </message>
+    <message>
+        <source>Testing: %1</source>
+        <translation>Test : %1</translation>
+    </message>
+</context>
+<context>
+    <name>ShotDelegate</name>
+    <message>
+        <source>image unavailable</source>
+        <translation>image indisponible</translation>
+    </message>
+    <message>
+        <source>loading image…</source>
+        <translation>chargement de l’image…</translation>
+    </message>
+    <message>
+        <source>rendering…</source>
+        <translation>rendu en cours…</translation>
+    </message>
+</context>
+<context>
+    <name>ShotDetailDialog</name>
+    <message>
+        <source>load</source>
+        <translation>chargement</translation>
+    </message>
+    <message>
+        <source>render</source>
+        <translation>rendu</translation>
+    </message>
+    <message>
+        <source>upload</source>
+        <translation>envoi</translation>
+    </message>
+    <message>
+        <source>GPU</source>
+        <translation>GPU</translation>
+    </message>
+    <message>
+        <source>queue</source>
+        <translation>file d’attente</translation>
+    </message>
+    <message>
+        <source>total</source>
+        <translation>total</translation>
+    </message>
+    <message>
+        <source>This image and the ones it replaced</source>
+        <translation>Cette image et celles qu’elle a remplacées</translation>
+    </message>
+    <message>
+        <source>New seed</source>
+        <translation>Nouvelle graine</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>État</translation>
+    </message>
+    <message>
+        <source>Shot</source>
+        <translation>Plan</translation>
+    </message>
+    <message>
+        <source>Dialogue</source>
+        <translation>Dialogue</translation>
+    </message>
+    <message>
+        <source>Prompt</source>
+        <translation>Prompt</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>Graine</translation>
+    </message>
+    <message>
+        <source>Timings</source>
+        <translation>Durées</translation>
+    </message>
+    <message>
+        <source>Job</source>
+        <translation>Tâche</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>Relancer</translation>
+    </message>
+    <message>
+        <source>Regenerate</source>
+        <translation>Régénérer</translation>
+    </message>
+    <message>
+        <source>Render again with a new seed, or with the seed and prompt set here; the current image is kept as a previous version</source>
+        <translation>Rendre à nouveau avec une nouvelle graine, ou avec la graine et le prompt indiqués ici ; l’image actuelle est conservée comme version précédente</translation>
+    </message>
+    <message>
+        <source>Shot %1</source>
+        <translation>Plan %1</translation>
+    </message>
+    <message>
+        <source>attempt %1</source>
+        <translation>tentative %1</translation>
+    </message>
+    <message>
+        <source>Wait until the run has finished</source>
+        <translation>Attendez la fin de la génération</translation>
+    </message>
+    <message>
+        <source>v%1</source>
+        <translation>v%1</translation>
+    </message>
+    <message>
+        <source>Seed %1</source>
+        <translation>Graine %1</translation>
+    </message>
+    <message>
+        <source>current</source>
+        <translation>actuelle</translation>
+    </message>
+    <message>
+        <source>Rendering…</source>
+        <translation>Rendu en cours…</translation>
+    </message>
+    <message>
+        <source>Queued</source>
+        <translation>En file d’attente</translation>
+    </message>
+    <message>
+        <source>No image: the shot failed</source>
+        <translation>Pas d’image : le plan a échoué</translation>
+    </message>
+    <message>
+        <source>No image: the shot was cancelled</source>
+        <translation>Pas d’image : le plan a été annulé</translation>
+    </message>
+    <message>
+        <source>Loading image…</source>
+        <translation>Chargement de l’image…</translation>
+    </message>
+    <message>
+        <source>Loading the shot image</source>
+        <translation>Chargement de l’image du plan</translation>
+    </message>
+</context>
+<context>
+    <name>ShotModel</name>
+    <message>
+        <source>Shot %1, %2: %3</source>
+        <translation>Plan %1, %2 : %3</translation>
+    </message>
+</context>
+<context>
+    <name>Status</name>
+    <message>
+        <source>waiting to retry</source>
+        <translation>nouvelle tentative en attente</translation>
+    </message>
+    <message>
+        <source>queued</source>
+        <translation>en file d’attente</translation>
+    </message>
+    <message>
+        <source>rendering</source>
+        <translation>rendu en cours</translation>
+    </message>
+    <message>
+        <source>rendering · %1 s</source>
+        <translation>rendu en cours · %1 s</translation>
+    </message>
+    <message>
+        <source>done</source>
+        <translation>terminé</translation>
+    </message>
+    <message>
+        <source>done in %1 s</source>
+        <translation>terminé en %1 s</translation>
+    </message>
+    <message>
+        <source>failed: %1</source>
+        <translation>échec : %1</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>en échec</translation>
+    </message>
+    <message>
+        <source>cancelled</source>
+        <translation>annulé</translation>
+    </message>
+    <message>
+        <source>running</source>
+        <translation>en cours</translation>
+    </message>
+    <message>
+        <source>completed</source>
+        <translation>terminée</translation>
+    </message>
+    <message>
+        <source>partly done</source>
+        <translation>partiellement terminée</translation>
+    </message>
+    <message>
+        <source>rendering shots %1/%2</source>
+        <translation>rendu des plans %1/%2</translation>
+    </message>
+    <message>
+        <source>, %1 in flight</source>
+        <translation>, %1 en cours</translation>
+    </message>
+    <message>
+        <source>, %1 failed</source>
+        <translation>, %1 en échec</translation>
+    </message>
+    <message>
+        <source>writing the script</source>
+        <translation>écriture du scénario</translation>
+    </message>
+    <message>
+        <source>planning scenes and shots</source>
+        <translation>découpage en scènes et en plans</translation>
+    </message>
+</context>
+<context>
+    <name>ThumbnailLoader</name>
+    <message>
+        <source>Loading a shot image</source>
+        <translation>Chargement d’une image de plan</translation>
+    </message>
+</context>
+<context>
+    <name>errors</name>
+    <message>
+        <source>It took too long and was given up. Try again in a moment.</source>
+        <translation>L’opération a pris trop de temps et a été abandonnée. Réessayez dans un instant.</translation>
+    </message>
+    <message>
+        <source>An unexpected error (%1) was logged and written to %2. The app keeps running; if this happens again, please report it with the details.</source>
+        <translation>Une erreur inattendue (%1) a été consignée dans %2. L’application continue de fonctionner ; si cela se reproduit, signalez-la avec les détails.</translation>
+    </message>
+    <message>
+        <source>An unexpected error (%1) was logged. The app keeps running; if this happens again, please report it with the details.</source>
+        <translation>Une erreur inattendue (%1) a été consignée. L’application continue de fonctionner ; si cela se reproduit, signalez-la avec les détails.</translation>
+    </message>
+    <message>
+        <source>Something went wrong</source>
+        <translation>Un problème est survenu</translation>
+    </message>
+</context>
+</TS>
