@@ -49,7 +49,7 @@ from app.ui.errors import Action, ErrorPresenter, install_excepthook, loop_excep
 from app.ui.ops import Ops
 from app.ui.session import ServicesOpener, Session
 from app.ui.thumbnails import ThumbnailLoader
-from app.ui.window import MainWindow
+from app.ui.window import FileOpenEvents, MainWindow
 
 if TYPE_CHECKING:
     from app.core.services import Services
@@ -112,6 +112,9 @@ def build_ui(settings: Settings, *, presenter: ErrorPresenter | None = None,
     session = Session(services, bridge, ops, opener, settings=settings)
     thumbnails = ThumbnailLoader(ops, lambda: session.services)
     window = MainWindow(session, ops, presenter, thumbnails)
+    app = QApplication.instance()
+    if app is not None:
+        app.installEventFilter(FileOpenEvents(window))
     return Ui(presenter, ops, bridge, session, thumbnails, window)
 
 

@@ -8,8 +8,15 @@ error presenter.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QFileOpenEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -343,3 +350,21 @@ class MainWindow(QMainWindow):
         if choice is not None:
             self.session.keep_runs_on_close = choice == "keep"
             self.close_requested.emit()
+
+
+class FileOpenEvents(QObject):
+    """macOS hands files opened with the app (Finder's "Open With", a drop on the Dock
+    icon) to the application as QFileOpenEvent, not as arguments: queue them like drops.
+    Parented to the window, so it goes away with it."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+            path = event.file()
+            if path:
+                self._window.queue_paths([path])
+                return True
+        return super().eventFilter(watched, event)

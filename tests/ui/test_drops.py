@@ -138,3 +138,16 @@ def test_files_given_on_the_command_line_are_queued_like_drops(make_ui, qtbot, t
     ui.window.queue_paths([str(SAMPLES / "heist.md")])
     qtbot.waitUntil(lambda: len(finished) == 1, timeout=WAIT_MS)
     assert finished[0].source == "heist.md" and finished[0].status is RunStatus.COMPLETED
+
+
+def test_a_file_opened_with_the_app_on_macos_is_queued_like_a_drop(make_ui, qtbot):
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    ui = make_ui(show=False)
+    finished = []
+    ui.bridge.run_finished.connect(finished.append)
+    ui.window.idea.shots.setValue(1)
+    QApplication.sendEvent(QApplication.instance(), QFileOpenEvent(str(SAMPLES / "heist.md")))
+    qtbot.waitUntil(lambda: len(finished) == 1, timeout=WAIT_MS)
+    assert finished[0].source == "heist.md" and finished[0].status is RunStatus.COMPLETED

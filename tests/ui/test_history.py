@@ -68,7 +68,8 @@ def test_opening_a_run_shows_it_as_it_finished(ui, qtbot):
     qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     view = ui.window.run_view
     qtbot.waitUntil(lambda: view.run_id == runs[1].run_id, timeout=WAIT_MS)
-    assert not view.live and not view.cancel_button.isVisible()
+    assert not view.live
+    qtbot.waitUntil(lambda: not view.cancel_button.isVisible(), timeout=WAIT_MS)
     assert view.title.text() == runs[1].title
     assert "completed" in view.stage.text()
     assert [s.shot_id for s in view.model.shots] == [s.shot_id for s in runs[1].shots]

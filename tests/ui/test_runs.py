@@ -63,9 +63,12 @@ def test_cancel_stops_the_run_and_the_cards_say_cancelled(ui, renderer, recorder
     [run] = recorder.wait_finished(qtbot)
     assert run.status is RunStatus.CANCELLED
     assert renderer.cancelled and not renderer.finished
-    assert {s.status for s in view.model.shots} == {ShotStatus.CANCELLED}
+    # the cards catch up on the events they were sent (updates are batched)
+    qtbot.waitUntil(lambda: {s.status for s in view.model.shots} == {ShotStatus.CANCELLED},
+                    timeout=WAIT_MS)
     assert ui.session.active_runs == []
-    assert not view.cancel_button.isVisible()
+    # the header is redrawn at most ten times a second
+    qtbot.waitUntil(lambda: not view.cancel_button.isVisible(), timeout=WAIT_MS)
     assert view.retry_button.isVisible()  # cancelled shots can be rendered later
     stored = finish(qtbot, ui.session.services.history.get_run(run.run_id))
     assert stored.status is RunStatus.CANCELLED
@@ -79,7 +82,7 @@ def test_retry_failed_renders_only_the_failed_shots(ui, renderer, recorder, qtbo
     view = ui.window.run_view
     failed = view.model.shot("s02-01")
     assert failed.status is ShotStatus.FAILED and "CUDA out of memory" in failed.error
-    assert view.retry_button.isVisible()
+    qtbot.waitUntil(view.retry_button.isVisible, timeout=WAIT_MS)  # header redraws are batched
     started_before = len(renderer.started)
 
     view.retry_button.click()
