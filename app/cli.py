@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="shots rendered at once (default 8)")
     run.add_argument("--seed", type=_seed, metavar="N", help="run seed, for repeatable results")
     run.add_argument("--style", metavar="NAME", help="style line carried into every shot prompt")
+    run.add_argument("--budget-gpu-seconds", type=_positive_float, metavar="S",
+                     help="stop submitting shots once S GPU seconds are spent (ends partial)")
 
     history = sub.add_parser("history", help="list past runs, newest first")
     history.add_argument("--search", metavar="TEXT", help="words from the title or the idea")
@@ -144,3 +146,12 @@ def _seed(value: str) -> int:
         raise argparse.ArgumentTypeError("a seed is between 0 and 2147483647")
     return n
 
+
+def _positive_float(value: str) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not n > 0 or n != n or n == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return n

@@ -73,7 +73,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     # Every idea is read and checked before anything is created: one bad file changes nothing.
     batch = _read_ideas(args.ideas, args.text)
     resolve_style(args.style)  # a misspelt preset is refused before anything starts
-    options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style)
+    options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style,
+                         budget_gpu_s=args.budget_gpu_seconds)
     settings = load_settings()
     async with _services(settings) as services:
         await _mention_unfinished(services)

@@ -209,6 +209,8 @@ class Shot(Model):
 
 class RunOptions(Model):
     max_shots: int | None = Field(default=None, ge=1)
+    budget_gpu_s: float | None = Field(default=None, gt=0, description="stop submitting "
+                                       "new shots once this many GPU seconds are spent")
     concurrency: int = Field(default=8, ge=1, le=256)
     seed: int | None = None
     style: str | None = None
@@ -228,6 +230,7 @@ class Run(Model):
     width: int = 1024
     height: int = 576
     max_shots: int | None = None
+    budget_gpu_s: float | None = None
     writer: str = ""
     renderer: str = ""
     script: Script | None = None

@@ -110,6 +110,7 @@ class Pipeline:
             width=options.width,
             height=options.height,
             max_shots=options.max_shots,
+            budget_gpu_s=options.budget_gpu_s,
             writer=self.writer.name,
             renderer=self.renderer.name,
         )
@@ -213,10 +214,12 @@ class Pipeline:
             if not run.scenes:
                 await self._plan_scenes(run, idea, style)
                 pending = list(run.shots)
-            await self._render_shots(run, pending if pending is not None else run.shots,
-                                     style.negative_prompt(NEGATIVE_PROMPT))
+            stopped = await self._render_shots(run, pending if pending is not None else run.shots,
+                                               style.negative_prompt(NEGATIVE_PROMPT))
             run.tally()
             run.status = _outcome(run)
+            if stopped:  # the budget, not a person, stopped it: partial, with the reason
+                run.status = RunStatus.PARTIAL if run.shots_done else RunStatus.FAILED
             if run.status is RunStatus.FAILED and not run.error:
                 run.error = _first_error(run) or "the scene plan has no shots"
         except asyncio.CancelledError:
@@ -307,18 +310,24 @@ class Pipeline:
             seed=derive_seed(run.seed, shot_id),
         )
 
-    async def _render_shots(self, run: Run, shots: list[Shot], negative_prompt: str) -> None:
-        """The fan-out: ``concurrency`` workers take shots in story order from one queue."""
+    async def _render_shots(self, run: Run, shots: list[Shot], negative_prompt: str) -> bool:
+        """The fan-out: ``concurrency`` workers take shots in story order from one queue.
+        Returns True when the run's GPU budget stopped it before every shot started."""
         await self._enter(run, Stage.RENDERING_SHOTS)
         headings = {scene.index: scene.heading for scene in run.scenes}
         queue = deque(sorted(shots, key=lambda s: s.order))
 
+        budget = run.budget_gpu_s
+
         async def work() -> None:
             while queue:
+                if budget is not None and run.gpu_seconds >= budget:
+                    return  # shots in flight finish (they are paid for); no new ones start
                 shot = queue.popleft()
                 await self._render_shot(run, shot, headings.get(shot.scene, ""), negative_prompt)
 
         workers = [asyncio.create_task(work()) for _ in range(min(self.concurrency, len(queue)))]
+        over = False
         try:
             await asyncio.gather(*workers)
         finally:
@@ -331,10 +340,16 @@ class Pipeline:
                     w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             if run.run_id not in self._detached:  # detached: they stay queued, for resume
+                over = budget is not None and run.gpu_seconds >= budget and bool(queue)
                 for shot in queue:  # never started
                     shot.status = ShotStatus.CANCELLED
+                    shot.error = "not rendered: the run's GPU budget was spent" if over else None
                     await self._save_shot(shot)
                     self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
+                if over:
+                    run.error = (f"stopped at the GPU budget: {run.gpu_seconds:g} of "
+                                 f"{budget:g} GPU seconds spent, {len(queue)} shots not rendered")
+        return over
 
     async def _render_shot(self, run: Run, shot: Shot, heading: str, negative: str) -> None:
         """Render one shot to a final state (done, failed, or cancelled), then record and

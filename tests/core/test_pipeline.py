@@ -486,3 +486,22 @@ async def test_detach_leaves_the_run_resumable_with_its_jobs_running():
     assert finished.status is RunStatus.COMPLETED
     assert sorted(later.resumed) == [(f"s01-0{i}", f"job-s01-0{i}-1") for i in (1, 2, 3)]
     assert len(later.calls) == 8
+
+
+async def test_the_gpu_budget_stops_new_shots_and_ends_the_run_partial_with_the_reason():
+    history = MemoryHistory()
+    renderer = ScriptedRenderer()  # every shot costs 0.5 GPU s
+    pipeline, _ = make(PlannedWriter(scenes=3, shots_per_scene=4), renderer, concurrency=1,
+                       history=history)
+    run = await pipeline.start(IDEA, RunOptions(budget_gpu_s=2.0))
+
+    assert len(renderer.calls) == 4  # 4 x 0.5 s spent, then nothing new was submitted
+    assert run.status is RunStatus.PARTIAL
+    assert run.gpu_seconds == 2.0
+    assert run.error == ("stopped at the GPU budget: 2 of 2 GPU seconds spent, "
+                         "8 shots not rendered")
+    left = [s for s in run.shots if s.status is ShotStatus.CANCELLED]
+    assert len(left) == 8
+    assert all(s.error == "not rendered: the run's GPU budget was spent" for s in left)
+    stored = await history.get_run(run.run_id)
+    assert (stored.status, stored.error, stored.budget_gpu_s) == (run.status, run.error, 2.0)

@@ -261,3 +261,19 @@ def test_doctor_reports_endpoint_health_and_r2_and_never_a_secret(runpod, cloud_
     everything = refused.stdout + refused.stderr
     assert wrong not in everything and RUNPOD_KEY not in everything
     assert S3_SECRET_KEY not in everything
+
+
+def test_a_gpu_budget_stops_submitting_shot_jobs_on_runpod(runpod, s3, bucket, cloud_env,
+                                                          home):
+    runpod.call(lambda: setattr(runpod.fake, "default_plan", JobPlan(run_s=JOB_S)))
+
+    result = storyreel("run", "--text", IDEA, "--json", "--concurrency", "1",
+                       "--budget-gpu-seconds", str(1.5 * JOB_S), env=cloud_env)
+
+    assert result.returncode == 1, result.stderr  # partial
+    run = one_run(result)
+    assert run["status"] == "partial"
+    assert run["shots_done"] == 2 and len(runpod.shot_jobs()) == 2  # no job after the cap
+    assert "stopped at the GPU budget" in run["error"]
+    assert run["gpu_seconds"] >= 1.5 * JOB_S
+    assert {s["status"] for s in run["shots"][2:]} == {"cancelled"}
