@@ -127,31 +127,26 @@ def _window(files: list[str], *, self_test: bool) -> int:
         return 2  # bad input: this installation cannot show the window
     return run_gui(files, self_test=self_test)
 
-def _positive(value: str) -> int:
+def _parsed(value: str, cast: type, what: str, ok, wanted: str):
+    """``value`` as ``cast``, or an argparse error that says what was expected."""
     try:
-        n = int(value)
+        n = cast(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {n}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if not ok(n):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
     return n
+
+
+def _positive(value: str) -> int:
+    return _parsed(value, int, "a whole number", lambda n: n >= 1, "a number of at least 1")
 
 
 def _seed(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if not 0 <= n < 2**31:
-        raise argparse.ArgumentTypeError("a seed is between 0 and 2147483647")
-    return n
+    return _parsed(value, int, "a whole number", lambda n: 0 <= n < 2**31,
+                   "a seed between 0 and 2147483647")
 
 
 def _positive_float(value: str) -> float:
-    try:
-        n = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not n > 0 or n != n or n == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return n
+    return _parsed(value, float, "a number", lambda n: 0 < n < float("inf"),
+                   "a positive number")
