@@ -9,7 +9,7 @@ and a simulated renderer (each shot 0.5 s ± 20 %, seeded), and prints:
 - speedup: serial time (writer + every shot one after another) / wall;
 - loop lag: the longest the event loop was kept from a 5 ms ticker.
 
-Usage: python benchmarks/pipeline.py [--shots 64 512] [--concurrency 8] [--history memory|files]
+Usage: python benchmarks/pipeline.py [--shots 64 512] [--concurrency 8] [--history memory|embedded]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.core.history.files import FileHistory
+from app.core.history.factory import open_embedded
 from app.core.history.memory import MemoryHistory
 from app.core.ideas import from_text
 from app.core.models import ImageRef, Scene, ScenePlan, Script, ShotPlan, ShotType
@@ -96,7 +96,8 @@ async def measure(shots: int, concurrency: int, stage_s: float, history_kind: st
                   seed: int) -> dict[str, float]:
     latencies = latencies_for(shots, 0.5, 0.2, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        history = FileHistory(Path(tmp)) if history_kind == "files" else MemoryHistory()
+        history = (await open_embedded(Path(tmp) / "db") if history_kind == "embedded"
+                   else MemoryHistory())
         pipeline = Pipeline(SimWriter(stage_s, shots), SimRenderer(latencies), history,
                             concurrency=concurrency)
         lag = 0.0
@@ -115,6 +116,7 @@ async def measure(shots: int, concurrency: int, stage_s: float, history_kind: st
         wall = time.perf_counter() - started
         stop.set()
         await tick
+        await history.aclose()
     assert run.shots_done == shots, run.status
     ordered = [latencies[s.shot_id] for s in sorted(run.shots, key=lambda s: s.order)]
     ideal = 2 * stage_s + ideal_makespan(ordered, concurrency)
@@ -129,7 +131,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--stage", type=float, default=0.3, help="writer seconds per stage")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--history", choices=["memory", "files"], default="memory")
+    parser.add_argument("--history", choices=["memory", "embedded"], default="memory",
+                        help="embedded: every state change written to the real default store")
     args = parser.parse_args()
 
     print(f"pipeline benchmark: writer {args.stage} s/stage, shots 0.5 s ± 20 %, "

@@ -1,7 +1,7 @@
 """Run history: every run, with every shot, job id, status, timing and error.
 
-One interface, several stores: ``memory`` (tests), ``files`` (an append-only log
-per run under ``STORYREEL_HOME``), and MongoDB (embedded or a real server).
+One interface, two stores: ``memory`` (tests and benchmarks) and MongoDB
+(``mongo.py``: the embedded nx-27017 server by default, or any real server).
 Shots are stored one record per shot, beside their run.
 """
 
@@ -30,7 +30,7 @@ class DayUsage:
 @runtime_checkable
 class HistoryStore(Protocol):
     kind: str
-    """Short description for status lines, e.g. ``files (local)``."""
+    """Short description for status lines, e.g. ``embedded (/home/me/.local/share/...)``."""
 
     async def create_run(self, run: Run) -> None: ...
 

@@ -1,4 +1,5 @@
-"""History kept in memory: for tests, and the base of the file store."""
+"""History kept in memory: for tests and benchmarks; the reference the contract suite
+holds every other store to."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class MemoryHistory:
     async def aclose(self) -> None:
         return None
 
-    # The state changes, shared with the file store's replay.
+    # The state changes.
 
     def _apply_create(self, doc: dict[str, Any]) -> None:
         self.writes += 1

@@ -25,14 +25,13 @@ from mongomock_motor import AsyncMongoMockClient
 from pymongo import AsyncMongoClient
 
 from app.core.history.factory import open_embedded, open_mongodb
-from app.core.history.files import FileHistory
 from app.core.history.memory import MemoryHistory
 from app.core.history.mongo import MongoHistory
 
 MONGODB_TEST_URI = os.environ.get("MONGODB_TEST_URI")
 NO_REAL_MONGODB = "MONGODB_TEST_URI is not set: contract tests on a real MongoDB are skipped"
 
-BACKENDS = ["memory", "files", "mongomock", "embedded", "mongodb"]
+BACKENDS = ["memory", "mongomock", "embedded", "mongodb"]
 MONGO_BACKENDS = ["mongomock", "embedded", "mongodb"]
 
 
@@ -97,8 +96,6 @@ class Backend:
 async def open_backend(kind: str, tmp_path, **kwargs: Any) -> Backend:
     if kind == "memory":
         return Backend(MemoryHistory())
-    if kind == "files":
-        return Backend(FileHistory(tmp_path / "history"))
     if kind == "mongomock":
         mock = AsyncMongoMockClient(tz_aware=True)
 
