@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,12 +121,23 @@ def _window_files(argv: list[str]) -> list[str] | None:
 
 
 def _window(files: list[str], *, self_test: bool) -> int:
+    if not self_test and _no_display():
+        print("storyreel: no display to open the window on (DISPLAY is not set); in a "
+              "terminal use `storyreel run IDEA`, see `storyreel --help`", file=sys.stderr)
+        return 2
     try:
         from app.ui.app import run_gui  # Qt is loaded only for the window
     except ImportError as exc:
         print(f"storyreel: the desktop window cannot start: {exc}", file=sys.stderr)
         return 2  # bad input: this installation cannot show the window
     return run_gui(files, self_test=self_test)
+
+def _no_display() -> bool:
+    """On Linux and the BSDs a window needs X11 or Wayland (or a chosen Qt platform)."""
+    if sys.platform in ("darwin", "win32") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
 
 def _parsed(value: str, cast: type, what: str, ok, wanted: str):
     """``value`` as ``cast``, or an argparse error that says what was expected."""

@@ -270,3 +270,13 @@ def test_the_front_knows_every_command_and_loads_no_engine():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_without_a_display_the_window_says_what_to_do_instead_of_aborting():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "app"], cwd=REPO, capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert "no display to open the window on" in result.stderr
+    assert "storyreel run IDEA" in result.stderr
