@@ -11,13 +11,14 @@ from collections.abc import Iterable
 
 from app.core.models import Character, Scene, ShotPlan
 
-DEFAULT_STYLE = "storyboard pencil sketch, clean lines, grey wash, cinematic framing"
 NEGATIVE_PROMPT = "text, watermark, logo, caption, signature, extra limbs, deformed hands"
 
 
 def build_shot_prompt(
-    shot: ShotPlan, scene: Scene, cast: Iterable[Character], style: str | None
+    shot: ShotPlan, scene: Scene, cast: Iterable[Character], style: str
 ) -> str:
+    """``style`` is the style line of the run (``app.core.styles.resolve_style``), the one
+    place the default look is defined."""
     looks = {c.name.casefold(): c for c in cast}
     present = [looks[n.casefold()] for n in shot.characters if n.casefold() in looks]
     parts = [
@@ -26,7 +27,7 @@ def build_shot_prompt(
         shot.description.rstrip("."),
     ]
     parts += [f"{c.name}: {c.description}" for c in present if c.description]
-    parts.append(style or DEFAULT_STYLE)
+    parts.append(style)
     return ". ".join(p for p in parts if p) + "."
 
 

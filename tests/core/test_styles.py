@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core import styles
-from app.core.prompts import DEFAULT_STYLE, NEGATIVE_PROMPT
+from app.core.prompts import NEGATIVE_PROMPT
 from app.core.styles import (
     Style,
     StyleError,
@@ -38,9 +38,10 @@ def test_the_presets_ship_as_data_and_each_is_complete():
         assert not style.custom
 
 
-def test_the_default_is_the_pencil_sketch_the_prompts_already_use():
+def test_the_default_is_the_pencil_sketch():
     assert resolve_style(None).id == "pencil-sketch" == resolve_style("  ").id
-    assert resolve_style(None).prompt == DEFAULT_STYLE
+    assert resolve_style(None).prompt == (
+        "storyboard pencil sketch, clean lines, grey wash, cinematic framing")
 
 
 @pytest.mark.parametrize(("asked", "found"), [
