@@ -11,6 +11,10 @@ so a prompt in any language survives; long values compressed):
   ordinary image tools show them too (like ComfyUI's ``prompt`` or InvokeAI's
   ``invokeai_metadata``, but readable without our code).
 
+The draft renderer encodes them with the image (``png_info``); the cloud shot
+worker gets finished PNG bytes from its backend and splices them in
+(``embed_chunks``) without decoding or re-encoding the pixels.
+
 Re-saving an image without ``pnginfo=`` drops the chunks; history keeps the
 same facts, so the file is a convenience, not the record.
 """
@@ -20,6 +24,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -35,6 +41,13 @@ from app.core.models import Shot, utcnow
 KEY = "storyreel"
 SCHEMA = 1
 _COMPRESS_OVER = 256  # characters; shorter values are stored plain
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+def now_iso() -> str:
+    """The ``created_at`` of an image made now: ISO 8601, UTC, to the second."""
+    return utcnow().isoformat(timespec="seconds")
 
 
 class ProvenanceError(StoryreelError):
@@ -70,8 +83,7 @@ class Provenance:
             prompt=shot.prompt, seed=shot.seed, model=model, shot_number=shot.number,
             negative_prompt=negative_prompt, width=width, height=height, endpoint=endpoint,
             job_id=job_id, timings=dict(timings or {}),
-            created_at=created_at if created_at is not None
-            else utcnow().isoformat(timespec="seconds"),
+            created_at=created_at if created_at is not None else now_iso(),
         )
 
 
@@ -99,6 +111,35 @@ def png_info(chunks: Mapping[str, str]) -> PngInfo:
     for keyword, text in chunks.items():
         info.add_itxt(keyword, text, zip=len(text) > _COMPRESS_OVER)
     return info
+
+
+def embed_chunks(png: bytes, chunks: Mapping[str, str]) -> bytes:
+    """``png`` with ``chunks`` added as iTXt (as ``png_info`` writes them), before its
+    first IDAT; text chunks it already had under the same keywords are dropped. The
+    image data is copied as it is. Pure. ``ValueError`` when ``png`` is not a PNG."""
+    if not png.startswith(_PNG_SIGNATURE):
+        raise ValueError("not a PNG: the signature is missing")
+    keywords = {k.encode("latin-1") for k in chunks}
+    added = b"".join(struct.pack(">I", len(body)) + cid + body
+                     + struct.pack(">I", zlib.crc32(body, zlib.crc32(cid)))
+                     for cid, body, _ in png_info(chunks).chunks)
+    out, at, inserted = [_PNG_SIGNATURE], len(_PNG_SIGNATURE), False
+    while at < len(png):
+        if at + 12 > len(png):
+            raise ValueError(f"not a PNG: truncated chunk at byte {at}")
+        (length,) = struct.unpack(">I", png[at:at + 4])
+        cid, end = png[at + 4:at + 8], at + 12 + length
+        if end > len(png):
+            raise ValueError(f"not a PNG: chunk {cid!r} at byte {at} runs past the end")
+        if cid in (b"IDAT", b"IEND") and not inserted:
+            out.append(added)
+            inserted = True
+        if not (cid in _TEXT_CHUNKS and png[at + 8:end - 4].split(b"\0", 1)[0] in keywords):
+            out.append(png[at:end])
+        at = end
+    if not inserted:
+        raise ValueError("not a PNG: it has no image data")
+    return b"".join(out)
 
 
 def parse_provenance(chunks: Mapping[str, str]) -> Provenance | None:

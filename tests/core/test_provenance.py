@@ -18,6 +18,8 @@ from app.core.provenance import (
     KEY,
     Provenance,
     ProvenanceError,
+    embed_chunks,
+    now_iso,
     parse_provenance,
     png_info,
     provenance_chunks,
@@ -123,6 +125,51 @@ def test_pillow_keeps_them_when_given_png_info(tmp_path):
     assert read_provenance(path) == provenance()
     with Image.open(path) as opened:
         assert read_provenance(opened) == provenance()
+
+
+def test_embedding_into_finished_png_bytes_reads_back_like_encoding():
+    plain = render_panel_png(SPEC)
+    p = provenance(prompt="Маяк в шторм, 灯台. " + "long " * 80)
+    marked = embed_chunks(plain, provenance_chunks(p))
+    assert read_provenance(marked) == p
+    assert read_chunks(marked) == read_chunks(render_panel_png(SPEC, provenance_chunks(p)))
+    kinds = [kind for kind, _ in png_chunks(marked)]
+    assert kinds.index(b"iTXt") < kinds.index(b"IDAT") and kinds[-1] == b"IEND"
+    at = 8
+    while at < len(marked):  # framing and CRC of every chunk
+        (length,) = struct.unpack(">I", marked[at:at + 4])
+        (crc,) = struct.unpack(">I", marked[at + 8 + length:at + 12 + length])
+        assert crc == zlib.crc32(marked[at + 4:at + 8 + length])
+        at += 12 + length
+    assert at == len(marked)
+    # the image data is copied as it is
+    assert [c for c in png_chunks(marked) if c[0] == b"IDAT"] == [
+        c for c in png_chunks(plain) if c[0] == b"IDAT"]
+    with Image.open(io.BytesIO(marked)) as image:
+        image.verify()
+
+
+def test_embedding_again_replaces_the_chunks_it_writes_and_keeps_others():
+    data = render_panel_png(SPEC, {"Author": "Mara"})
+    once = embed_chunks(data, provenance_chunks(provenance(attempt=1)))
+    twice = embed_chunks(once, provenance_chunks(provenance(attempt=2)))
+    assert read_provenance(twice).attempt == 2
+    keys = [body.split(b"\0", 1)[0] for kind, body in png_chunks(twice)
+            if kind in (b"tEXt", b"zTXt", b"iTXt")]
+    assert sorted(keys) == sorted({*keys})  # no keyword twice
+    assert read_chunks(twice)["Author"] == "Mara"
+
+
+@pytest.mark.parametrize("data", [b"", b"GIF89a...", b"\x89PNG\r\n\x1a\n",
+                                  b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"])
+def test_embedding_refuses_what_is_not_a_png(data):
+    with pytest.raises(ValueError, match="not a PNG"):
+        embed_chunks(data, provenance_chunks(provenance()))
+
+
+def test_now_iso_is_utc_to_the_second():
+    stamp = now_iso()
+    assert stamp.endswith("+00:00") and len(stamp) == len("2026-11-27T10:00:00+00:00")
 
 
 async def test_the_draft_renderer_writes_provenance_into_every_image(tmp_path):

@@ -3,7 +3,8 @@
 The fake RunPod API runs the worker's own ``ShotWorker.handle`` (draft
 backend) as the endpoint's handler, and the worker uploads to moto's S3
 server standing in for R2. A pipeline run then has every image in the bucket,
-matching the sha256 the worker reported.
+matching the sha256 the worker reported and naming, inside the PNG, the run, shot
+and attempt the desktop asked for.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from app.core.history.memory import MemoryHistory
 from app.core.ideas import from_text
 from app.core.models import RunOptions, RunStatus
 from app.core.pipeline import Pipeline
+from app.core.provenance import read_provenance
 from app.core.renderers.runpod import RunPodRenderer
 from app.core.runpod import PollPolicy, RunPodClient
-from app.worker.draft import DraftBackend
+from app.worker.draft import MODEL, DraftBackend
 from app.worker.handler import ShotWorker
 from app.worker.upload import S3Uploader
 from tests.fakes.runpod_server import FakeJobFailure, FakeRunPod
@@ -49,7 +51,8 @@ def s3():
 async def test_a_run_on_the_fake_api_with_the_real_worker(s3):
     uploader = S3Uploader.from_env({"R2_ENDPOINT_URL": s3.endpoint, "R2_ACCESS_KEY_ID": "test",
                                     "R2_SECRET_ACCESS_KEY": "test", "R2_BUCKET": BUCKET})
-    worker = ShotWorker(DraftBackend(), uploader, progress=lambda job, p: None)
+    worker = ShotWorker(DraftBackend(), uploader, endpoint="shots",
+                        progress=lambda job, p: None)
 
     def endpoint_handler(job_input):
         output = worker.handle({"id": "fake", "input": job_input})
@@ -78,3 +81,9 @@ async def test_a_run_on_the_fake_api_with_the_real_worker(s3):
         assert hashlib.sha256(data).hexdigest() == shot.image.sha256
         assert Image.open(io.BytesIO(data)).size == (640, 368)  # 360 rounded to a multiple of 16
         assert (shot.image.width, shot.image.height) == (640, 368)
+        p = read_provenance(data)
+        assert (p.run_id, p.scene, p.shot_id, p.shot_number, p.attempt) == (
+            run.run_id, shot.scene, shot.shot_id, shot.number, 1)
+        assert (p.prompt, p.seed, p.model, p.endpoint) == (shot.prompt, shot.seed, MODEL,
+                                                           "shots")
+        assert shot.image.key.endswith(f"/shots/{shot.shot_id}/{p.attempt}.png")

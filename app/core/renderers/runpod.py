@@ -1,9 +1,10 @@
 """The RunPod renderer: one job per shot on an endpoint running ``app/worker``.
 
 The job input is built by a pure function (``shot_job_input``) exactly as
-DESIGN.md's shot worker contract says; the worker renders, uploads the PNG to
-R2 under the requested key and returns where it put it. This module never
-touches image bytes.
+DESIGN.md's shot worker contract says, plus the optional ``provenance`` object
+(run, scene, shot, number, attempt) the worker writes into the PNG; the worker
+renders, uploads the PNG to R2 under the requested key and returns where it
+put it. This module never touches image bytes.
 
 States map to the pipeline's retry policy: FAILED and TIMED_OUT are
 ``RenderError(retryable=True)`` (another job may work), CANCELLED and a refused
@@ -62,7 +63,8 @@ def shot_job_input(
     steps: int = DEFAULT_STEPS,
     guidance: float = DEFAULT_GUIDANCE,
 ) -> dict[str, Any]:
-    """The shot worker's job input for ``request`` (DESIGN.md, "Shot worker")."""
+    """The shot worker's job input for ``request`` (DESIGN.md, "Shot worker"), with the
+    optional ``provenance`` object the worker writes into the PNG (``app.core.provenance``)."""
     shot = request.shot
     return {
         "task": "shot",
@@ -74,6 +76,8 @@ def shot_job_input(
         "steps": steps,
         "guidance": guidance,
         "output": {"bucket": bucket, "key": request.key},
+        "provenance": {"run_id": shot.run_id, "scene": shot.scene, "shot_id": shot.shot_id,
+                       "shot_number": shot.number, "attempt": request.attempt},
     }
 
 

@@ -87,7 +87,22 @@ def test_job_input_is_the_design_contract():
         "guidance": 0.0,
         "output": {"bucket": "storyreel",
                    "key": "runs/20261127-120000-abcdef/shots/s01-02/1.png"},
+        "provenance": {"run_id": "20261127-120000-abcdef", "scene": 1, "shot_id": "s01-02",
+                       "shot_number": "1B", "attempt": 1},
     }
+
+
+def test_job_input_names_the_shot_and_attempt_for_the_images_provenance():
+    from app.worker.handler import parse_input
+
+    request = make_request(make_shot(scene=3, shot_id="s03-04", number="3D"), attempt=2)
+    payload = shot_job_input(request, bucket=BUCKET)
+    assert payload["provenance"] == {"run_id": "20261127-120000-abcdef", "scene": 3,
+                                     "shot_id": "s03-04", "shot_number": "3D", "attempt": 2}
+    assert payload["output"]["key"].endswith("/shots/s03-04/2.png")
+    origin = parse_input(payload).origin  # the worker takes it, agreeing with the key
+    assert (origin.run_id, origin.scene, origin.shot_id, origin.shot_number,
+            origin.attempt) == ("20261127-120000-abcdef", 3, "s03-04", "3D", 2)
 
 
 def test_job_input_rounds_sides_to_multiples_of_16_within_bounds():
