@@ -18,8 +18,8 @@ from app import __version__
 
 # The engine (pydantic, pymongo, aiobotocore, reportlab...) is imported only when a
 # command runs (app.commands), so the window appears and --version answers at once.
-COMMAND_NAMES = ("run", "history", "show", "retry", "resume", "export", "delete", "orphans",
-                 "doctor")
+COMMAND_NAMES = ("run", "history", "show", "edit", "regenerate", "pick", "retry", "resume",
+                 "export", "delete", "orphans", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,14 +49,44 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget-gpu-seconds", type=_positive_float, metavar="S",
                      help="stop submitting shots once S GPU seconds are spent (ends partial)")
 
+    run.add_argument("--estimate", action="store_true",
+                     help="say what the run would cost on the GPU, and start nothing")
+
     history = sub.add_parser("history", help="list past runs, newest first")
-    history.add_argument("--search", metavar="TEXT", help="words from the title or the idea")
+    history.add_argument("--search", metavar="TEXT",
+                         help="words from the title, the idea or the shots' prompts")
     history.add_argument("--limit", type=_positive, default=20, metavar="N")
     history.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="show one run with its shots")
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument("--json", action="store_true")
+
+    edit = sub.add_parser("edit", help="change a character's look or a scene; the shots "
+                          "that depend on it become stale")
+    edit.add_argument("run_id", metavar="RUN_ID")
+    edit.add_argument("--character", metavar="NAME", help="the character whose look changes")
+    edit.add_argument("--look", metavar="TEXT", help="the character's new look (50-80 words)")
+    edit.add_argument("--scene", type=_positive, metavar="N", help="the scene that changes")
+    edit.add_argument("--heading", metavar="TEXT", help="the scene's new slug line")
+    edit.add_argument("--summary", metavar="TEXT", help="the scene's new summary")
+
+    regenerate = sub.add_parser("regenerate", help="render shots again, keeping the old "
+                                "images as versions")
+    regenerate.add_argument("run_id", metavar="RUN_ID")
+    which = regenerate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stale", action="store_true",
+                       help="every shot an edit made stale (and only those)")
+    which.add_argument("--shot", metavar="SHOT_ID", help="one shot, with a new seed")
+    regenerate.add_argument("--seed", type=_seed, metavar="N", help="with --shot: this seed")
+    regenerate.add_argument("--prompt", metavar="TEXT", help="with --shot: this prompt")
+    regenerate.add_argument("--json", action="store_true")
+
+    pick = sub.add_parser("pick", help="make an earlier version of a shot its current image")
+    pick.add_argument("run_id", metavar="RUN_ID")
+    pick.add_argument("shot_id", metavar="SHOT_ID")
+    pick.add_argument("attempt", type=_positive, metavar="VERSION",
+                      help="the attempt that made it (see show)")
 
     retry = sub.add_parser("retry", help="render failed shots of a run again")
     retry.add_argument("run_id", metavar="RUN_ID")

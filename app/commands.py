@@ -31,6 +31,7 @@ from app.core.export import (
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
+from app.core.revisions import EditError
 from app.core.services import Services, open_services
 from app.core.settings import load_settings
 from app.core.storage.run_objects import (
@@ -55,7 +56,8 @@ def dispatch(args: argparse.Namespace) -> int:
     except EncodeError as exc:  # the encoder failed: not the person's input
         print(f"storyreel: {exc}", file=sys.stderr)
         return EXIT_RUN_NOT_COMPLETE
-    except (IdeaError, ConfigError, UsageError, RunNotFound, ExportError, StyleError) as exc:
+    except (IdeaError, ConfigError, UsageError, RunNotFound, ExportError, StyleError,
+            EditError) as exc:
         print(f"storyreel: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StoryreelError as exc:
@@ -77,6 +79,17 @@ async def cmd_run(args: argparse.Namespace) -> int:
                          budget_gpu_s=args.budget_gpu_seconds)
     settings = load_settings()
     async with _services(settings) as services:
+        if args.estimate or services.runs_on_gpu:
+            estimate = await services.estimate(max_shots=args.max_shots,
+                                               budget_gpu_s=args.budget_gpu_seconds)
+            if args.estimate:
+                if args.json:
+                    _emit_json(estimate.as_dict())
+                else:
+                    each = "each run: " if len(batch) > 1 else ""
+                    print(f"{each}{estimate.describe()}")
+                return EXIT_OK
+            print(f"storyreel: {estimate.describe()}", file=sys.stderr)
         await _mention_unfinished(services)
         pipeline = services.pipeline(concurrency=args.concurrency)
         runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
@@ -110,6 +123,8 @@ async def cmd_show(args: argparse.Namespace) -> int:
             print(f"  {run.script.logline}")
         if run.error:
             print(f"  error: {run.error}")
+        for line in _cost_lines(run):
+            print(f"  {line}")
         for scene in run.scenes:
             print(f"\n  {scene.index}. {scene.heading}")
             for shot in (s for s in run.shots if s.scene == scene.index):
@@ -117,8 +132,73 @@ async def cmd_show(args: argparse.Namespace) -> int:
                 where = str(path) if path else (shot.error or problem or "")
                 print(f"     {shot.number:<5} {shot.shot_type.value:<6} {shot.status.value:<9} "
                       f"{shot.description[:60]}")
+                if shot.stale:
+                    print(f"           stale: {shot.stale}")
+                if shot.versions:
+                    kept = ", ".join(str(v.attempt) for v in shot.versions)
+                    print(f"           earlier versions: {kept} (storyreel pick)")
                 if where:
                     print(f"           {where}")
+        return EXIT_OK
+
+
+async def cmd_edit(args: argparse.Namespace) -> int:
+    character = args.character is not None or args.look is not None
+    scene = args.scene is not None or args.heading is not None or args.summary is not None
+    if character == scene:
+        raise UsageError("edit either a character (--character NAME --look TEXT) or a scene "
+                         "(--scene N with --heading and/or --summary)")
+    if character and (args.character is None or args.look is None):
+        raise UsageError("--character and --look go together")
+    if scene and args.scene is None:
+        raise UsageError("--heading and --summary need --scene N")
+    async with _services(load_settings()) as services:
+        pipeline = services.pipeline()
+        if character:
+            run, stale = await pipeline.edit_character(args.run_id, args.character, args.look)
+        else:
+            run, stale = await pipeline.edit_scene(args.run_id, args.scene, heading=args.heading,
+                                                   summary=args.summary)
+        if not stale:
+            print("no shot's prompt changed: nothing to regenerate")
+            return EXIT_OK
+        numbers = ", ".join(run.shot(sid).number for sid in stale)
+        print(f"{len(stale)} shots now stale: {numbers}")
+        print(f"render them again with: storyreel regenerate {run.run_id} --stale")
+        return EXIT_OK
+
+
+async def cmd_regenerate(args: argparse.Namespace) -> int:
+    if args.stale and (args.seed is not None or args.prompt is not None):
+        raise UsageError("--seed and --prompt go with --shot, not --stale")
+    async with _services(load_settings()) as services:
+        pipeline = services.pipeline()
+        run = await services.history.get_run(args.run_id)
+        if args.shot is not None and args.shot not in {s.shot_id for s in run.shots}:
+            raise UsageError(f"run {run.run_id} has no shot {args.shot!r}")
+        if args.stale and not any(s.stale for s in run.shots):
+            print("no shot is stale: nothing to render")
+            return EXIT_OK
+
+        def drive(r: Run) -> Awaitable[Run]:
+            if args.stale:
+                return pipeline.regenerate_stale(r.run_id)
+            return pipeline.regenerate(r.run_id, args.shot, seed=args.seed, prompt=args.prompt)
+
+        runs = await _each_run(services, pipeline, [run], lambda r: r.title or r.run_id, drive,
+                               args.json)
+        return _exit_code(runs) if runs else EXIT_RUN_NOT_COMPLETE
+
+
+async def cmd_pick(args: argparse.Namespace) -> int:
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        if args.shot_id not in {s.shot_id for s in run.shots}:
+            raise UsageError(f"run {run.run_id} has no shot {args.shot_id!r}")
+        run = await services.pipeline().pick_version(args.run_id, args.shot_id, args.attempt)
+        shot = run.shot(args.shot_id)
+        path, problem = await _local_image(services, shot)
+        print(f"shot {shot.number} now shows version {args.attempt}: {path or problem}")
         return EXIT_OK
 
 
@@ -242,6 +322,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "run": cmd_run,
     "history": cmd_history,
     "show": cmd_show,
+    "edit": cmd_edit,
+    "regenerate": cmd_regenerate,
+    "pick": cmd_pick,
     "retry": cmd_retry,
     "resume": cmd_resume,
     "export": cmd_export,
@@ -370,6 +453,7 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "shots_done": run.shots_done,
         "shots_failed": run.shots_failed,
         "gpu_seconds": run.gpu_seconds,
+        "queue_seconds": run.queue_seconds,
         "wall_seconds": run.wall_seconds,
         "source": run.source,
         "error": run.error,
@@ -398,14 +482,33 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
             "image_error": problem,
             "image": shot.image.model_dump(mode="json") if shot.image else None,
             "timings": shot.timings,
+            "stale": shot.stale,
+            "versions": [{"attempt": v.attempt, "seed": v.seed, "prompt": v.prompt,
+                          "job_id": v.job_id, "image": v.image.model_dump(mode="json"),
+                          "timings": v.timings} for v in shot.versions],
         })
     return {
         **_run_summary(run),
         "seed": run.seed,
         "logline": run.script.logline if run.script else None,
         "scenes": [s.model_dump(mode="json") for s in run.scenes],
+        "characters": ([c.model_dump(mode="json") for c in run.script.characters]
+                       if run.script else []),
+        "stages": {name: t.model_dump(mode="json") for name, t in run.stage_times().items()},
         "shots": shots,
     }
+
+
+def _cost_lines(run: Run) -> list[str]:
+    """What the run cost on the GPU, in total and by stage (nothing when nothing ran there)."""
+    stages = {k: t for k, t in run.stage_times().items() if t.jobs}
+    if not stages:
+        return []
+    lines = [f"GPU: {run.gpu_seconds:g} s billed, {run.queue_seconds:g} s queued"]
+    for name, t in stages.items():
+        lines.append(f"  {name.replace('_', ' ')}: {t.jobs} jobs, {t.gpu_s:g} GPU s, "
+                     f"{t.queue_s:g} s queued, {t.wall_s:g} s wall")
+    return lines
 
 
 async def _local_image(services: Services, shot: Shot) -> tuple[Path | None, str | None]:

@@ -280,3 +280,76 @@ def test_without_a_display_the_window_says_what_to_do_instead_of_aborting():
     assert result.returncode == 2
     assert "no display to open the window on" in result.stderr
     assert "storyreel run IDEA" in result.stderr
+
+
+def test_edit_a_look_then_regenerate_only_the_stale_shots_then_pick_a_version(home):
+    result = storyreel("run", str(SAMPLES / "lighthouse.txt"), "--json", "--seed", "9")
+    [run] = json_lines(result.stdout)
+    rid = run["run_id"]
+    theo = {s["shot_id"] for s in run["shots"] if "THEO" in s["prompt"]}
+    assert theo and theo != {s["shot_id"] for s in run["shots"]}
+
+    edited = storyreel("edit", rid, "--character", "theo", "--look",
+                       "A boy of sixteen, tall, in a blue parka and a red scarf.")
+    assert edited.returncode == 0, edited.stderr
+    assert f"{len(theo)} shots now stale" in edited.stdout
+    assert f"storyreel regenerate {rid} --stale" in edited.stdout
+
+    again = storyreel("regenerate", rid, "--stale", "--json")
+    assert again.returncode == 0, again.stderr
+    [after] = json_lines(again.stdout)
+    redrawn = {s["shot_id"] for s in after["shots"] if s["versions"]}
+    assert redrawn == theo  # only that character's shots were rendered again
+    for shot in after["shots"]:
+        before = next(s for s in run["shots"] if s["shot_id"] == shot["shot_id"])
+        assert shot["seed"] == before["seed"] and shot["stale"] is None
+        assert ("blue parka" in shot["prompt"]) == (shot["shot_id"] in theo)
+    assert storyreel("regenerate", rid, "--stale").stdout.startswith("no shot is stale")
+
+    sid = sorted(theo)[0]
+    picked = storyreel("pick", rid, sid, "1")
+    assert picked.returncode == 0, picked.stderr
+    shown = json.loads(storyreel("show", rid, "--json").stdout)
+    shot = next(s for s in shown["shots"] if s["shot_id"] == sid)
+    assert shot["image"]["key"].endswith(f"/{sid}/1.png") and "blue parka" not in shot["prompt"]
+    assert [v["attempt"] for v in shot["versions"]] == [2]
+
+    found = json_lines(storyreel("history", "--search", "parka", "--json").stdout)
+    assert [r["run_id"] for r in found] == [rid]  # history searches the prompts' words
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--character", "Nobody", "--look", "tall"], "no character named 'Nobody'"),
+    (["--character", "THEO"], "--character and --look go together"),
+    (["--scene", "99", "--summary", "x"], "no scene 99"),
+    ([], "edit either a character"),
+])
+def test_a_bad_edit_exits_2_with_the_reason_and_changes_nothing(home, args, message):
+    [run] = json_lines(storyreel("run", str(SAMPLES / "heist.md"), "--json").stdout)
+    before = storyreel("show", run["run_id"], "--json").stdout
+    result = storyreel("edit", run["run_id"], *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert storyreel("show", run["run_id"], "--json").stdout == before
+
+
+def test_run_estimate_says_what_it_would_cost_and_starts_nothing(home):
+    offline = storyreel("run", "--estimate", str(SAMPLES / "heist.md"))
+    assert offline.returncode == 0, offline.stderr
+    assert "runs offline" in offline.stdout and "nothing to pay" in offline.stdout
+
+    env = {"RUNPOD_API_KEY": "rp-secret-key", "RUNPOD_SHOT_ENDPOINT": "shots1",
+           "STORYREEL_PRICE_PER_GPU_SECOND": "0.001", "R2_ENDPOINT_URL": "http://127.0.0.1:9",
+           "R2_ACCESS_KEY_ID": "id", "R2_SECRET_ACCESS_KEY": "r2-secret", "R2_BUCKET": "shots"}
+    cloud = storyreel("run", "--estimate", "--json", "--max-shots", "10",
+                      str(SAMPLES / "heist.md"), env=env)
+    assert cloud.returncode == 0, cloud.stderr
+    [est] = json_lines(cloud.stdout)
+    assert (est["jobs"], est["shots"], est["writer_jobs"]) == (10, 10, 0)
+    assert est["cost_usd"] == pytest.approx(est["gpu_seconds"] * 0.001)
+    assert "secret" not in cloud.stdout + cloud.stderr
+    assert json_lines(storyreel("history", "--json").stdout) == []  # nothing was started
+
+    bad = storyreel("run", "--estimate", str(SAMPLES / "heist.md"),
+                    env={**env, "STORYREEL_PRICE_PER_GPU_SECOND": "cheap"})
+    assert bad.returncode == 2 and "STORYREEL_PRICE_PER_GPU_SECOND" in bad.stderr

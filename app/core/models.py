@@ -8,6 +8,7 @@ write each shot on its own (one document per shot).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -200,11 +201,35 @@ class Shot(Model):
     image: ImageRef | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     versions: list[ShotVersion] = Field(default_factory=list, description="earlier images")
+    stale: str | None = Field(default=None, description="why the image no longer matches "
+                              "the plan (a scene or a look was edited); None when it does")
+    next_prompt: str | None = Field(default=None, description="the prompt the next render "
+                                    "uses, when an edit changed it; ``prompt`` stays the "
+                                    "current image's until then")
+    image_attempt: int | None = Field(default=None, description="the attempt that made the "
+                                      "current image when a person picked an earlier version; "
+                                      "None: the latest attempt made it")
     updated_at: datetime = Field(default_factory=utcnow)
 
     @property
     def order(self) -> tuple[int, int]:
         return (self.scene, self.index)
+
+
+class StageTimes(Model):
+    """What one stage of a run cost: its cloud jobs, GPU time paid (RunPod's
+    ``executionTime``), time queued (``delayTime``, cold starts included) and wall time."""
+
+    jobs: int = 0
+    gpu_s: float = 0.0
+    queue_s: float = 0.0
+    wall_s: float = 0.0
+
+    def plus(self, other: StageTimes) -> StageTimes:
+        return StageTimes(jobs=self.jobs + other.jobs,
+                          gpu_s=round(self.gpu_s + other.gpu_s, 3),
+                          queue_s=round(self.queue_s + other.queue_s, 3),
+                          wall_s=round(self.wall_s + other.wall_s, 3))
 
 
 class RunOptions(Model):
@@ -239,6 +264,13 @@ class Run(Model):
     shots_done: int = 0
     shots_failed: int = 0
     gpu_seconds: float = 0.0
+    queue_seconds: float = 0.0
+    stages: dict[str, StageTimes] = Field(
+        default_factory=dict, description="each stage's costs as the pipeline recorded them, "
+        "by Stage value; for rendering only its wall time, the rest is summed from the "
+        "shots (see ``stage_times``)")
+    prompt_words: str = Field(default="", description="the distinct words of the shots' "
+                              "prompts, for searching history by what was drawn")
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -253,9 +285,36 @@ class Run(Model):
         self.shots_done = sum(1 for s in self.shots if s.status is ShotStatus.DONE)
         self.shots_failed = sum(1 for s in self.shots if s.status is ShotStatus.FAILED)
         # Every attempt that was billed: failed ones, and earlier versions, included.
-        billed = (_billed(s.timings) + sum(_billed(v.timings) for v in s.versions)
-                  for s in self.shots)
-        self.gpu_seconds = round(sum(billed), 3)
+        totals = self.stage_times()
+        self.gpu_seconds = round(sum(t.gpu_s for t in totals.values()), 3)
+        self.queue_seconds = round(sum(t.queue_s for t in totals.values()), 3)
+
+    def stage_times(self) -> dict[str, StageTimes]:
+        """Costs by stage, for the stages that ran: the writer's as recorded; the rendering
+        stage's wall time as recorded and its jobs, GPU and queue time summed from every
+        attempt of every shot (failed ones and earlier versions too: RunPod bills them)."""
+        times = dict(self.stages)
+        rendering = Stage.RENDERING_SHOTS.value
+        jobs, gpu, queue = 0, 0.0, 0.0
+        for shot in self.shots:
+            for timings in (shot.timings, *(v.timings for v in shot.versions)):
+                jobs += int(timings.get("failed_jobs", 0))
+                jobs += "gpu_s" in timings or "queue_s" in timings  # the job that made it
+                gpu += timings.get("gpu_s", 0.0) + timings.get("failed_gpu_s", 0.0)
+                queue += timings.get("queue_s", 0.0)
+        if rendering in times or jobs:
+            wall = times[rendering].wall_s if rendering in times else 0.0
+            times[rendering] = StageTimes(jobs=jobs, gpu_s=round(gpu, 3),
+                                          queue_s=round(queue, 3), wall_s=wall)
+        return times
+
+    def index_prompts(self) -> None:
+        """Recompute ``prompt_words`` from the shots' prompts, current and earlier."""
+        words: dict[str, None] = {}
+        for shot in self.shots:
+            for prompt in (shot.prompt, *(v.prompt for v in shot.versions)):
+                words.update(dict.fromkeys(_WORD.findall(prompt.casefold())))
+        self.prompt_words = " ".join(words)
 
     def shot(self, shot_id: str) -> Shot:
         for s in self.shots:
@@ -264,5 +323,4 @@ class Run(Model):
         raise KeyError(shot_id)
 
 
-def _billed(timings: dict[str, float]) -> float:
-    return timings.get("gpu_s", 0.0) + timings.get("failed_gpu_s", 0.0)
+_WORD = re.compile(r"\w[\w'-]*")

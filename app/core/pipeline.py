@@ -13,13 +13,16 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.core import events as ev
+from app.core import revisions
 from app.core.errors import HistoryError, RenderError, StageError, StoryreelError
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
+from app.core.metering import metering
 from app.core.models import (
     Run,
     RunOptions,
@@ -27,8 +30,8 @@ from app.core.models import (
     ScenePlan,
     Shot,
     ShotStatus,
-    ShotVersion,
     Stage,
+    StageTimes,
     derive_seed,
     shot_id_for,
     shot_number,
@@ -158,6 +161,57 @@ class Pipeline:
             shot.prompt = prompt.strip()
         return await self._restart(run, [shot])
 
+    async def regenerate_stale(self, run_id: str) -> Run:
+        """Render again only the shots an edit made stale, each with the prompt the edit
+        gave it and its seed unchanged. The images they replace are kept as versions."""
+        run = await self.history.get_run(run_id)
+        pending = revisions.stale_shots(run)
+        for shot in pending:
+            _keep_version(shot)
+            shot.prompt, shot.next_prompt, shot.stale = shot.next_prompt or shot.prompt, None, None
+        if not pending:
+            return run
+        return await self._restart(run, pending)
+
+    # Editing a finished storyboard: no rendering, the changes are saved and returned.
+
+    async def edit_character(self, run_id: str, name: str, look: str) -> tuple[Run, list[str]]:
+        """Give a character a new look; returns the run and the ids of the shots now stale."""
+        return await self._edit(run_id, lambda run: revisions.edit_character(run, name, look))
+
+    async def edit_scene(self, run_id: str, index: int, *, heading: str | None = None,
+                         summary: str | None = None) -> tuple[Run, list[str]]:
+        """Change a scene's heading or summary; returns the run and the ids of the shots
+        now stale."""
+        return await self._edit(run_id, lambda run: revisions.edit_scene(
+            run, index, heading=heading, summary=summary))
+
+    async def pick_version(self, run_id: str, shot_id: str, attempt: int) -> Run:
+        """Make an earlier version of a shot its current image (the current one is kept)."""
+        run = await self.history.get_run(run_id)
+        self._refuse_while_running(run)
+        shot = run.shot(shot_id)  # KeyError for an unknown shot
+        revisions.pick_version(shot, attempt)
+        await self._save_shot(shot)
+        self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
+        return run
+
+    async def _edit(self, run_id: str, apply: Callable[[Run], list[Shot]]
+                    ) -> tuple[Run, list[str]]:
+        run = await self.history.get_run(run_id)
+        self._refuse_while_running(run)
+        stale = apply(run)  # EditError before anything is written
+        await self._save_run(run, "script", "scenes")
+        for shot in stale:
+            await self._save_shot(shot)
+            self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
+        return run, [s.shot_id for s in stale]
+
+    def _refuse_while_running(self, run: Run) -> None:
+        if run.run_id in self.active_runs:
+            raise revisions.EditError("this run is still rendering: wait for it to finish, "
+                                      "or cancel it, before changing it")
+
     def cancel(self, run_id: str) -> bool:
         """Stop a run: no new shots start, shots in flight are cancelled. Returns at once."""
         task = self._tasks.get(run_id)
@@ -194,7 +248,8 @@ class Pipeline:
             if shot.status is not ShotStatus.RENDERING:  # rendering: its job may still be alive
                 shot.status = ShotStatus.QUEUED
         run.status, run.error, run.finished_at = RunStatus.RUNNING, None, None
-        await self._save_run(run, "status", "error", "finished_at")
+        run.index_prompts()  # a regenerated shot may have a new prompt
+        await self._save_run(run, "status", "error", "finished_at", "prompt_words")
         self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
         idea = Idea(text=run.idea, kind=detect_kind(run.idea, _suffix(run.source)),
                     source=run.source)
@@ -248,7 +303,8 @@ class Pipeline:
         run.finished_at = utcnow()
         run.wall_seconds = round(run.wall_seconds + time.monotonic() - started, 3)
         await self._save_run(run, "status", "stage", "error", "finished_at", "wall_seconds",
-                             "shot_count", "shots_done", "shots_failed", "gpu_seconds")
+                             "shot_count", "shots_done", "shots_failed", "gpu_seconds",
+                             "queue_seconds", "stages")
         self._emit(ev.RunFinished(run.run_id, _run_snapshot(run)))
 
     async def _leave(self, run: Run, started: float) -> None:
@@ -256,7 +312,7 @@ class Pipeline:
         run.tally()
         run.wall_seconds = round(run.wall_seconds + time.monotonic() - started, 3)
         await self._save_run(run, "wall_seconds", "shot_count", "shots_done", "shots_failed",
-                             "gpu_seconds")
+                             "gpu_seconds", "queue_seconds", "stages")
         self._emit(ev.RunDetached(run.run_id, _run_snapshot(run)))
 
     async def _enter(self, run: Run, stage: Stage) -> None:
@@ -266,15 +322,17 @@ class Pipeline:
 
     async def _write_script(self, run: Run, idea: Idea, style: Style) -> None:
         await self._enter(run, Stage.WRITING_SCRIPT)
-        script = await self.writer.write_script(idea, seed=run.seed, style=style.prompt)
+        async with self._timing(run, Stage.WRITING_SCRIPT):
+            script = await self.writer.write_script(idea, seed=run.seed, style=style.prompt)
         run.script, run.title = script, script.title
-        await self._save_run(run, "script", "title")
+        await self._save_run(run, "script", "title", "stages", "gpu_seconds", "queue_seconds")
         self._emit(ev.ScriptWritten(run.run_id, script))
 
     async def _plan_scenes(self, run: Run, idea: Idea, style: Style) -> None:
         assert run.script is not None
         await self._enter(run, Stage.PLANNING_SCENES)
-        plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
+        async with self._timing(run, Stage.PLANNING_SCENES):
+            plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
         if not plans:
             raise StageError("the writer planned no scenes")
         plans = limit_shots(plans, run.max_shots)
@@ -285,9 +343,11 @@ class Pipeline:
             for index, shot_plan in enumerate(plan.shots, 1)
         ]
         run.tally()
+        run.index_prompts()
         for shot in run.shots:
             await self._save_shot(shot)
-        await self._save_run(run, "scenes", "shot_count")
+        await self._save_run(run, "scenes", "shot_count", "prompt_words", "stages",
+                             "gpu_seconds", "queue_seconds")
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
                                     tuple(_snapshot(s) for s in run.shots)))
 
@@ -329,7 +389,8 @@ class Pipeline:
         workers = [asyncio.create_task(work()) for _ in range(min(self.concurrency, len(queue)))]
         over = False
         try:
-            await asyncio.gather(*workers)
+            async with self._timing(run, Stage.RENDERING_SHOTS):
+                await asyncio.gather(*workers)
         finally:
             # On cancel (or a bug in a worker) stop the others and wait until they have
             # recorded their shots as cancelled: no stray tasks outlive the run. A worker
@@ -405,7 +466,8 @@ class Pipeline:
                 shot.error = message
                 if isinstance(exc, RenderError) and exc.gpu_s:  # paid for, even if failed
                     failed = shot.timings.get("failed_gpu_s", 0.0) + exc.gpu_s
-                    shot.timings = {**shot.timings, "failed_gpu_s": round(failed, 3)}
+                    shot.timings = {**shot.timings, "failed_gpu_s": round(failed, 3),
+                                    "failed_jobs": shot.timings.get("failed_jobs", 0) + 1}
                 if retryable and tries < self.retry_policy.max_attempts:
                     delay = self.retry_policy.delay(tries, self._rng)
                     shot.status = ShotStatus.QUEUED
@@ -417,9 +479,10 @@ class Pipeline:
                 return
             shot.image = result.image
             shot.job_id = result.job_id or shot.job_id
-            failed = {k: v for k, v in shot.timings.items() if k == "failed_gpu_s"}
+            failed = {k: v for k, v in shot.timings.items() if k.startswith("failed_")}
             shot.timings = {**result.timings, **failed,
                             "wall_s": round(time.monotonic() - started, 3)}
+            shot.image_attempt = None
             shot.status = ShotStatus.DONE
             return
 
@@ -430,6 +493,22 @@ class Pipeline:
     # Persistence. A history failure is logged and the run goes on: losing the
     # record of a change is bad, losing the run over it is worse.
 
+    @asynccontextmanager
+    async def _timing(self, run: Run, stage: Stage) -> AsyncIterator[None]:
+        """Add the stage's wall time, and the cloud jobs that end inside it, to the run's
+        record of that stage (a resumed or retried stage adds to what it cost before)."""
+        started = time.monotonic()
+        with metering() as meter:
+            try:
+                yield
+            finally:
+                spent = StageTimes(jobs=meter.jobs, gpu_s=round(meter.gpu_s, 3),
+                                   queue_s=round(meter.queue_s, 3),
+                                   wall_s=round(time.monotonic() - started, 3))
+                run.stages = {**run.stages,
+                              stage.value: run.stages.get(stage.value, StageTimes()).plus(spent)}
+                run.tally()
+
     async def _save_shot(self, shot: Shot) -> None:
         shot.updated_at = utcnow()
         try:
@@ -439,7 +518,7 @@ class Pipeline:
 
     async def _save_counts(self, run: Run) -> None:
         run.tally()
-        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds")
+        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds", "queue_seconds")
 
     async def _save_run(self, run: Run, *fields: str) -> None:
         run.updated_at = utcnow()
@@ -454,10 +533,8 @@ def _keep_version(shot: Shot) -> None:
     """Before a finished shot is rendered again, keep its image as an earlier version."""
     if shot.image is None:
         return
-    version = ShotVersion(attempt=shot.attempts, image=shot.image, prompt=shot.prompt,
-                          seed=shot.seed, job_id=shot.job_id, timings=shot.timings)
-    shot.versions = [*shot.versions, version]
-    shot.image, shot.job_id, shot.timings = None, None, {}
+    shot.versions = [*shot.versions, revisions.current_version(shot)]
+    shot.image, shot.job_id, shot.timings, shot.image_attempt = None, None, {}, None
     shot.status = ShotStatus.QUEUED
 
 

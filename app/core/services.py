@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.estimate import Estimate, estimate_run
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
@@ -46,6 +47,21 @@ class Services:
             concurrency=concurrency or self.settings.concurrency,
             retry=RetryPolicy(max_attempts=self.settings.max_attempts),
         )
+
+    @property
+    def runs_on_gpu(self) -> bool:
+        """Whether a run pays RunPod by the GPU second (a RunPod writer or renderer)."""
+        return bool(self.settings.runpod_writer_endpoint or self.settings.runpod_shot_endpoint)
+
+    async def estimate(self, *, max_shots: int | None = None,
+                       budget_gpu_s: float | None = None) -> Estimate:
+        """What a run with these parts would cost (see ``app.core.estimate``)."""
+        return await estimate_run(
+            self.history, writer=self.writer.name, renderer=self.renderer.name,
+            writer_on_gpu=bool(self.settings.runpod_writer_endpoint),
+            renderer_on_gpu=bool(self.settings.runpod_shot_endpoint),
+            max_shots=max_shots, budget_gpu_s=budget_gpu_s,
+            price_per_gpu_s=self.settings.price_per_gpu_s)
 
     async def image_path(self, image: ImageRef) -> Path:
         """A local file holding the image: the blob itself for the local store, else a

@@ -46,6 +46,7 @@ VARIABLES = (
     "R2_BUCKET",
     "STORYREEL_CONCURRENCY",
     "STORYREEL_MAX_ATTEMPTS",
+    "STORYREEL_PRICE_PER_GPU_SECOND",
 )
 SECRET_VARIABLES = frozenset(
     {"RUNPOD_API_KEY", "WRITER_API_KEY", "R2_SECRET_ACCESS_KEY", "MONGODB_URI"}
@@ -82,6 +83,7 @@ class Settings:
     r2_bucket: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    price_per_gpu_s: float | None = None  # USD per GPU second, for estimates; None: unknown
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     # Folders of the data directory.
@@ -196,6 +198,7 @@ def parse(values: Mapping[str, str], *, home: Path, sources: tuple[str, ...] = (
         r2_bucket=v.get("R2_BUCKET") if r2_endpoint else None,
         concurrency=_int(v, "STORYREEL_CONCURRENCY", DEFAULT_CONCURRENCY, 1, 256),
         max_attempts=_int(v, "STORYREEL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, 1, 20),
+        price_per_gpu_s=_price(v, "STORYREEL_PRICE_PER_GPU_SECOND"),
         sources=sources,
     )
 
@@ -249,6 +252,19 @@ def _int(v: Mapping[str, str], name: str, default: int, low: int, high: int) -> 
         raise ConfigError(f"{name} must be a whole number, got {v[name]!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _price(v: Mapping[str, str], name: str) -> float | None:
+    if name not in v:
+        return None
+    try:
+        value = float(v[name].removeprefix("$"))
+    except ValueError:
+        raise ConfigError(f"{name} must be a price in US dollars per GPU second, such as "
+                          f"0.00044, got {v[name]!r}") from None
+    if not 0 <= value <= 1 or value != value:
+        raise ConfigError(f"{name} must be between 0 and 1 dollar per GPU second, got {value:g}")
     return value
 
 

@@ -69,12 +69,13 @@ class HistoryStore(Protocol):
 
 
 def search_words(search: str | None) -> list[str]:
-    """The words a search must all find (case-insensitive) in a run's title or idea."""
+    """The words a search must all find (case-insensitive) in a run's title, its idea or
+    the prompts of its shots."""
     return [w.casefold() for w in (search or "").split()]
 
 
 def matches(run: Run, words: list[str]) -> bool:
-    haystack = f"{run.title}\n{run.idea}".casefold()
+    haystack = f"{run.title}\n{run.idea}\n{run.prompt_words}".casefold()
     return all(w in haystack for w in words)
 
 

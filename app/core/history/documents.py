@@ -24,7 +24,7 @@ and date ranges in Python, scanning every document):
   like (created_at, run_id) and pages with one indexed ``$lt``. Digits only,
   because nx-27017 treats a string that starts like a date as a date, and then
   silently compares it wrongly.
-- ``search_text``: title and idea, case-folded; a search is one ``$regex`` on
+- ``search_text``: title, idea and prompt words, case-folded; a search is one ``$regex`` on
   it, the case-folded words as lookaheads, with exactly the memory store's
   case-insensitivity (``str.casefold``).
 - ``day``: the UTC day of creation, ``YYYY-MM-DD``, that usage is grouped by.
@@ -102,16 +102,18 @@ def time_key(value: datetime | str) -> str:
     return f"{value:%Y%m%d%H%M%S}{value.microsecond // 1000:03d}"
 
 
-def searchable(title: str | None, idea: str | None) -> str:
-    """What a search looks in: title and idea, case-folded (see ``search_words``)."""
-    return f"{title or ''}\n{idea or ''}".casefold()
+def searchable(title: str | None, idea: str | None, prompt_words: str | None = None) -> str:
+    """What a search looks in: title, idea and the words of the shots' prompts, case-folded
+    (see ``search_words``)."""
+    parts = [title or "", idea or ""] + ([prompt_words] if prompt_words else [])
+    return "\n".join(parts).casefold()
 
 
 def with_derived(doc: dict[str, Any]) -> dict[str, Any]:
     """Set the derived fields of a run document from the fields they come from."""
     doc["day"] = day_of(doc["created_at"])
     doc["page_key"] = f"{time_key(doc['created_at'])} {doc['run_id']}"
-    doc["search_text"] = searchable(doc.get("title"), doc.get("idea"))
+    doc["search_text"] = searchable(doc.get("title"), doc.get("idea"), doc.get("prompt_words"))
     return doc
 
 

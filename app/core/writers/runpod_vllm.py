@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 from app.core.errors import ConfigError
+from app.core.metering import record_job
 from app.core.runpod import RunPodClient, WaitTimedOut
 from app.core.settings import Settings
 from app.core.writers.llm import LLMWriter
@@ -54,6 +55,7 @@ class RunPodVllmTransport:
         except WaitTimedOut:  # we gave up waiting: don't leave the job running
             await self.client.cancel_quietly(self.endpoint, job.id)
             raise
+        record_job(gpu_s=final.execution_s, queue_s=final.delay_s)
         return final.result()  # JobFailed (a RemoteError) for FAILED, TIMED_OUT, CANCELLED
 
     async def aclose(self) -> None:

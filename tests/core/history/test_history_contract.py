@@ -239,6 +239,21 @@ async def test_search_finds_words_literally(store, query, expected):
     assert await store.count_runs(search=query) == len(expected)
 
 
+async def test_search_finds_runs_by_the_words_of_their_prompts(store):
+    lamp = make_run(1, title="Storm", idea="a keeper", prompt_words="wide shot lamp brass")
+    sea = make_run(2, title="Sea", idea="a boat", prompt_words="close-up rope")
+    await store.create_run(lamp)
+    await store.create_run(sea)
+
+    assert [r.run_id for r in await store.list_runs(search="BRASS keeper")] == [lamp.run_id]
+    assert await store.count_runs(search="rope") == 1
+
+    # the words change as prompts change (a regenerated shot, an edited look)
+    await store.update_run(sea.run_id, {"prompt_words": "close-up anchor"})
+    assert await store.count_runs(search="rope") == 0
+    assert [r.run_id for r in await store.list_runs(search="anchor")] == [sea.run_id]
+
+
 async def test_search_pages_like_the_list(store):
     for n in range(5):
         await store.create_run(make_run(n, title=f"Harbour {n}" if n % 2 else f"Field {n}"))
