@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from app.core.models import ImageRef, Shot, ShotStatus
 from app.ui.gallery import STATUS_COLORS, status_text
 from app.ui.ops import Ops
-from app.ui.statuses import decimal
+from app.ui.statuses import decimal, shot_type_text
 from app.ui.thumbnails import LARGE_SIZE, load_image
 
 if TYPE_CHECKING:
@@ -69,11 +69,18 @@ class ImageView(QWidget):
 
 def timings_text(timings: dict[str, float]) -> str:
     translate = QCoreApplication.translate
+    # The draft renderer's keys, then the RunPod renderer's (the worker's own, RunPod's
+    # queue and execution time, the GPU time of failed attempts), then the pipeline's.
     names = {"load_s": translate("ShotDetailDialog", "load"),
              "render_s": translate("ShotDetailDialog", "render"),
              "upload_s": translate("ShotDetailDialog", "upload"),
+             "worker_load_s": translate("ShotDetailDialog", "load"),
+             "worker_render_s": translate("ShotDetailDialog", "render"),
+             "worker_upload_s": translate("ShotDetailDialog", "upload"),
              "gpu_s": translate("ShotDetailDialog", "GPU"),
+             "failed_gpu_s": translate("ShotDetailDialog", "GPU of failed attempts"),
              "delay_s": translate("ShotDetailDialog", "queue"),
+             "queue_s": translate("ShotDetailDialog", "queue"),
              "wall_s": translate("ShotDetailDialog", "total")}
     parts = [f"{names.get(k, k.removesuffix('_s'))} {decimal(v, 2)} s" for k, v in timings.items()]
     return " · ".join(parts) or "—"
@@ -165,7 +172,8 @@ class ShotDetailDialog(QDialog):
         seed_edited = self.seed.value() != self._seed_shown
         self.shot = shot
         self.setWindowTitle(self.tr("Shot %1").replace("%1", shot.number))
-        self.heading.setText(f"{shot.number}  ·  {shot.shot_type.label}  ·  {shot.camera}")
+        self.heading.setText(f"{shot.number}  ·  {shot_type_text(shot.shot_type)}  ·  "
+                             f"{shot.camera}")
         color = STATUS_COLORS[shot.status]
         self.status.setText(f'<span style="color:{color}">●</span> '
                             f"{status_text(shot, None)}")
@@ -229,7 +237,8 @@ class ShotDetailDialog(QDialog):
         self.ops.start(load_image(self._services(), ref, LARGE_SIZE),
                        what=self.tr("Loading the shot image"), parent=self,
                        success=lambda image, key=ref.key: self._loaded(key, image),
-                       failure=lambda exc: self.image.show_image(None, str(exc)))
+                       failure=lambda exc: self.image.show_image(None, self.tr(
+                           "Image unavailable: %1").replace("%1", str(exc))))
 
     def _loaded(self, key: str, image: QImage) -> None:
         if key == self._shown_key:

@@ -1,10 +1,13 @@
 """The one place problems are shown: a non-modal message bar, and the excepthook.
 
-Errors are data (STYLE.md 7). A core ``StoryreelError`` already says what went
-wrong and what to do, and is shown as it is. Anything else is a bug: it is
-logged with its traceback (to ``STORYREEL_HOME/logs``), shown with its
-technical details, and the app keeps running. Messages reported before the
-bar exists are kept and shown once it is attached, as qutebrowser does.
+Errors are data (STYLE.md 7). A message says what failed (its title, given in
+the window's language by whoever reports it), why (its text) and what to do
+(its hint). A core ``StoryreelError`` says why in English, the CLI's language,
+and is shown as it is; the hint that follows it comes from its type and is
+translated here. Anything else is a bug: it is logged with its traceback (to
+``STORYREEL_HOME/logs``), shown with its technical details, and the app keeps
+running. Messages reported before the bar exists are kept and shown once it is
+attached, as qutebrowser does.
 """
 
 from __future__ import annotations
@@ -30,7 +33,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import StoryreelError
+from app.core.errors import (
+    ConfigError,
+    HistoryError,
+    IdeaError,
+    RemoteError,
+    RenderError,
+    RunNotFound,
+    StageError,
+    StorageError,
+    StoryreelError,
+)
+from app.core.storage import BucketNotFound, ObjectNotFound, StorageAuthError
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +60,55 @@ class Action:
 @dataclass(frozen=True)
 class Message:
     title: str  # what failed, or what happened
-    text: str  # why, and what to do
+    text: str  # why (a core error says it in English, the CLI's language)
     details: str = ""  # technical text a person can copy into a report
     level: str = ERROR
     actions: tuple[Action, ...] = field(default=())
     bug: bool = False  # an unexpected exception, not an error the app anticipates
+    hint: str = ""  # what to do about it, in the window's language
+
+    @property
+    def shown_text(self) -> str:
+        """The text under the title: why, then what to do."""
+        return f"{self.text}\n{self.hint}" if self.hint else self.text
+
+
+def hint_for(exc: BaseException) -> str:
+    """What a person can do about ``exc``, translated ("" when the text says it already)."""
+    translate = QCoreApplication.translate
+    match exc:
+        case ConfigError():
+            return translate("errors", "Correct it in File › Settings.")
+        case IdeaError():
+            return translate("errors", "Check the idea or the file, then try again.")
+        case RunNotFound():
+            return translate("errors", "It may have been deleted meanwhile: refresh the history.")
+        case HistoryError():
+            return translate("errors", "Check the history settings (File › Settings) and the "
+                             "connection, then try again.")
+        case StorageAuthError():
+            return translate("errors", "Check the R2 keys in File › Settings.")
+        case BucketNotFound():
+            return translate("errors", "Check the R2 bucket name in File › Settings.")
+        case ObjectNotFound():
+            return translate("errors", "The image is no longer in storage: render the shot "
+                             "again.")
+        case StorageError():
+            return translate("errors", "Check the storage settings (File › Settings) and the "
+                             "connection, then try again.")
+        case StageError():
+            return translate("errors", "Try again, or check the writer in File › Settings.")
+        case RenderError():
+            return translate("errors", "Retry the shot, or check the renderer in File › "
+                             "Settings.")
+        case RemoteError(status=401 | 403):
+            return translate("errors", "Check the API key in File › Settings.")
+        case RemoteError():
+            return translate("errors", "Check the connection and the settings (File › "
+                             "Settings), then try again.")
+        case OSError() if exc.filename:
+            return translate("errors", "Check the file and its folder, then try again.")
+    return ""
 
 
 def describe(exc: BaseException, log_hint: str = "") -> tuple[str, str, bool]:
@@ -96,9 +154,10 @@ class ErrorPresenter(QObject):
     def report(self, title: str, error: BaseException | str, *, details: str = "",
                level: str = ERROR) -> Message:
         """Show that ``title`` failed because of ``error`` (an exception or a sentence)."""
-        bug = False
+        bug, hint = False, ""
         if isinstance(error, BaseException):
             text, details, bug = describe(error, self.log_hint)
+            hint = "" if bug else hint_for(error)
             if bug:
                 log.error("%s", title, exc_info=error)
             else:
@@ -106,7 +165,7 @@ class ErrorPresenter(QObject):
         else:
             text = error
             log.warning("%s: %s", title, text)
-        return self.add(Message(title, text, details, level, bug=bug))
+        return self.add(Message(title, text, details, level, bug=bug, hint=hint))
 
     def notify(self, title: str, text: str, *, actions: tuple[Action, ...] = (),
                level: str = INFO) -> Message:
@@ -240,7 +299,7 @@ class MessageBar(QFrame):
         message = self.current
         if message is not None:
             QGuiApplication.clipboard().setText(
-                f"{message.title}\n{message.text}\n\n{message.details}".rstrip())
+                f"{message.title}\n{message.shown_text}\n\n{message.details}".rstrip())
 
     def _show_current(self) -> None:
         message = self.current
@@ -251,7 +310,7 @@ class MessageBar(QFrame):
         self.style().unpolish(self)
         self.style().polish(self)
         self.title.setText(message.title)
-        self.text.setText(message.text)
+        self.text.setText(message.shown_text)
         waiting = len(self._queue) - 1
         self.more.setText(self.tr("+%1 more").replace("%1", str(waiting)) if waiting else "")
         self.details.setPlainText(message.details)

@@ -46,8 +46,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import Shot, ShotStatus
+from app.ui.statuses import CANCELLED_REASON, shot_status_word, shot_type_text
 from app.ui.statuses import shot_status_text as status_text
-from app.ui.statuses import shot_status_word
 from app.ui.thumbnails import ThumbnailLoader
 
 ShotRole = Qt.ItemDataRole.UserRole + 1
@@ -165,8 +165,14 @@ class ShotModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{shot.number} {shot.shot_type.value}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{shot.number} · {shot.shot_type.label} · {shot.camera}\n{shot.description}"
-            return f"{tip}\n\n{shot.error}" if shot.error else tip
+            tip = (f"{shot.number} · {shot_type_text(shot.shot_type)} · {shot.camera}\n"
+                   f"{shot.description}")
+            if not shot.error:
+                return tip
+            status = status_text(shot, None)  # "failed: <the reason>", "waiting to retry"…
+            if shot.error not in status and shot.error != CANCELLED_REASON:
+                status += f"\n{shot.error}"  # the core's reason, as it wrote it (English)
+            return f"{tip}\n\n{status}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self.tr("Shot %1, %2: %3").replace("%1", shot.number).replace(
                 "%2", shot_status_word(shot.status)).replace("%3", shot.description)
@@ -336,7 +342,7 @@ class ShotDelegate(QStyledItemDelegate):
         heading.setBold(True)
         painter.setFont(heading)
         painter.setPen(palette.color(QPalette.ColorRole.Text))
-        title = f"{shot.number}  ·  {shot.shot_type.label}"
+        title = f"{shot.number}  ·  {shot_type_text(shot.shot_type)}"
         if shot.camera and shot.camera != "static":
             title += f"  ·  {shot.camera}"
         painter.drawText(QRect(left, y, width, line), Qt.AlignmentFlag.AlignLeft,

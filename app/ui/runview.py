@@ -23,7 +23,14 @@ from app.core.models import Run, RunStatus, ShotStatus, Stage
 from app.core.progress import Progress
 from app.ui.gallery import GalleryView, ShotModel
 from app.ui.script import ScriptView, fountain_html, scenes_html
-from app.ui.statuses import decimal, run_status_text, stage_text
+from app.ui.statuses import (
+    CANCELLED_REASON,
+    date_time_text,
+    decimal,
+    engine_text,
+    run_status_text,
+    stage_text,
+)
 
 
 class RunView(QWidget):
@@ -172,7 +179,7 @@ class RunView(QWidget):
         for shot in self.model.shots:
             if not shot.status.finished:
                 self.model.update_shot(shot.model_copy(update={
-                    "status": ShotStatus.CANCELLED, "error": shot.error or "cancelled"}),
+                    "status": ShotStatus.CANCELLED, "error": shot.error or CANCELLED_REASON}),
                     live=False)
 
     # Drawing.
@@ -190,9 +197,9 @@ class RunView(QWidget):
         if self.progress.total:
             parts.append(self.tr("%1 shots in %2 scenes").replace("%1", str(self.progress.total))
                          .replace("%2", str(self.progress.scenes)))
-        parts.append(f"{run.created_at.astimezone():%d %b %Y, %H:%M}")
+        parts.append(date_time_text(run.created_at))
         if run.writer or run.renderer:
-            parts.append(f"{run.writer} → {run.renderer}")
+            parts.append(f"{engine_text(run.writer)} → {engine_text(run.renderer)}")
         self.meta.setText("  ·  ".join(parts))
         self.stage.setText(self._stage_text(run))
         total = max(1, self.progress.total)
@@ -220,8 +227,8 @@ class RunView(QWidget):
             "%2", str(len(self.model.shots)))
         if run.wall_seconds:
             text += self.tr(" in %1 s").replace("%1", decimal(run.wall_seconds))
-        if run.error and run.status is not RunStatus.COMPLETED:
-            text += f" · {run.error}"
+        if run.error and run.status is not RunStatus.COMPLETED and run.error != CANCELLED_REASON:
+            text += f" · {run.error}"  # the core's reason, as it wrote it (English)
         return text
 
     def _render_scenes(self) -> None:

@@ -45,7 +45,8 @@ PAGES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
     (QT_TRANSLATE_NOOP("SettingsDialog", "Writer"), "writer",
      ("RUNPOD_WRITER_ENDPOINT", "WRITER_BASE_URL", "WRITER_API_KEY", "WRITER_MODEL")),
     (QT_TRANSLATE_NOOP("SettingsDialog", "Renderer"), "renderer",
-     ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_BASE_URL", "RUNPOD_SHOT_ENDPOINT")),
+     ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_BASE_URL", "RUNPOD_SHOT_ENDPOINT",
+      "STORYREEL_PRICE_PER_GPU_SECOND")),
     (QT_TRANSLATE_NOOP("SettingsDialog", "Storage"), "storage",
      ("R2_ENDPOINT_URL", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY",
       "R2_BUCKET")),
@@ -70,6 +71,8 @@ HINTS = {
     "MONGODB_DB": "storyreel",
     "STORYREEL_CONCURRENCY": QT_TRANSLATE_NOOP("SettingsDialog", "shots rendered at once (8)"),
     "STORYREEL_MAX_ATTEMPTS": QT_TRANSLATE_NOOP("SettingsDialog", "attempts per shot (3)"),
+    "STORYREEL_PRICE_PER_GPU_SECOND": QT_TRANSLATE_NOOP(
+        "SettingsDialog", "US dollars per GPU second, for cost estimates, e.g. 0.00044"),
 }
 EMBEDDED = {
     "writer": QT_TRANSLATE_NOOP("SettingsDialog", "draft writer, offline"),

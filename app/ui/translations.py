@@ -45,8 +45,11 @@ def ui_locale() -> QLocale:
 
 def install(app: QCoreApplication, locale: QLocale | None = None) -> list[QTranslator]:
     """Install Qt's translations and ours for ``locale`` (default ``ui_locale()``) on
-    ``app``. Returns the translators installed (keep them; remove them to undo)."""
+    ``app``, and make it the default locale, so that dates and numbers (``QLocale()``)
+    follow the language even when it is forced. Returns the translators installed (keep
+    them; ``uninstall`` undoes all of it)."""
     locale = locale or ui_locale()
+    QLocale.setDefault(locale)
     installed: list[QTranslator] = []
     languages = [lang.replace("-", "_") for lang in locale.uiLanguages()]
     if languages and languages[0].split("_")[0] == "en":
@@ -62,8 +65,10 @@ def install(app: QCoreApplication, locale: QLocale | None = None) -> list[QTrans
 
 
 def uninstall(app: QCoreApplication, translators: list[QTranslator]) -> None:
+    """Remove ``translators`` and go back to the system's locale for dates and numbers."""
     for translator in translators:
         app.removeTranslator(translator)
+    QLocale.setDefault(QLocale.system())
 
 
 def ts_path(language: str) -> Path:

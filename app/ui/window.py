@@ -1,14 +1,17 @@
 """The main window: lays out the panels and connects them. Nothing else.
 
 History on the left; on the right the message bar, the idea panel and the run
-view (storyboard, script, scenes); the status bar says what runs where. Every
-piece of work goes through the session or ``Ops``; every problem through the
-error presenter.
+view (storyboard, script, scenes, with an Export… button beside the tabs); the
+status bar says what runs where. Every piece of work goes through the session
+or ``Ops``; every problem through the error presenter.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, QSize, QStandardPaths, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -23,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -43,6 +47,9 @@ from app.ui.settings_dialog import SettingsDialog
 from app.ui.statuses import run_status_text
 from app.ui.thumbnails import ThumbnailLoader
 
+if TYPE_CHECKING:  # imported on first use: the exporters cost ~0.2 s at start-up
+    from app.ui.export_dialog import ExportDialog
+
 
 class MainWindow(QMainWindow):
     close_requested = Signal()  # the person wants to quit and the runs are dealt with
@@ -59,6 +66,8 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(QSize(860, 560))
         self.follow = True  # show each new run as it starts, until a run is opened by hand
         self.details: list[ShotDetailDialog] = []
+        self.exports: list[ExportDialog] = []  # open export dialogs, one per run
+        self.export_folder = default_export_folder()
         self.allow_close = False
         self._painted = False
 
@@ -119,6 +128,12 @@ class MainWindow(QMainWindow):
         action(file, self.tr("&New idea"), self.new_idea, QKeySequence.StandardKey.New)
         action(file, self.tr("&Open idea files…"), self.choose_files, QKeySequence.StandardKey.Open)
         file.addSeparator()
+        self.export_action = action(file, self.tr("&Export…"), self.export_shown_run, "Ctrl+E")
+        self.export_action.setToolTip(self.tr("Export the run on show as a PDF storyboard, a "
+                                              "screenplay, images, an animatic or a timeline "
+                                              "(Ctrl+E)"))
+        self.export_action.setEnabled(False)
+        file.addSeparator()
         action(file, self.tr("&Settings…"), self.open_settings, "Ctrl+,")
         file.addSeparator()
         action(file, self.tr("&Quit"), self.close, QKeySequence.StandardKey.Quit)
@@ -138,6 +153,14 @@ class MainWindow(QMainWindow):
                    f"Ctrl+{n}")
         help_menu = bar.addMenu(self.tr("&Help"))
         action(help_menu, self.tr("&About Storyreel"), self._about)
+        # Beside the run's tabs, where the storyboard is: the same action as a button.
+        self.export_button = QPushButton(self.tr("Export…"), objectName="exportButton",
+                                         flat=True)
+        self.export_button.setToolTip(self.export_action.toolTip())
+        self.export_button.clicked.connect(self.export_action.trigger)
+        self.export_action.enabledChanged.connect(self.export_button.setEnabled)
+        self.export_button.setEnabled(self.export_action.isEnabled())
+        self.run_view.tabs.setCornerWidget(self.export_button, Qt.Corner.TopRightCorner)
 
     def _opened_services(self, services) -> None:
         self._show_where(services.settings)
@@ -200,10 +223,12 @@ class MainWindow(QMainWindow):
         if run.run_id in self._deleted:  # deleted while it was being loaded
             return
         self.run_view.show_run(run, live=self.session.is_active(run.run_id))
+        self._update_export()
 
     def _run_started(self, run: Run) -> None:
         if self.follow or self.run_view.run is None or self.run_view.run_id == run.run_id:
             self.run_view.show_run(run, live=True)
+        self._update_export()
 
     def _run_finished(self, run: Run) -> None:
         title = run.title or run.source or run.run_id
@@ -221,6 +246,10 @@ class MainWindow(QMainWindow):
         self._deleted.add(run_id)
         if self.run_view.run_id == run_id:
             self.run_view.clear()
+        for dialog in list(self.exports):
+            if dialog.run.run_id == run_id and not dialog.busy:
+                dialog.close()
+        self._update_export()
 
     def open_shot(self, shot: Shot) -> ShotDetailDialog:
         dialog = ShotDetailDialog(shot, self.ops, lambda: self.session.services,
@@ -251,10 +280,55 @@ class MainWindow(QMainWindow):
             if not live:
                 self.run_view.reset_cancel()
             self.run_view.set_live(live)
+        self._update_export()
 
     def cancel_shown_run(self) -> None:
         if self.run_view.run_id and self.session.is_active(self.run_view.run_id):
             self.run_view.request_cancel()
+
+    # Exporting the run on show.
+
+    def _exportable(self) -> Run | None:
+        run = self.run_view.run
+        if run is None or not self.session.is_open or self.session.is_active(run.run_id):
+            return None
+        return run
+
+    def _update_export(self) -> None:
+        self.export_action.setEnabled(self._exportable() is not None)
+
+    def export_shown_run(self) -> ExportDialog | None:
+        """Open the export dialog for the run on show (one dialog per run); not while the
+        run is still working."""
+        run = self._exportable()
+        if run is None:
+            self.statusBar().showMessage(
+                self.tr("Open a finished run to export it") if self.run_view.run is None else
+                self.tr("The run is still working: export it once it has finished"), 5000)
+            return None
+        for dialog in self.exports:
+            if dialog.run.run_id == run.run_id:
+                dialog.raise_()
+                dialog.activateWindow()
+                return dialog
+        from app.ui.export_dialog import ExportDialog  # the exporters load on first use
+
+        dialog = ExportDialog(run, self.ops, lambda: self.session.services, self.presenter,
+                              folder=self.export_folder, parent=self)
+        dialog.exported.connect(self._exported)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _=None, d=dialog: self._forget_export(d))
+        self.exports.append(dialog)
+        dialog.show()  # not modal: the window stays usable while a long export runs
+        return dialog
+
+    def _forget_export(self, dialog: ExportDialog) -> None:
+        if dialog in self.exports:
+            self.exports.remove(dialog)
+
+    def _exported(self, path: Path) -> None:
+        self.export_folder = path.parent
+        self.statusBar().showMessage(self.tr("Exported to %1").replace("%1", str(path)), 8000)
 
     # Interrupted runs, settings, about.
 
@@ -350,6 +424,12 @@ class MainWindow(QMainWindow):
         if choice is not None:
             self.session.keep_runs_on_close = choice == "keep"
             self.close_requested.emit()
+
+
+def default_export_folder() -> Path:
+    """Where exports go until the person picks another folder: Documents, else home."""
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(documents) if documents else Path.home()
 
 
 class FileOpenEvents(QObject):

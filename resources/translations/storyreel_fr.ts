@@ -2,6 +2,205 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="fr_FR">
 <context>
+    <name>ExportDialog</name>
+    <message>
+        <source>PDF storyboard</source>
+        <translation>Storyboard PDF</translation>
+    </message>
+    <message>
+        <source>Printable pages: a title page, then the panels in a grid with each shot&apos;s action and dialogue.</source>
+        <translation>Des pages à imprimer : une page de titre, puis les vignettes en grille avec l’action et les dialogues de chaque plan.</translation>
+    </message>
+    <message>
+        <source>Fountain screenplay</source>
+        <translation>Scénario Fountain</translation>
+    </message>
+    <message>
+        <source>The script as plain text, for screenwriting apps.</source>
+        <translation>Le scénario en texte brut, pour les logiciels d’écriture de scénario.</translation>
+    </message>
+    <message>
+        <source>ZIP of images</source>
+        <translation>ZIP des images</translation>
+    </message>
+    <message>
+        <source>Every image in story order, with the storyboard as JSON and the screenplay.</source>
+        <translation>Toutes les images dans l’ordre du récit, avec le storyboard en JSON et le scénario.</translation>
+    </message>
+    <message>
+        <source>MP4 animatic</source>
+        <translation>Animatique MP4</translation>
+    </message>
+    <message>
+        <source>A video of the storyboard: each shot held for its duration.</source>
+        <translation>Une vidéo du storyboard : chaque plan reste à l’écran pendant sa durée.</translation>
+    </message>
+    <message>
+        <source>OTIO timeline</source>
+        <translation>Timeline OTIO</translation>
+    </message>
+    <message>
+        <source>An OpenTimelineIO timeline of the shots, for video editors (Resolve, Premiere through a plugin…).</source>
+        <translation>Une timeline OpenTimelineIO des plans, pour les logiciels de montage (Resolve, Premiere avec un module…).</translation>
+    </message>
+    <message>
+        <source>Export “%1”</source>
+        <translation>Exporter « %1 »</translation>
+    </message>
+    <message>
+        <source>A4</source>
+        <translation>A4</translation>
+    </message>
+    <message>
+        <source>US Letter</source>
+        <translation>Lettre US</translation>
+    </message>
+    <message>
+        <source>Landscape</source>
+        <translation>Paysage</translation>
+    </message>
+    <message>
+        <source>Portrait</source>
+        <translation>Portrait</translation>
+    </message>
+    <message>
+        <source>Panels side by side; one column on a portrait page is a shot list</source>
+        <translation>Vignettes côte à côte ; une seule colonne sur une page en portrait donne une liste de plans</translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation> s</translation>
+    </message>
+    <message>
+        <source>How long each shot stays on screen</source>
+        <translation>Durée d’affichage de chaque plan</translation>
+    </message>
+    <message>
+        <source>Caption each shot with its number and its text</source>
+        <translation>Légender chaque plan avec son numéro et son texte</translation>
+    </message>
+    <message>
+        <source>The file to write; the folder is created if needed</source>
+        <translation>Le fichier à écrire ; le dossier est créé si besoin</translation>
+    </message>
+    <message>
+        <source>Choose…</source>
+        <translation>Choisir…</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>Exporter</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>Fermer</translation>
+    </message>
+    <message>
+        <source>Format</source>
+        <translation>Format</translation>
+    </message>
+    <message>
+        <source>Paper</source>
+        <translation>Papier</translation>
+    </message>
+    <message>
+        <source>Orientation</source>
+        <translation>Orientation</translation>
+    </message>
+    <message>
+        <source>Columns</source>
+        <translation>Colonnes</translation>
+    </message>
+    <message>
+        <source>Seconds per shot</source>
+        <translation>Secondes par plan</translation>
+    </message>
+    <message>
+        <source>Save to</source>
+        <translation>Enregistrer sous</translation>
+    </message>
+    <message>
+        <source>This run has no images, so there is nothing to put in this format; the screenplay can still be exported as Fountain.</source>
+        <translation>Cette génération n’a aucune image : il n’y a rien à mettre dans ce format. Le scénario peut toujours être exporté en Fountain.</translation>
+    </message>
+    <message>
+        <source>This run has no script yet.</source>
+        <translation>Cette génération n’a pas encore de scénario.</translation>
+    </message>
+    <message>
+        <source>Export to</source>
+        <translation>Exporter vers</translation>
+    </message>
+    <message>
+        <source>Choose the file to write.</source>
+        <translation>Choisissez le fichier à écrire.</translation>
+    </message>
+    <message>
+        <source>Checking %1…</source>
+        <translation>Vérification de %1…</translation>
+    </message>
+    <message>
+        <source>Checking the export target</source>
+        <translation>Vérification de la destination de l’export</translation>
+    </message>
+    <message>
+        <source>Replace the file?</source>
+        <translation>Remplacer le fichier ?</translation>
+    </message>
+    <message>
+        <source>%1 already exists in %2. Replace it with this export?</source>
+        <translation>%1 existe déjà dans %2. Le remplacer par cet export ?</translation>
+    </message>
+    <message>
+        <source>Replace</source>
+        <translation>Remplacer</translation>
+    </message>
+    <message>
+        <source>Nothing was written: choose another name, or replace the file.</source>
+        <translation>Rien n’a été écrit : choisissez un autre nom, ou remplacez le fichier.</translation>
+    </message>
+    <message>
+        <source>Exporting to %1…</source>
+        <translation>Export vers %1…</translation>
+    </message>
+    <message>
+        <source>Exporting</source>
+        <translation>Export en cours</translation>
+    </message>
+    <message>
+        <source>Exporting… %1%</source>
+        <translation>Export en cours… %1 %</translation>
+    </message>
+    <message>
+        <source>Exported “%1”</source>
+        <translation>« %1 » exporté</translation>
+    </message>
+    <message>
+        <source>Saved in %1.</source>
+        <translation>Enregistré dans %1.</translation>
+    </message>
+    <message>
+        <source>Show in folder</source>
+        <translation>Afficher dans le dossier</translation>
+    </message>
+    <message>
+        <source>Export failed</source>
+        <translation>Échec de l’export</translation>
+    </message>
+    <message>
+        <source>Export cancelled; nothing was written.</source>
+        <translation>Export annulé ; rien n’a été écrit.</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>Annulation…</translation>
+    </message>
+    <message>
+        <source>Cancel export</source>
+        <translation>Annuler l’export</translation>
+    </message>
+</context>
+<context>
     <name>GalleryView</name>
     <message>
         <source>Your storyboard appears here.
@@ -163,6 +362,14 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>&amp;Ouvrir des fichiers d’idées…</translation>
     </message>
     <message>
+        <source>&amp;Export…</source>
+        <translation>&amp;Exporter…</translation>
+    </message>
+    <message>
+        <source>Export the run on show as a PDF storyboard, a screenplay, images, an animatic or a timeline (Ctrl+E)</source>
+        <translation>Exporter la génération affichée en storyboard PDF, scénario, images, animatique ou timeline (Ctrl+E)</translation>
+    </message>
+    <message>
         <source>&amp;Settings…</source>
         <translation>&amp;Paramètres…</translation>
     </message>
@@ -219,6 +426,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>À &amp;propos de Storyreel</translation>
     </message>
     <message>
+        <source>Export…</source>
+        <translation>Exporter…</translation>
+    </message>
+    <message>
         <source>Ready</source>
         <translation>Prêt</translation>
     </message>
@@ -253,6 +464,18 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>no shot could be made</source>
         <translation>aucun plan n’a pu être réalisé</translation>
+    </message>
+    <message>
+        <source>Open a finished run to export it</source>
+        <translation>Ouvrez une génération terminée pour l’exporter</translation>
+    </message>
+    <message>
+        <source>The run is still working: export it once it has finished</source>
+        <translation>La génération est encore en cours : exportez-la une fois terminée</translation>
+    </message>
+    <message>
+        <source>Exported to %1</source>
+        <translation>Exporté vers %1</translation>
     </message>
     <message>
         <source>Looking for interrupted runs</source>
@@ -340,6 +563,45 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>+%1 more</source>
         <translation>+%1 autre(s)</translation>
+    </message>
+</context>
+<context>
+    <name>Parts</name>
+    <message>
+        <source>draft (offline)</source>
+        <translation>brouillon (hors ligne)</translation>
+    </message>
+    <message>
+        <source>OpenAI-compatible %1 at %2</source>
+        <translation>compatible OpenAI %1 sur %2</translation>
+    </message>
+    <message>
+        <source>R2 bucket %1</source>
+        <translation>compartiment R2 %1</translation>
+    </message>
+    <message>
+        <source>local folder %1</source>
+        <translation>dossier local %1</translation>
+    </message>
+    <message>
+        <source>embedded (%1)</source>
+        <translation>base intégrée (%1)</translation>
+    </message>
+    <message>
+        <source>Writer: %1</source>
+        <translation>Rédaction : %1</translation>
+    </message>
+    <message>
+        <source>Renderer: %1</source>
+        <translation>Rendu : %1</translation>
+    </message>
+    <message>
+        <source>Storage: %1</source>
+        <translation>Stockage : %1</translation>
+    </message>
+    <message>
+        <source>History: %1</source>
+        <translation>Historique : %1</translation>
     </message>
 </context>
 <context>
@@ -544,6 +806,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>tentatives par plan (3)</translation>
     </message>
     <message>
+        <source>US dollars per GPU second, for cost estimates, e.g. 0.00044</source>
+        <translation>dollars US par seconde de GPU, pour estimer les coûts, p. ex. 0.00044</translation>
+    </message>
+    <message>
         <source>draft writer, offline</source>
         <translation>rédacteur brouillon, hors ligne</translation>
     </message>
@@ -636,6 +902,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>GPU</source>
         <translation>GPU</translation>
+    </message>
+    <message>
+        <source>GPU of failed attempts</source>
+        <translation>GPU des tentatives échouées</translation>
     </message>
     <message>
         <source>queue</source>
@@ -741,6 +1011,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <source>Loading the shot image</source>
         <translation>Chargement de l’image du plan</translation>
     </message>
+    <message>
+        <source>Image unavailable: %1</source>
+        <translation>Image indisponible : %1</translation>
+    </message>
 </context>
 <context>
     <name>ShotModel</name>
@@ -750,7 +1024,55 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     </message>
 </context>
 <context>
+    <name>ShotType</name>
+    <message>
+        <source>extreme wide</source>
+        <translation>plan général</translation>
+    </message>
+    <message>
+        <source>wide</source>
+        <translation>plan d’ensemble</translation>
+    </message>
+    <message>
+        <source>medium</source>
+        <translation>plan taille</translation>
+    </message>
+    <message>
+        <source>medium close-up</source>
+        <translation>plan poitrine</translation>
+    </message>
+    <message>
+        <source>close-up</source>
+        <translation>gros plan</translation>
+    </message>
+    <message>
+        <source>extreme close-up</source>
+        <translation>très gros plan</translation>
+    </message>
+    <message>
+        <source>two-shot</source>
+        <translation>plan à deux</translation>
+    </message>
+    <message>
+        <source>over the shoulder</source>
+        <translation>par-dessus l’épaule</translation>
+    </message>
+    <message>
+        <source>point of view</source>
+        <translation>plan subjectif</translation>
+    </message>
+    <message>
+        <source>insert</source>
+        <translation>insert</translation>
+    </message>
+</context>
+<context>
     <name>Status</name>
+    <message>
+        <source>%1, %2</source>
+        <comment>a date, then a time</comment>
+        <translation>%1 à %2</translation>
+    </message>
     <message>
         <source>waiting to retry</source>
         <translation>nouvelle tentative en attente</translation>
@@ -829,6 +1151,58 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
 </context>
 <context>
     <name>errors</name>
+    <message>
+        <source>Correct it in File › Settings.</source>
+        <translation>Corrigez-le dans Fichier › Paramètres.</translation>
+    </message>
+    <message>
+        <source>Check the idea or the file, then try again.</source>
+        <translation>Vérifiez l’idée ou le fichier, puis réessayez.</translation>
+    </message>
+    <message>
+        <source>It may have been deleted meanwhile: refresh the history.</source>
+        <translation>Elle a peut-être été supprimée entre-temps : actualisez l’historique.</translation>
+    </message>
+    <message>
+        <source>Check the history settings (File › Settings) and the connection, then try again.</source>
+        <translation>Vérifiez les réglages de l’historique (Fichier › Paramètres) et la connexion, puis réessayez.</translation>
+    </message>
+    <message>
+        <source>Check the R2 keys in File › Settings.</source>
+        <translation>Vérifiez les clés R2 dans Fichier › Paramètres.</translation>
+    </message>
+    <message>
+        <source>Check the R2 bucket name in File › Settings.</source>
+        <translation>Vérifiez le nom du compartiment R2 dans Fichier › Paramètres.</translation>
+    </message>
+    <message>
+        <source>The image is no longer in storage: render the shot again.</source>
+        <translation>L’image n’est plus dans le stockage : refaites le rendu du plan.</translation>
+    </message>
+    <message>
+        <source>Check the storage settings (File › Settings) and the connection, then try again.</source>
+        <translation>Vérifiez les réglages du stockage (Fichier › Paramètres) et la connexion, puis réessayez.</translation>
+    </message>
+    <message>
+        <source>Try again, or check the writer in File › Settings.</source>
+        <translation>Réessayez, ou vérifiez la rédaction dans Fichier › Paramètres.</translation>
+    </message>
+    <message>
+        <source>Retry the shot, or check the renderer in File › Settings.</source>
+        <translation>Relancez le plan, ou vérifiez le rendu dans Fichier › Paramètres.</translation>
+    </message>
+    <message>
+        <source>Check the API key in File › Settings.</source>
+        <translation>Vérifiez la clé d’API dans Fichier › Paramètres.</translation>
+    </message>
+    <message>
+        <source>Check the connection and the settings (File › Settings), then try again.</source>
+        <translation>Vérifiez la connexion et les paramètres (Fichier › Paramètres), puis réessayez.</translation>
+    </message>
+    <message>
+        <source>Check the file and its folder, then try again.</source>
+        <translation>Vérifiez le fichier et son dossier, puis réessayez.</translation>
+    </message>
     <message>
         <source>It took too long and was given up. Try again in a moment.</source>
         <translation>L’opération a pris trop de temps et a été abandonnée. Réessayez dans un instant.</translation>
