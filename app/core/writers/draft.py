@@ -15,6 +15,7 @@ import re
 
 from app.core.ideas import Idea
 from app.core.models import Character, Scene, ScenePlan, Script, ShotPlan, ShotType
+from app.core.writers.looks import draft_look
 from app.core.writers.outline import Outline, SceneOutline, outline
 
 MAX_SHOTS_PER_SCENE = 6
@@ -32,7 +33,8 @@ class DraftWriter:
             title=story.title,
             logline=story.logline,
             screenplay=story.screenplay or to_fountain(story),
-            characters=[Character(name=n, description=d) for n, d in story.cast.items()],
+            characters=[Character(name=n, description=draft_look(n, idea.text, story.title))
+                        for n in story.cast],
         )
 
     async def plan_scenes(self, idea: Idea, script: Script, *, seed: int) -> list[ScenePlan]:

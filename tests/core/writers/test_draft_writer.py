@@ -6,6 +6,7 @@ from app.core import ideas
 from app.core.ideas import from_text
 from app.core.models import ShotType
 from app.core.writers.draft import DraftWriter
+from app.core.writers.looks import draft_look
 from app.core.writers.outline import find_names, sentences
 from tests.conftest import SAMPLES
 
@@ -139,3 +140,27 @@ async def test_two_sentences_keep_the_short_one_whole_and_halve_the_long_one_at_
     assert [p.scene.summary for p in plans] == [
         first, "On the night of the worst storm the lamp fails",
         "and a fishing boat is lost in the dark below the cliffs."]
+
+
+@pytest.mark.parametrize("sample", ["lighthouse.txt", "heist.md", "first_contact.fountain"])
+async def test_every_cast_member_gets_a_visual_look_of_50_to_80_words(sample):
+    idea = ideas.read(SAMPLES / sample)[0]
+    script = await DraftWriter().write_script(idea, seed=1, style=None)
+    again = await DraftWriter().write_script(idea, seed=99, style=None)
+    assert script.characters
+    for character in script.characters:
+        assert 50 <= len(character.description.split()) <= 80, character
+        assert character.description.startswith(f"{character.name.title()} is ")
+        assert "Wears " in character.description  # clothes: what keeps a character recognisable
+    assert script.characters == again.characters  # the seed varies the camera, not the people
+
+
+def test_a_look_follows_what_the_text_says_of_the_character():
+    text = ("An old lighthouse keeper named Mara keeps the light. Her grandson Theo arrives. "
+            "DR. AMARA OSEI (50s) sips coffee.")
+    assert draft_look("Mara", text).startswith("Mara is a woman of about ")
+    assert "thin white hair" in draft_look("Mara", text)  # "old"
+    assert "keeper" not in draft_look("Theo", text) and "oilskin" in draft_look("Mara", text)
+    assert draft_look("Theo", text).startswith("Theo is a boy of about 1")
+    assert draft_look("Amara", text).startswith("Amara is a woman of about 55")
+    assert draft_look("Theo", text, "Storm") == draft_look("Theo", text, "Storm")
