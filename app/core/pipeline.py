@@ -153,6 +153,7 @@ class Pipeline:
         """Render one shot again with a new seed (given, or the next one derived from the run
         seed) and optionally an edited prompt. The current image is kept as a version."""
         run = await self.history.get_run(run_id)
+        self._refuse_while_running(run)
         shot = run.shot(shot_id)  # KeyError for an unknown shot
         _keep_version(shot)
         shot.seed = seed if seed is not None else derive_seed(run.seed, shot_id,
@@ -165,6 +166,7 @@ class Pipeline:
         """Render again only the shots an edit made stale, each with the prompt the edit
         gave it and its seed unchanged. The images they replace are kept as versions."""
         run = await self.history.get_run(run_id)
+        self._refuse_while_running(run)
         pending = revisions.stale_shots(run)
         for shot in pending:
             _keep_version(shot)
@@ -209,7 +211,7 @@ class Pipeline:
 
     def _refuse_while_running(self, run: Run) -> None:
         if run.run_id in self.active_runs:
-            raise revisions.EditError("this run is still rendering: wait for it to finish, "
+            raise revisions.EditError("this run is still working: wait for it to finish, "
                                       "or cancel it, before changing it")
 
     def cancel(self, run_id: str) -> bool:

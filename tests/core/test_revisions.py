@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -181,3 +182,21 @@ async def test_picking_an_earlier_version_makes_it_current_and_keeps_the_other(f
 
     with pytest.raises(EditError, match="no earlier version 7"):
         await pipeline.pick_version(run.run_id, "s01-01", 7)
+
+
+async def test_nothing_changes_a_run_while_it_is_rendering(finished):
+    history, run = finished
+    gate = asyncio.Event()
+    renderer = ScriptedRenderer(gates={"s01-01": gate})
+    pipeline = pipeline_for(history, renderer)
+    task = asyncio.create_task(pipeline.regenerate(run.run_id, "s01-01"))
+    await renderer.started.wait()
+
+    for change in (lambda: pipeline.edit_character(run.run_id, "Mara", "A new look."),
+                   lambda: pipeline.pick_version(run.run_id, "s01-01", 1),
+                   lambda: pipeline.regenerate_stale(run.run_id),
+                   lambda: pipeline.regenerate(run.run_id, "s01-02")):
+        with pytest.raises(EditError, match="still working"):
+            await change()
+    gate.set()
+    assert (await task).shot("s01-01").status is ShotStatus.DONE
