@@ -41,21 +41,24 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pipeline.py
 
-# PNGs of the main states of the real window (empty, running, finished, script, history,
-# shot, settings, error) under Xvfb, in build/screenshots/. Installs Debian's xvfb and the
-# xcb libraries Qt needs when they are missing and we are root (FACTS.md lists them).
+# PNGs of the main states of the real window (empty, running, finished, export, script,
+# history, shot, settings, error) under Xvfb, in build/screenshots/ (light) and its dark/.
+# STORYREEL_LANG=fr make screenshots: in French, in build/screenshots/fr/. Installs Debian's
+# xvfb and the xcb libraries Qt needs when they are missing and we are root (FACTS.md
+# lists them).
 XCB_PACKAGES := xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
 	libxkbcommon-x11-0 libx11-xcb1 libegl1 libgl1 libfontconfig1 fonts-dejavu-core
+SHOTS := build/screenshots$(if $(STORYREEL_LANG),/$(STORYREEL_LANG))
 
 screenshots: $(VENV)/.installed
 	@command -v xvfb-run >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 		apt-get install -y -qq $(XCB_PACKAGES) >/dev/null; } || \
 		{ echo "make screenshots needs: apt-get install $(XCB_PACKAGES)" >&2; exit 2; }
-	xvfb-run -a -s "-screen 0 1440x900x24" $(BIN)/python -m app.ui.screenshots build/screenshots
+	xvfb-run -a -s "-screen 0 1440x900x24" $(BIN)/python -m app.ui.screenshots $(SHOTS)
 	xvfb-run -a -s "-screen 0 1440x900x24" $(BIN)/python -m app.ui.screenshots \
-		build/screenshots/dark --dark
-	@ls build/screenshots build/screenshots/dark
+		$(SHOTS)/dark --dark
+	@ls $(SHOTS) $(SHOTS)/dark
 
 clean:
 	rm -rf $(VENV) $(WORKER_VENV) $(PACKAGE_VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -37,13 +37,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import qasync
-from PySide6.QtCore import QCoreApplication, QObject, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QCoreApplication, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import ConfigError, StoryreelError
 from app.core.settings import Settings, default_home, load_settings, parse
-from app.ui import statuses, theme, translations
+from app.ui import theme, translations
 from app.ui.bridge import EventBridge
 from app.ui.errors import Action, ErrorPresenter, install_excepthook, loop_exception_handler
 from app.ui.ops import Ops
@@ -84,6 +84,8 @@ class Ui:
         self.closed = True
         for dialog in list(self.window.details):
             dialog.close()
+        for export in list(self.window.exports):  # cancelled before the services close,
+            export.reject()  # so it ends as a cancel (nothing written), not a storage error
         await self.session.aclose()
         self.ops.cancel_all()
         try:
@@ -112,34 +114,10 @@ def build_ui(settings: Settings, *, presenter: ErrorPresenter | None = None,
     session = Session(services, bridge, ops, opener, settings=settings)
     thumbnails = ThumbnailLoader(ops, lambda: session.services)
     window = MainWindow(session, ops, presenter, thumbnails)
-    WhereSummary(window, session)
     app = QApplication.instance()
     if app is not None:
         app.installEventFilter(FileOpenEvents(window))
     return Ui(presenter, ops, bridge, session, thumbnails, window)
-
-
-class WhereSummary(QObject):
-    """Keeps the status bar's "what runs where" in the window's language.
-
-    ``MainWindow`` writes the core's English ``Settings.summary()`` there; this writes
-    ``statuses.where_text`` over it whenever the settings change. Its connections are
-    made after the window's, so it speaks last. Parented to the window: it goes with it.
-    """
-
-    def __init__(self, window: MainWindow, session: Session) -> None:
-        super().__init__(window)
-        self._window = window
-        session.opened.connect(self._services_changed)
-        session.services_changed.connect(self._services_changed)
-        self.show(session.settings)
-
-    def _services_changed(self, services: Services) -> None:
-        self.show(services.settings)
-
-    def show(self, settings: Settings) -> None:
-        self._window.where.setText(statuses.where_text(settings))
-        self._window.where.setToolTip("\n".join(statuses.where_lines(settings)))
 
 
 async def open_ui(settings: Settings, *, presenter: ErrorPresenter | None = None,

@@ -1,8 +1,10 @@
 """One shot, large: its image and earlier versions, prompt, seed, timings and job id.
 
 From here a failed shot is retried, or any shot regenerated with a new seed or
-an edited prompt (the pipeline keeps the current image as a previous version).
-The dialog is non-modal and follows the shot live while it renders again.
+an edited prompt (the pipeline keeps the current image as a previous version),
+or an earlier version made the shot's image again ("Use this version"; the
+current one becomes a version in its place). The dialog is non-modal and
+follows the shot live while it renders again.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPalette
+from PySide6.QtGui import QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -24,20 +27,23 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core.models import ImageRef, Shot, ShotStatus
-from app.ui.gallery import STATUS_COLORS, status_text
+from app.core.models import ImageRef, Shot, ShotStatus, ShotVersion
+from app.ui.gallery import STALE_COLOR, STATUS_COLORS, stale_reason_text, status_text
 from app.ui.ops import Ops
-from app.ui.statuses import decimal, shot_type_text
+from app.ui.statuses import date_time_text, decimal, shot_type_text
 from app.ui.thumbnails import LARGE_SIZE, load_image
 
 if TYPE_CHECKING:
     from app.core.services import Services
 
 MAX_SEED = 2**31 - 1
+VERSION_ICON = QSize(128, 72)
+CURRENT = -1  # the versions list's key of the current image
 
 
 class ImageView(QWidget):
@@ -89,6 +95,7 @@ def timings_text(timings: dict[str, float]) -> str:
 class ShotDetailDialog(QDialog):
     retry_requested = Signal(str, str)  # run id, shot id
     regenerate_requested = Signal(str, str, object, object)  # run id, shot id, seed, prompt
+    pick_requested = Signal(str, str, int)  # run id, shot id, attempt of an earlier version
 
     def __init__(self, shot: Shot, ops: Ops, services: Callable[[], Services], *,
                  run_active: bool, parent: QWidget | None = None) -> None:
@@ -100,12 +107,32 @@ class ShotDetailDialog(QDialog):
         self.run_active = run_active
         self._shown_key: str | None = None
         self._prompt_shown, self._seed_shown = "", 0  # what update_shot last put in the fields
+        self._icons: dict[str, QIcon] = {}  # image key -> its small picture, once loaded
+        self._picking = False  # "Use this version" pressed, the shot not updated yet
 
         self.image = ImageView()
         self.versions = QListWidget(objectName="versions")
+        self.versions.setViewMode(QListWidget.ViewMode.IconMode)
         self.versions.setFlow(QListWidget.Flow.LeftToRight)
-        self.versions.setFixedHeight(38)
-        self.versions.setToolTip(self.tr("This image and the ones it replaced"))
+        self.versions.setWrapping(False)
+        self.versions.setMovement(QListWidget.Movement.Static)
+        self.versions.setIconSize(VERSION_ICON)
+        self.versions.setGridSize(QSize(VERSION_ICON.width() + 16, VERSION_ICON.height()
+                                        + self.fontMetrics().lineSpacing() + 14))
+        self.versions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.versions.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.versions.setFixedHeight(self.versions.gridSize().height() + scrollbar + 8)
+        self.versions.setToolTip(self.tr("This image and the ones it replaced: pick one to "
+                                         "see it"))
+        self.version_info = QLabel(wordWrap=True, objectName="versionInfo")
+        self.version_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.version_prompt = QPlainTextEdit(readOnly=True, objectName="versionPrompt")
+        self.version_prompt.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 16)
+        self.version_prompt.setToolTip(self.tr("The prompt this version was drawn from"))
+        self.use_version = QPushButton(self.tr("&Use this version"))
+        self.use_version.setToolTip(self.tr(
+            "Make the version shown the shot's image; the current one is kept as a version"))
         self.heading = QLabel(objectName="detailHeading")
         self.status = QLabel(wordWrap=True)
         self.description = QLabel(wordWrap=True)
@@ -141,9 +168,18 @@ class ShotDetailDialog(QDialog):
         self.regenerate.setToolTip(self.tr(
             "Render again with a new seed, or with the seed and prompt set here; the current "
             "image is kept as a previous version"))
+        version_row = QHBoxLayout()
+        version_row.addWidget(self.version_info, 1)
+        version_row.addWidget(self.use_version, 0, Qt.AlignmentFlag.AlignTop)
+        self.versions_box = QWidget()
+        versions_layout = QVBoxLayout(self.versions_box)
+        versions_layout.setContentsMargins(0, 0, 0, 0)
+        versions_layout.addWidget(self.versions)
+        versions_layout.addLayout(version_row)
+        versions_layout.addWidget(self.version_prompt)
         left = QVBoxLayout()
         left.addWidget(self.image, 1)
-        left.addWidget(self.versions)
+        left.addWidget(self.versions_box)
         right = QVBoxLayout()
         right.addWidget(self.heading)
         right.addLayout(form)
@@ -160,7 +196,8 @@ class ShotDetailDialog(QDialog):
         self.regenerate.clicked.connect(self._regenerate)
         self.new_seed.clicked.connect(lambda: self.seed.setValue(random.randrange(MAX_SEED)))
         self.versions.currentRowChanged.connect(self._version_chosen)
-        self.resize(1080, 560)
+        self.use_version.clicked.connect(self._use_version)
+        self.resize(1080, 640)
         self.update_shot(shot)
 
     # Following the shot.
@@ -175,8 +212,13 @@ class ShotDetailDialog(QDialog):
         self.heading.setText(f"{shot.number}  ·  {shot_type_text(shot.shot_type)}  ·  "
                              f"{shot.camera}")
         color = STATUS_COLORS[shot.status]
-        self.status.setText(f'<span style="color:{color}">●</span> '
-                            f"{status_text(shot, None)}")
+        status = f'<span style="color:{color}">●</span> {_esc(status_text(shot, None))}'
+        if shot.stale:
+            stale = self.tr("Stale: %1. “Regenerate stale shots” in the run view renders it "
+                            "again with the change and this seed.").replace(
+                "%1", stale_reason_text(shot.stale))
+            status += f'<br><span style="color:{STALE_COLOR}">{_esc(stale)}</span>'
+        self.status.setText(status)
         self.description.setText(shot.description)
         self.dialogue.setText(shot.dialogue or "—")
         if not prompt_edited:  # never overwrite what the person is typing
@@ -188,6 +230,7 @@ class ShotDetailDialog(QDialog):
         self.timings.setText(timings_text(shot.timings))
         attempts = self.tr("attempt %1").replace("%1", str(shot.attempts))
         self.job.setText(f"{shot.job_id or '—'}  ·  {attempts}")
+        self._picking = False
         self._fill_versions()
         self.set_run_active(self.run_active)
 
@@ -199,27 +242,113 @@ class ShotDetailDialog(QDialog):
         self.regenerate.setEnabled(not active and not rendering)
         why = self.tr("Wait until the run has finished") if active else ""
         self.retry.setToolTip(why)
+        self._update_use_version()
+
+    # The versions: the current image and the earlier ones, in the order they were made.
+
+    def current_attempt(self) -> int:
+        return self.shot.image_attempt or self.shot.attempts
 
     def _fill_versions(self) -> None:
         self.versions.blockSignals(True)
         self.versions.clear()
-        for n, version in enumerate(self.shot.versions, 1):
-            item = QListWidgetItem(self.tr("v%1").replace("%1", str(n)))
-            item.setData(Qt.ItemDataRole.UserRole, version.image)
-            item.setToolTip(self.tr("Seed %1").replace("%1", str(version.seed)))
+        entries: list[tuple[int, ImageRef | None, ShotVersion | None]] = [
+            (v.attempt, v.image, v) for v in self.shot.versions]
+        if self.shot.image is not None:
+            entries.append((self.current_attempt(), self.shot.image, None))
+        for attempt, ref, version in sorted(entries, key=lambda e: e[0]):
+            text = self.tr("v%1").replace("%1", str(attempt))
+            if version is None:
+                text = self.tr("v%1 · current").replace("%1", str(attempt))
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, CURRENT if version is None else attempt)
+            item.setData(Qt.ItemDataRole.UserRole + 1, ref)
+            item.setData(Qt.ItemDataRole.UserRole + 2,
+                         self.shot.prompt if version is None else version.prompt)
+            item.setToolTip(self._version_text(attempt, version))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            self._icon(item, ref)
             self.versions.addItem(item)
-        current = QListWidgetItem(self.tr("current"))
-        current.setData(Qt.ItemDataRole.UserRole, self.shot.image)
-        self.versions.addItem(current)
-        self.versions.setCurrentRow(self.versions.count() - 1)
-        self.versions.setVisible(bool(self.shot.versions))
+            if version is None:
+                self.versions.setCurrentItem(item)
+        if self.shot.image is None and self.versions.count():
+            self.versions.setCurrentRow(-1)
+        self.versions_box.setVisible(bool(self.shot.versions))
         self.versions.blockSignals(False)
-        self._show(self.shot.image)
+        self._version_chosen(self.versions.currentRow())
+        if self.shot.image is None:
+            self._show(None)
+
+    def _version_text(self, attempt: int, version: ShotVersion | None) -> str:
+        """What a version is: its attempt, seed, and when it was set aside."""
+        if version is None:
+            return self.tr("Version %1, the current image · seed %2").replace(
+                "%1", str(attempt)).replace("%2", str(self.shot.seed))
+        return self.tr("Version %1 · seed %2 · replaced %3").replace(
+            "%1", str(attempt)).replace("%2", str(version.seed)).replace(
+            "%3", date_time_text(version.created_at))
+
+    def _icon(self, item: QListWidgetItem, ref: ImageRef | None) -> None:
+        if ref is None:
+            return
+        icon = self._icons.get(ref.key)
+        if icon is not None:
+            item.setIcon(icon)
+            return
+        placeholder = QPixmap(VERSION_ICON)
+        placeholder.fill(self.palette().color(QPalette.ColorRole.AlternateBase))
+        item.setIcon(QIcon(placeholder))
+        self.ops.start(load_image(self._services(), ref, VERSION_ICON * 2),
+                       what=self.tr("Loading a version's picture"), parent=self,
+                       success=lambda image, key=ref.key: self._icon_loaded(key, image),
+                       failure=lambda _exc: None)  # the large view says why, if chosen
+
+    def _icon_loaded(self, key: str, image: QImage) -> None:
+        self._icons[key] = icon = QIcon(QPixmap.fromImage(image))
+        for row in range(self.versions.count()):
+            item = self.versions.item(row)
+            ref = item.data(Qt.ItemDataRole.UserRole + 1)
+            if ref is not None and ref.key == key:
+                item.setIcon(icon)
+
+    def chosen_attempt(self) -> int | None:
+        """The attempt of the earlier version on show; None for the current image."""
+        item = self.versions.currentItem()
+        if item is None or item.data(Qt.ItemDataRole.UserRole) == CURRENT:
+            return None
+        return item.data(Qt.ItemDataRole.UserRole)
 
     def _version_chosen(self, row: int) -> None:
+        self._picking = False
         item = self.versions.item(row)
         if item is not None:
-            self._show(item.data(Qt.ItemDataRole.UserRole))
+            self._show(item.data(Qt.ItemDataRole.UserRole + 1))
+            self.version_info.setText(item.toolTip())
+            self.version_prompt.setPlainText(item.data(Qt.ItemDataRole.UserRole + 2))
+        else:
+            self.version_info.setText("")
+            self.version_prompt.setPlainText("")
+        self._update_use_version()
+
+    def _update_use_version(self) -> None:
+        if not hasattr(self, "use_version"):
+            return
+        earlier = self.chosen_attempt() is not None
+        busy = self.run_active or self.shot.status in (ShotStatus.RENDERING, ShotStatus.QUEUED)
+        self.use_version.setEnabled(earlier and not busy and not self._picking)
+        self.use_version.setToolTip(
+            self.tr("Wait until the run has finished") if earlier and busy else
+            self.tr("Make the version shown the shot's image; the current one is kept as a "
+                    "version") if earlier else
+            self.tr("This is the current image: pick an earlier version above"))
+
+    def _use_version(self) -> None:
+        attempt = self.chosen_attempt()
+        if attempt is None or not self.use_version.isEnabled():
+            return
+        self._picking = True
+        self._update_use_version()
+        self.pick_requested.emit(self.shot.run_id, self.shot.shot_id, attempt)
 
     def _show(self, ref: ImageRef | None) -> None:
         if ref is None:
@@ -259,3 +388,7 @@ class ShotDetailDialog(QDialog):
             seed if seed != self.shot.seed else None,
             prompt if prompt and prompt != self.shot.prompt.strip() else None)
         self.set_run_active(True)
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -197,6 +197,13 @@ class ExportDialog(QDialog):
         self.form.addRow(self.tr("Seconds per shot"), self.seconds)
         self.form.addRow("", self.captions)
         self.form.addRow(self.tr("Save to"), where)
+        # The choices line up as one column of one width, whichever rows the format shows.
+        choosers = (self.format, self.paper, self.orientation, self.columns, self.seconds)
+        for chooser in choosers:
+            chooser.ensurePolished()  # sized with the stylesheet's padding
+        width = max(chooser.sizeHint().width() for chooser in choosers)
+        for chooser in choosers:
+            chooser.setMinimumWidth(width)
         layout = QVBoxLayout(self)
         layout.setSpacing(10)
         layout.addWidget(self.fields)

@@ -10,12 +10,14 @@ a card first needs painting.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QCoreApplication,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -34,6 +36,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPalette,
+    QPen,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -63,7 +66,32 @@ STATUS_COLORS = {
     ShotStatus.CANCELLED: "#b07a1e",
 }
 
+STALE_COLOR = "#c98a1b"  # amber: the image no longer matches the plan
+
 Index = QModelIndex | QPersistentModelIndex
+
+_LOOK_CHANGED = re.compile(r"^(.+)'s look changed$")
+_SCENE_CHANGED = re.compile(r"^scene (\d+) changed$")
+
+
+def stale_reason_text(reason: str) -> str:
+    """Why a shot is stale (``Shot.stale``, the core's English), in the window's words;
+    a reason this function does not know is shown as the core wrote it."""
+    translate = QCoreApplication.translate
+    if match := _LOOK_CHANGED.match(reason):
+        return translate("ShotModel", "%1's look changed").replace("%1",
+                                                                    match.group(1).title())
+    if match := _SCENE_CHANGED.match(reason):
+        return translate("ShotModel", "scene %1 changed").replace("%1", match.group(1))
+    return reason
+
+
+def card_status_text(shot: Shot, elapsed: float | None) -> str:
+    """A card's status line; a stale shot says why its image is out of date."""
+    if shot.stale and shot.status is ShotStatus.DONE:
+        return QCoreApplication.translate("ShotModel", "stale: %1").replace(
+            "%1", stale_reason_text(shot.stale))
+    return status_text(shot, elapsed)
 
 
 class ShotModel(QAbstractListModel):
@@ -165,18 +193,31 @@ class ShotModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{shot.number} {shot.shot_type.value}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = (f"{shot.number} · {shot_type_text(shot.shot_type)} · {shot.camera}\n"
-                   f"{shot.description}")
-            if not shot.error:
-                return tip
-            status = status_text(shot, None)  # "failed: <the reason>", "waiting to retry"…
-            if shot.error not in status and shot.error != CANCELLED_REASON:
-                status += f"\n{shot.error}"  # the core's reason, as it wrote it (English)
-            return f"{tip}\n\n{status}"
+            return self._tooltip(shot)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self.tr("Shot %1, %2: %3").replace("%1", shot.number).replace(
+            text = self.tr("Shot %1, %2: %3").replace("%1", shot.number).replace(
                 "%2", shot_status_word(shot.status)).replace("%3", shot.description)
+            if shot.stale:
+                text += self.tr(" (stale: %1)").replace("%1", stale_reason_text(shot.stale))
+            return text
         return None
+
+    def _tooltip(self, shot: Shot) -> str:
+        tip = (f"{shot.number} · {shot_type_text(shot.shot_type)} · {shot.camera}\n"
+               f"{shot.description}")
+        if shot.stale:
+            tip += "\n\n" + self.tr("Stale: %1. Its image was made before that change; "
+                                     "“Regenerate stale shots” renders it again with the "
+                                     "same seed.").replace("%1", stale_reason_text(shot.stale))
+        if shot.versions:
+            tip += "\n" + self.tr("%1 earlier versions (open the shot to use one)").replace(
+                "%1", str(len(shot.versions)))
+        if not shot.error:
+            return tip
+        status = status_text(shot, None)  # "failed: <the reason>", "waiting to retry"…
+        if shot.error not in status and shot.error != CANCELLED_REASON:
+            status += f"\n{shot.error}"  # the core's reason, as it wrote it (English)
+        return f"{tip}\n\n{status}"
 
     def _reindex(self) -> None:
         self._rows = {s.shot_id: i for i, s in enumerate(self._shots)}
@@ -200,7 +241,8 @@ class ShotModel(QAbstractListModel):
             self._ticker.stop()
 
 
-__all__ = ["GalleryView", "ShotDelegate", "ShotModel", "status_text"]
+__all__ = ["GalleryView", "ShotDelegate", "ShotModel", "card_status_text", "stale_reason_text",
+           "status_text"]
 
 
 class ShotDelegate(QStyledItemDelegate):
@@ -237,10 +279,12 @@ class ShotDelegate(QStyledItemDelegate):
         card = QRectF(option.rect).adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        stale = bool(shot.stale) and shot.status is ShotStatus.DONE
         border = palette.color(QPalette.ColorRole.Highlight) if selected else (
+            QColor(STALE_COLOR) if stale else
             palette.color(QPalette.ColorRole.Mid) if hovered else
             palette.color(QPalette.ColorRole.Midlight))
-        painter.setPen(border)
+        painter.setPen(QPen(border, 2) if stale or selected else QPen(border))
         painter.setBrush(palette.color(QPalette.ColorRole.Base))
         painter.drawRoundedRect(card, 8, 8)
 
@@ -258,6 +302,8 @@ class ShotDelegate(QStyledItemDelegate):
             self._placeholder(painter, image_rect, shot, index, palette)
             painter.restore()
         self._badge(painter, image_rect, shot.number)
+        if stale:
+            self._stale_badge(painter, image_rect)
 
         self._words(painter, card, image_rect, shot, index, option, palette)
         painter.restore()
@@ -329,6 +375,22 @@ class ShotDelegate(QStyledItemDelegate):
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, number)
 
+    def _stale_badge(self, painter: QPainter, image_rect: QRectF) -> None:
+        """An amber "stale" tag in the image's top right corner."""
+        text = self.tr("stale")
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        width = metrics.horizontalAdvance(text) + 14
+        badge = QRectF(image_rect.right() - 8 - width, image_rect.top() + 8, width,
+                       metrics.height() + 4)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(STALE_COLOR))
+        painter.drawRoundedRect(badge, 5, 5)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
     def _words(self, painter: QPainter, card: QRectF, image_rect: QRectF, shot: Shot,
                index: Index, option: QStyleOptionViewItem, palette: QPalette) -> None:
         font = QFont(option.font)
@@ -357,14 +419,15 @@ class ShotDelegate(QStyledItemDelegate):
             y += line
         y += 4
 
-        color = QColor(STATUS_COLORS[shot.status])
+        stale = bool(shot.stale) and shot.status is ShotStatus.DONE
+        color = QColor(STALE_COLOR if stale else STATUS_COLORS[shot.status])
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(color)
         dot = 8
         painter.drawEllipse(QRectF(left, y + (line - dot) / 2, dot, dot))
-        painter.setPen(color if shot.status in (ShotStatus.FAILED,) else
+        painter.setPen(color if stale or shot.status is ShotStatus.FAILED else
                        palette.color(QPalette.ColorRole.PlaceholderText))
-        status = status_text(shot, index.data(ElapsedRole))
+        status = card_status_text(shot, index.data(ElapsedRole))
         painter.drawText(QRect(left + dot + 6, y, width - dot - 6, line),
                          Qt.AlignmentFlag.AlignLeft,
                          metrics.elidedText(status, Qt.TextElideMode.ElideRight,

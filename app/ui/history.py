@@ -2,7 +2,9 @@
 
 Everything it shows comes from the history store through ``Ops`` (never on the
 GUI thread); cover images (the first finished shot of a run) are fetched only
-for the rows being painted. Deleting asks first, without blocking the loop.
+for the rows being painted. A run that ran on RunPod says the GPU time it cost
+(in its tooltip, with the time queued). Deleting asks first, without blocking
+the loop.
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import ImageRef, Run, RunStatus, ShotStatus
+from app.ui.costs import history_cost_text
 from app.ui.errors import ErrorPresenter
 from app.ui.ops import Ops
 from app.ui.session import Session
-from app.ui.statuses import run_status_text
+from app.ui.statuses import decimal, run_status_text
 from app.ui.thumbnails import ThumbnailLoader
 
 PAGE = 50
@@ -100,7 +103,11 @@ class RunListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return run.title or run.idea[:60]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{run.title}\n{run.run_id}\n\n{run.idea[:300]}"
+            tip = f"{run.title}\n{run.run_id}\n\n{run.idea[:300]}"
+            if run.gpu_seconds or run.queue_seconds:
+                tip += "\n\n" + self.tr("GPU: %1 s billed, %2 s queued").replace(
+                    "%1", decimal(run.gpu_seconds)).replace("%2", decimal(run.queue_seconds))
+            return tip
         return None
 
     def _cover(self, run: Run):
@@ -183,6 +190,9 @@ class RunDelegate(QStyledItemDelegate):
         when = QLocale().toString(run.created_at.astimezone(), "d MMM, HH:mm")
         shots = self.tr("%1/%2 shots").replace("%1", str(run.shots_done)).replace(
             "%2", str(run.shot_count))
+        cost = history_cost_text(run)
+        if cost:
+            shots += f" · {cost}"
         metrics = option.fontMetrics
         x = left
         painter.setPen(color)

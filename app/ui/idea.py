@@ -4,14 +4,18 @@ A typed idea is checked at once (pure code). Dropped files are read and
 checked in a worker thread with the core's ``ideas.read_many``: every file
 must be a usable idea or nothing is queued, and the reason is shown. Web
 addresses, folders, images, huge files and binary junk are refused that way.
+
+Beside the Generate button: what a run will cost on RunPod (GPU jobs, GPU
+seconds, dollars at the price set), worked out by the core from the history,
+again whenever the settings, the number of shots or the history change.
 """
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QCoreApplication, QMimeData, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.core import ideas
 from app.core.errors import IdeaError
 from app.core.models import RunOptions
+from app.ui.costs import estimate_text, estimate_tooltip, offline_text
 from app.ui.errors import ErrorPresenter
 from app.ui.ops import Ops
 from app.ui.session import Session
@@ -105,12 +110,17 @@ class IdeaPanel(QFrame):
         self.queue_label = QLabel(objectName="queueLabel")
         self.clear_queue = QPushButton(self.tr("Clear queue"), flat=True)
         self.clear_queue.hide()
+        self.estimate = QLabel(objectName="estimateLabel")
+        self.estimate.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self._estimates = 0  # the newest estimate asked for; older answers are dropped
 
         row = QHBoxLayout()
         row.setSpacing(8)
         row.addWidget(self.queue_label)
         row.addWidget(self.clear_queue)
         row.addStretch(1)
+        row.addWidget(self.estimate)
+        row.addSpacing(8)
         row.addWidget(shots_label)
         row.addWidget(self.shots)
         row.addSpacing(8)
@@ -129,6 +139,13 @@ class IdeaPanel(QFrame):
         self.clear_queue.clicked.connect(session.clear_queue)
         session.queue_changed.connect(self._show_queue)
         self._show_queue()
+        self._estimate_timer = QTimer(self, singleShot=True, interval=300)
+        self._estimate_timer.timeout.connect(self.refresh_estimate)
+        self.shots.valueChanged.connect(lambda _n: self._estimate_timer.start())
+        session.opened.connect(lambda _services: self.refresh_estimate())
+        session.services_changed.connect(lambda _services: self.refresh_estimate())
+        session.bridge.run_finished.connect(lambda _run: self._estimate_timer.start())
+        self.refresh_estimate()
 
     def options(self) -> RunOptions:
         return RunOptions(max_shots=self.shots.value() or None)
@@ -146,6 +163,39 @@ class IdeaPanel(QFrame):
         self.editor.clear()
         self.ideas_submitted.emit([idea], self.options())
         return True
+
+    # What a run will cost.
+
+    def refresh_estimate(self) -> None:
+        """Work out the estimate again (from the history, off the GUI thread's way)."""
+        self._estimates += 1
+        if not self.session.is_open:  # start-up: once the services are open
+            self._show_estimate_text("", "")
+            return
+        services = self.session.services
+        if not services.runs_on_gpu:
+            self._show_estimate_text(offline_text(bool(services.settings.writer_base_url)),
+                                     self.tr("Nothing in this set-up runs on RunPod, so a run "
+                                             "costs no GPU time."))
+            return
+        ticket = self._estimates
+        self.ops.start(services.estimate(max_shots=self.shots.value() or None),
+                       what=self.tr("Estimating the cost of a run"), parent=self,
+                       success=lambda found: self._estimated(ticket, found),
+                       failure=lambda exc: self._not_estimated(ticket, exc))
+
+    def _estimated(self, ticket: int, estimate) -> None:
+        if ticket == self._estimates:
+            self._show_estimate_text(estimate_text(estimate), estimate_tooltip(estimate))
+
+    def _not_estimated(self, ticket: int, exc: BaseException) -> None:
+        if ticket == self._estimates:  # not worth a message: the run itself will say
+            self._show_estimate_text(self.tr("Estimate unavailable"), str(exc))
+
+    def _show_estimate_text(self, text: str, tip: str) -> None:
+        self.estimate.setText(text)
+        self.estimate.setToolTip(tip)
+        self.estimate.setVisible(bool(text))
 
     # Dropped files.
 

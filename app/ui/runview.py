@@ -2,12 +2,21 @@
 
 It shows one run at a time, either live (following the pipeline's events) or
 from history exactly as it finished. Progress is the core's own ``Progress``,
-fed with the same events the CLI prints.
+fed with the same events the CLI prints. The header says what the run cost on
+the GPU, by stage in its tooltip. Once the run has finished, the Scenes tab
+edits the cast's looks and the scenes through the session (``bind_session``);
+the cards of the shots an edit makes stale say so, and "Regenerate stale
+shots" renders only those.
 """
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -21,8 +30,10 @@ from PySide6.QtWidgets import (
 from app.core import events as ev
 from app.core.models import Run, RunStatus, ShotStatus, Stage
 from app.core.progress import Progress
+from app.ui.costs import run_cost_text, run_cost_tooltip, run_stage_times
 from app.ui.gallery import GalleryView, ShotModel
-from app.ui.script import ScriptView, fountain_html, scenes_html
+from app.ui.revise import ScenesPage
+from app.ui.script import ScriptView, fountain_html
 from app.ui.statuses import (
     CANCELLED_REASON,
     date_time_text,
@@ -32,17 +43,23 @@ from app.ui.statuses import (
     stage_text,
 )
 
+if TYPE_CHECKING:
+    from app.ui.session import Session
+
 
 class RunView(QWidget):
     cancel_requested = Signal(str)  # run id
     retry_requested = Signal(str)  # run id: render its failed and cancelled shots again
 
-    def __init__(self, model: ShotModel, parent: QWidget | None = None) -> None:
+    def __init__(self, model: ShotModel, parent: QWidget | None = None, *,
+                 session: Session | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.run: Run | None = None
         self.progress = Progress()
         self.live = False
+        self.session: Session | None = None
+        self._regenerating: str | None = None  # run id, from the press until the run ends
 
         self.title = QLabel(self.tr("No run yet"), objectName="runTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -55,10 +72,24 @@ class RunView(QWidget):
         self.retry_button.setToolTip(self.tr("Render the failed and cancelled shots again"))
         self.cancel_button = QPushButton(self.tr("Cancel run"), objectName="cancelButton")
         self.cancel_button.setToolTip(self.tr("Stop this run (Ctrl+.)"))
+        self.regenerate_stale_action = QAction(self.tr("Regenerate &stale shots"), self)
+        self.regenerate_stale_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.regenerate_stale_action.setToolTip(self.tr(
+            "Render again only the shots an edit made stale, with their seeds kept; their "
+            "current images are kept as earlier versions (Ctrl+Shift+R)"))
+        self.regenerate_stale_action.setEnabled(False)
+        self.regenerate_stale_action.triggered.connect(self.request_regenerate_stale)
+        self.addAction(self.regenerate_stale_action)  # its shortcut works window-wide
+        self.stale_button = QPushButton(objectName="staleButton")
+        self.stale_button.setToolTip(self.regenerate_stale_action.toolTip())
+        self.stale_button.clicked.connect(self.regenerate_stale_action.trigger)
+        self.cost = QLabel(objectName="runCost")
+        self.cost.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.gallery = GalleryView(model)
         self.script = ScriptView(self.tr("The script appears here once it is written."))
-        self.scenes = ScriptView(self.tr("The scenes appear here once they are planned."),
-                                 screenplay=False)
+        self.scenes = ScenesPage(self.tr("The scenes appear here once they are planned."))
+        self.scenes.look_applied.connect(self.apply_look)
+        self.scenes.scene_applied.connect(self.apply_scene)
         self.tabs = QTabWidget(objectName="runTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.gallery, self.tr("Storyboard"))
@@ -71,11 +102,13 @@ class RunView(QWidget):
         words.addWidget(self.title)
         words.addWidget(self.meta)
         heading.addLayout(words, 1)
+        heading.addWidget(self.stale_button, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignVCenter)
         status = QHBoxLayout()
         status.addWidget(self.stage, 1)
         status.addWidget(self.bar, 1)
+        status.addWidget(self.cost, 0)
         header = QWidget(objectName="runHeader")
         header_layout = QVBoxLayout(header)
         header_layout.setContentsMargins(16, 12, 16, 10)
@@ -96,6 +129,17 @@ class RunView(QWidget):
         self.cancel_button.clicked.connect(self.request_cancel)
         self.retry_button.clicked.connect(self.request_retry)
         self.clear()
+        if session is not None:
+            self.bind_session(session)
+
+    def bind_session(self, session: Session) -> None:
+        """Act on runs through ``session``: edits, regenerating stale shots; its settings
+        give the price of a GPU second. Once; without it the view only shows."""
+        if self.session is session:
+            return
+        self.session = session
+        session.services_changed.connect(lambda _services: self._refresh())
+        self._update_buttons()
 
     @property
     def run_id(self) -> str | None:
@@ -109,9 +153,11 @@ class RunView(QWidget):
         self.title.setText(self.tr("Nothing running"))
         self.meta.setText(self.tr("Start a storyboard from an idea, or open one from history."))
         self.stage.setText("")
+        self.cost.setText("")
+        self.cost.setToolTip("")
         self.bar.hide()
         self.script.show_html("")
-        self.scenes.show_html("")
+        self.scenes.show_run(None, [])
         self._update_buttons()
 
     def show_run(self, run: Run, *, live: bool) -> None:
@@ -134,6 +180,69 @@ class RunView(QWidget):
     def set_live(self, live: bool) -> None:
         self.live = live
         self._update_buttons()
+
+    # Editing a finished run (the Scenes tab), through the session.
+
+    def apply_look(self, name: str, look: str) -> None:
+        if self.session is None or self.run is None:
+            return
+        run_id = self.run.run_id
+        self.session.edit_character(
+            run_id, name, look, parent=self,
+            success=lambda result: self._edited(run_id, result, look=name),
+            failure=lambda exc: self._refused(
+                self.tr("The look of %1 was not changed").replace("%1", name.title()), exc))
+
+    def apply_scene(self, index: int, heading: str | None, summary: str | None) -> None:
+        if self.session is None or self.run is None:
+            return
+        run_id = self.run.run_id
+        self.session.edit_scene(
+            run_id, index, heading=heading, summary=summary, parent=self,
+            success=lambda result: self._edited(run_id, result, scene=index),
+            failure=lambda exc: self._refused(
+                self.tr("Scene %1 was not changed").replace("%1", str(index)), exc))
+
+    def _edited(self, run_id: str, result: tuple[Run, list[str]], *, look: str | None = None,
+                scene: int | None = None) -> None:
+        run, stale = result
+        if self.run is None or self.run.run_id != run_id:
+            return  # another run is on show now; its cards have nothing to change
+        self.run.script, self.run.scenes = run.script, run.scenes
+        for shot_id in stale:  # the events said it already; the run's word is the last
+            self.model.update_shot(run.shot(shot_id), live=False)
+        n = len(stale)
+        text = (self.tr("Saved. No shot's image depends on it: nothing to render.") if not n
+                else self.tr("Saved. 1 shot is now stale: “Regenerate stale shots” "
+                             "(Ctrl+Shift+R) renders it again.") if n == 1
+                else self.tr("Saved. %1 shots are now stale: “Regenerate stale shots” "
+                             "(Ctrl+Shift+R) renders them again.").replace("%1", str(n)))
+        self._render_scenes()
+        self.scenes.note(look=look, scene=scene, text=text)
+        self._refresh()
+
+    def _refused(self, title: str, exc: BaseException) -> None:
+        if self.session is not None:
+            self.session.ops.presenter.report(title, exc)
+
+    def stale_count(self) -> int:
+        return sum(1 for s in self.model.shots if s.stale)
+
+    def request_regenerate_stale(self) -> None:
+        """Render the stale shots of the run on show (once per press, not while it runs)."""
+        run = self.run
+        if (self.session is None or run is None or self.live or self._regenerating
+                or not self.stale_count()):
+            return
+        self._regenerating = run.run_id
+        self._update_buttons()
+        task = self.session.regenerate_stale(run.run_id)
+        task.add_done_callback(self._regenerated)
+
+    def _regenerated(self, _task: asyncio.Task) -> None:
+        if shiboken6.isValid(self):
+            self._regenerating = None
+            self._update_buttons()
 
     # Following events (connected to the bridge's ``event`` signal).
 
@@ -202,6 +311,10 @@ class RunView(QWidget):
             parts.append(f"{engine_text(run.writer)} → {engine_text(run.renderer)}")
         self.meta.setText("  ·  ".join(parts))
         self.stage.setText(self._stage_text(run))
+        times = run_stage_times(run, self.model.shots)
+        price = self.session.settings.price_per_gpu_s if self.session is not None else None
+        self.cost.setText(run_cost_text(times, price))
+        self.cost.setToolTip(run_cost_tooltip(times))
         total = max(1, self.progress.total)
         finished = self.progress.done + self.progress.failed + self.progress.cancelled
         busy = self.live and self.progress.stage is not Stage.RENDERING_SHOTS
@@ -234,7 +347,7 @@ class RunView(QWidget):
     def _render_scenes(self) -> None:
         if self.run is None:
             return
-        self.scenes.show_html(scenes_html(self.run.scenes, self.model.shots))
+        self.scenes.show_run(self.run, self.model.shots)
         self.tabs.setTabText(2, self.tr("Scenes (%1)").replace("%1", str(len(self.run.scenes)))
                              if self.run.scenes else self.tr("Scenes"))
 
@@ -243,6 +356,16 @@ class RunView(QWidget):
         retryable = (not self.live and self.run is not None and any(
             s.status in (ShotStatus.FAILED, ShotStatus.CANCELLED) for s in self.model.shots))
         self.retry_button.setVisible(retryable)
+        stale = self.stale_count() if self.session is not None else 0
+        can_regenerate = bool(stale) and not self.live and self.run is not None
+        self.stale_button.setText(self.tr("Regenerate stale shots (%1)").replace(
+            "%1", str(stale)))
+        self.stale_button.setVisible(can_regenerate)
+        self.stale_button.setEnabled(not self._regenerating)
+        self.regenerate_stale_action.setEnabled(can_regenerate and not self._regenerating)
+        editable = self.session is not None and self.run is not None and not self.live
+        self.scenes.set_editable(editable, "" if editable or self.run is None else self.tr(
+            "This run is still working: change its looks and scenes once it has finished."))
 
     def request_cancel(self) -> None:
         if self.run is not None and self.live:

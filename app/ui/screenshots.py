@@ -2,8 +2,9 @@
 
 Runs the app on embedded defaults in a scratch data folder, drives it the way
 a person would (types ideas, waits, opens history, settings, a shot, drops a
-bad file) and saves one PNG per state: empty, running, finished, script,
-history, shot, settings, error. ``--dark`` asks for the dark look. Meant for
+bad file) and saves one PNG per state: empty, running, finished, export (PDF
+and MP4), script, history, shot, settings, error. ``--dark`` asks for the dark
+look; the language is the app's (``STORYREEL_LANG=fr`` for French). Meant for
 Xvfb (``xvfb-run -s '-screen 0 1440x900x24'``) or any desktop; falls back to
 offscreen without a display.
 """
@@ -25,7 +26,7 @@ from app.core.ideas import from_text
 from app.core.models import RunOptions
 from app.core.services import Services, open_services
 from app.core.settings import Settings, parse
-from app.ui import theme
+from app.ui import theme, translations
 from app.ui.app import open_ui, run_on_qt
 
 IDEAS = [
@@ -110,6 +111,16 @@ async def shoot(app: QApplication, out: Path) -> None:
         await settle(0.8)
         save(window, out, "3-finished")
 
+        window.export_action.trigger()  # File > Export… on the finished run
+        [export] = window.exports
+        await settle(0.4)
+        save(export, out, "3b-export")
+        export.set_format("mp4")
+        await settle(0.4)
+        save(export, out, "3c-export-mp4")
+        export.reject()
+        await settle(0.2)
+
         window.run_view.tabs.setCurrentIndex(1)
         await settle()
         save(window, out, "4-script")
@@ -160,6 +171,7 @@ def main(argv: list[str]) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QApplication.instance() or QApplication(["storyreel-screenshots"])
     app.setQuitOnLastWindowClosed(False)
+    translations.install(app)  # as the app does: STORYREEL_LANG=fr gives French shots
     if dark:
         os.environ["STORYREEL_THEME"] = "dark"
     run_on_qt(app, shoot(app, out))

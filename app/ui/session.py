@@ -1,7 +1,8 @@
 """The work the window drives: the services, their pipeline, and the queue of ideas.
 
 Ideas wait in a queue and run one after another; retries, regenerations and
-resumed runs start at once beside them. When the settings change, new
+resumed runs start at once beside them. Edits of a finished storyboard (a look,
+a scene) and picking a shot's earlier version are saved at once. When the settings change, new
 services are opened and take over for the next run; the old ones finish the
 runs they have in flight and are closed after that. Not a widget: the window
 and its panels observe it through signals.
@@ -35,6 +36,8 @@ if TYPE_CHECKING:  # importing them costs ~0.7 s (pymongo, storage): not before 
 log = logging.getLogger(__name__)
 
 ServicesOpener = Callable[[Settings], Awaitable["Services"]]
+Done = Callable[[tuple[Run, list[str]]], object]
+Failed = Callable[[BaseException], object]
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,47 @@ class Session(QObject):
             return await self.pipeline.regenerate(run_id, shot_id, seed=seed, prompt=prompt)
 
         return self.ops.start(regenerate, what=self.tr("Regenerating a shot"))
+
+    def regenerate_stale(self, run_id: str) -> asyncio.Task:
+        """Render again only the shots an edit made stale (seeds kept, old images kept)."""
+        async def regenerate() -> Run:
+            await self._ready.wait()
+            return await self.pipeline.regenerate_stale(run_id)
+
+        return self.ops.start(regenerate, what=self.tr("Regenerating stale shots"))
+
+    def pick_version(self, run_id: str, shot_id: str, attempt: int) -> asyncio.Task:
+        """Make an earlier version of a shot its image again (the card follows the event)."""
+        async def pick() -> Run:
+            await self._ready.wait()
+            return await self.pipeline.pick_version(run_id, shot_id, attempt)
+
+        return self.ops.start(pick, what=self.tr("Using an earlier version"))
+
+    # Editing a finished storyboard: saved at once, nothing rendered. ``success`` gets
+    # ``(run, ids of the shots made stale)``; without ``failure`` the reason an edit is
+    # refused (``EditError``) goes to the message bar.
+
+    def edit_character(self, run_id: str, name: str, look: str, *,
+                       parent: QObject | None = None, success: Done | None = None,
+                       failure: Failed | None = None) -> asyncio.Task:
+        async def edit() -> tuple[Run, list[str]]:
+            await self._ready.wait()
+            return await self.pipeline.edit_character(run_id, name, look)
+
+        return self.ops.start(edit, what=self.tr("Changing a look"), parent=parent,
+                              success=success, failure=failure)
+
+    def edit_scene(self, run_id: str, index: int, *, heading: str | None = None,
+                   summary: str | None = None, parent: QObject | None = None,
+                   success: Done | None = None, failure: Failed | None = None) -> asyncio.Task:
+        async def edit() -> tuple[Run, list[str]]:
+            await self._ready.wait()
+            return await self.pipeline.edit_scene(run_id, index, heading=heading,
+                                                  summary=summary)
+
+        return self.ops.start(edit, what=self.tr("Changing a scene"), parent=parent,
+                              success=success, failure=failure)
 
     def resume(self, run_ids: list[str]) -> asyncio.Task:
         async def resume_each() -> list[Run]:

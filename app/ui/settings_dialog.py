@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from app.core import envfile
 from app.core.errors import ConfigError
 from app.core.settings import SECRET_VARIABLES, VARIABLES, Settings, parse
+from app.ui import statuses
 from app.ui.ops import Ops
 
 if TYPE_CHECKING:
@@ -225,8 +226,7 @@ class SettingsDialog(QDialog):
         except ConfigError as exc:
             self._result(part, False, str(exc))
             return
-        mode = next(p for p in settings.parts() if p.name == part)
-        result.setText(self.tr("Testing %1…").replace("%1", mode.detail))
+        result.setText(self.tr("Testing %1…").replace("%1", self._how(part, settings)))
         result.setProperty("ok", None)
         button.setEnabled(False)
         self.ops.start(self._check(settings, part), what=self.tr("Testing: %1").replace(
@@ -242,8 +242,16 @@ class SettingsDialog(QDialog):
             self._checking = (settings, task)
         checks = await asyncio.shield(self._checking[1])
         check = next(c for c in checks if c["name"] == part)
-        detail = check["detail"] if check["mode"] == "cloud" else self.tr(EMBEDDED[part])
-        return bool(check["ok"]), f"{detail}: {check['message']}"
+        return bool(check["ok"]), self.tr("%1: %2", "what was tested, then its answer").replace(
+            "%1", self._how(part, settings)).replace("%2", check["message"])
+
+    def _how(self, part: str, settings: Settings) -> str:
+        """How ``part`` runs with ``settings``, in the window's words: the cloud service
+        ("R2 bucket reels"), or a short name of the embedded one."""
+        found = next(p for p in settings.parts() if p.name == part)
+        if found.mode == "cloud":
+            return statuses.part_detail(found, settings)
+        return self.tr(EMBEDDED[part])
 
     async def _check_all(self, settings: Settings) -> list[dict]:
         from app.core.doctor import check_all  # opens services: not needed for the first paint

@@ -67,7 +67,17 @@ def engine_text(name: str) -> str:
 
 
 def part_text(part: Part, settings: Settings) -> str:
-    """One part of ``settings.parts()``: "Storage: R2 bucket reels", in the window's words.
+    """One part of ``settings.parts()``: "Storage: R2 bucket reels", in the window's words."""
+    translate = QCoreApplication.translate
+    label = {"writer": translate("Parts", "Writer: %1"),
+             "renderer": translate("Parts", "Renderer: %1"),
+             "storage": translate("Parts", "Storage: %1"),
+             "history": translate("Parts", "History: %1")}.get(part.name)
+    return label.replace("%1", part_detail(part, settings)) if label else str(part)
+
+
+def part_detail(part: Part, settings: Settings) -> str:
+    """How one part runs ("R2 bucket reels"): ``part.detail`` in the window's words.
 
     The details are made again here from the settings, with the words translated; names
     (endpoints, buckets, hosts, folders) are shown as they are. A detail this function
@@ -88,11 +98,7 @@ def part_text(part: Part, settings: Settings) -> str:
             detail = translate("Parts", "local folder %1").replace("%1", str(settings.blobs_dir))
         case ("history", "embedded"):
             detail = translate("Parts", "embedded (%1)").replace("%1", str(settings.db_dir))
-    label = {"writer": translate("Parts", "Writer: %1"),
-             "renderer": translate("Parts", "Renderer: %1"),
-             "storage": translate("Parts", "Storage: %1"),
-             "history": translate("Parts", "History: %1")}.get(part.name)
-    return label.replace("%1", detail) if label else str(part)
+    return detail
 
 
 def where_lines(settings: Settings) -> list[str]:

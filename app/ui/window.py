@@ -44,7 +44,7 @@ from app.ui.ops import Ops
 from app.ui.runview import RunView
 from app.ui.session import Session
 from app.ui.settings_dialog import SettingsDialog
-from app.ui.statuses import run_status_text
+from app.ui.statuses import run_status_text, where_lines, where_text
 from app.ui.thumbnails import ThumbnailLoader
 
 if TYPE_CHECKING:  # imported on first use: the exporters cost ~0.2 s at start-up
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
 
         self.message_bar = MessageBar()
         self.idea = IdeaPanel(ops, session, presenter)
-        self.run_view = RunView(ShotModel(thumbnails, self))
+        self.run_view = RunView(ShotModel(thumbnails, self), session=session)
         self.history = HistoryPanel(ops, session, thumbnails, presenter)
         work = QWidget()
         column = QVBoxLayout(work)
@@ -89,8 +89,12 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([300, 1020])
         self.splitter.setHandleWidth(1)
         self.setCentralWidget(self.splitter)
-        self.where = QLabel(objectName="whereLabel")
-        self.statusBar().addPermanentWidget(self.where)
+        # What runs where, on the right. A normal (not permanent) widget: a message such as
+        # "Queued …" takes the whole bar while it shows, rather than being cut short by this
+        # long line (longer still in French); the line comes back when the message goes.
+        self.where = QLabel(objectName="whereLabel",
+                            alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.statusBar().addWidget(self.where, 1)
         self.statusBar().setSizeGripEnabled(False)
         self._menus()
         self._show_where(session.settings)
@@ -141,6 +145,7 @@ class MainWindow(QMainWindow):
         action(run, self.tr("&Generate (Ctrl+Enter)"), self.idea.submit_typed)
         action(run, self.tr("&Cancel run"), self.cancel_shown_run, "Ctrl+.")
         action(run, self.tr("&Retry failed shots"), self.run_view.request_retry, "Ctrl+R")
+        run.addAction(self.run_view.regenerate_stale_action)  # Ctrl+Shift+R
         action(run, self.tr("Resume &interrupted runs"), self.offer_resume)
         view = bar.addMenu(self.tr("&View"))
         toggle = action(view, self.tr("&History"), self.history.setVisible, "Ctrl+H")
@@ -176,9 +181,13 @@ class MainWindow(QMainWindow):
         queued = self.session.enqueue(ideas, options)
         if queued:
             n = len(queued)
-            self.statusBar().showMessage(
-                self.tr("Queued %1 run(s)").replace("%1", str(n)) if n > 1 else
-                self.tr("Queued “%1”").replace("%1", ideas[0].label), 4000)
+            if n > 1:
+                text = self.tr("Queued %1 run(s)").replace("%1", str(n))
+            elif ideas[0].source:  # a file's name
+                text = self.tr("Queued “%1”").replace("%1", ideas[0].source)
+            else:  # typed (the core's label would be its English "typed idea")
+                text = self.tr("Queued the typed idea")
+            self.statusBar().showMessage(text, 4000)
 
     def queue_paths(self, paths: list[str]) -> None:
         """Idea files given on the command line or opened with the app: same checks as drops."""
@@ -259,6 +268,8 @@ class MainWindow(QMainWindow):
         dialog.regenerate_requested.connect(
             lambda run_id, shot_id, seed, prompt: self.session.regenerate(
                 run_id, shot_id, seed=seed, prompt=prompt))
+        dialog.pick_requested.connect(
+            lambda run_id, shot_id, attempt: self.session.pick_version(run_id, shot_id, attempt))
         dialog.destroyed.connect(lambda _=None, d=dialog: self._forget_detail(d))
         self.details.append(dialog)
         dialog.show()
@@ -370,8 +381,9 @@ class MainWindow(QMainWindow):
                            self.tr("Settings applied"), 4000))
 
     def _show_where(self, settings: Settings) -> None:
-        self.where.setText(settings.summary())
-        self.where.setToolTip("\n".join(str(p) for p in settings.parts()))
+        """What runs where, in the window's language (the core's ``summary()`` is English)."""
+        self.where.setText(where_text(settings))
+        self.where.setToolTip("\n".join(where_lines(settings)))
 
     def _about(self) -> None:
         from app import __version__
@@ -399,21 +411,35 @@ class MainWindow(QMainWindow):
         self.request_close()
 
     def request_close(self) -> QMessageBox | None:
-        """Quit, asking first when runs are in flight (without blocking the loop)."""
+        """Quit, asking first when runs or exports are in flight (without blocking the loop).
+        Quitting cancels a running export (it writes nothing), so the question says so."""
         active = self.session.active_runs
-        if not active:
+        exporting = [d for d in self.exports if d.busy]
+        if not active and not exporting:
             self.close_requested.emit()
             return None
-        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Runs in progress"), self.tr(
-            "%1 run(s) are still working. Keep their cloud jobs running and resume them "
-            "next time (nothing is paid twice), or cancel them now (the shots already made "
-            "are kept).").replace("%1", str(len(active))),
-            QMessageBox.StandardButton.NoButton, self)
-        keep = box.addButton(self.tr("Quit, resume later"), QMessageBox.ButtonRole.AcceptRole)
-        cancel = box.addButton(self.tr("Cancel runs and quit"),
+        stop_exports = self.tr("Quitting now cancels %1 running export(s); nothing is "
+                               "written for them.").replace("%1", str(len(exporting)))
+        if active:
+            title = self.tr("Runs in progress")
+            text = self.tr(
+                "%1 run(s) are still working. Keep their cloud jobs running and resume them "
+                "next time (nothing is paid twice), or cancel them now (the shots already "
+                "made are kept).").replace("%1", str(len(active)))
+            if exporting:
+                text += "\n\n" + stop_exports
+        else:
+            title = self.tr("Export in progress")
+            text = stop_exports
+        box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                          QMessageBox.StandardButton.NoButton, self)
+        keep = box.addButton(self.tr("Quit, resume later"),
+                             QMessageBox.ButtonRole.AcceptRole) if active else None
+        cancel = box.addButton(self.tr("Cancel runs and quit") if active else
+                               self.tr("Cancel export and quit"),
                                QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(self.tr("Keep working"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
+        stay = box.addButton(self.tr("Keep working"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay if keep is None else keep)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda button: self._close_answer(
             "keep" if button is keep else "cancel" if button is cancel else None))

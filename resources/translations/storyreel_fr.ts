@@ -2,6 +2,156 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="fr_FR">
 <context>
+    <name>Costs</name>
+    <message>
+        <source>script</source>
+        <translation>scénario</translation>
+    </message>
+    <message>
+        <source>scene plan</source>
+        <translation>découpage</translation>
+    </message>
+    <message>
+        <source>shots</source>
+        <translation>plans</translation>
+    </message>
+    <message>
+        <source>less than $0.01</source>
+        <translation>moins de 0,01 $</translation>
+    </message>
+    <message>
+        <source>$%1</source>
+        <translation>%1 $</translation>
+    </message>
+    <message>
+        <source>Cost: %1 GPU s, %2 s queued</source>
+        <translation>Coût : %1 s de GPU, %2 s en file d’attente</translation>
+    </message>
+    <message>
+        <source> · about %1</source>
+        <translation> · environ %1</translation>
+    </message>
+    <message>
+        <source>What RunPod billed, by stage:</source>
+        <translation>Ce que RunPod a facturé, par étape :</translation>
+    </message>
+    <message>
+        <source>%1: %2 jobs, %3 GPU s, %4 s queued, %5 s wall</source>
+        <translation>%1 : %2 tâches, %3 s de GPU, %4 s en file d’attente, %5 s de durée réelle</translation>
+    </message>
+    <message>
+        <source>In all: %1 jobs, %2 GPU s, %3 s queued</source>
+        <translation>En tout : %1 tâches, %2 s de GPU, %3 s en file d’attente</translation>
+    </message>
+    <message>
+        <source>Failed attempts and earlier versions count too: they were paid for.</source>
+        <translation>Les tentatives échouées et les versions précédentes comptent aussi : elles ont été payées.</translation>
+    </message>
+    <message>
+        <source>%1 GPU s</source>
+        <translation>%1 s de GPU</translation>
+    </message>
+    <message>
+        <source>Estimate: %1 GPU jobs, about %2 GPU s</source>
+        <translation>Estimation : %1 tâches GPU, environ %2 s de GPU</translation>
+    </message>
+    <message>
+        <source> · set a price in Settings to see the cost</source>
+        <translation> · indiquez un prix dans les Paramètres pour voir le coût</translation>
+    </message>
+    <message>
+        <source>Shots: %1 (%2)</source>
+        <translation>Plans : %1 (%2)</translation>
+    </message>
+    <message>
+        <source>Each shot: about %1 GPU s (%2)</source>
+        <translation>Chaque plan : environ %1 s de GPU (%2)</translation>
+    </message>
+    <message>
+        <source>Writer: %1 jobs of about %2 GPU s (%3)</source>
+        <translation>Rédaction : %1 tâches d’environ %2 s de GPU (%3)</translation>
+    </message>
+    <message>
+        <source>No price set: enter the price per GPU second in File › Settings to see the cost in dollars.</source>
+        <translation>Aucun prix indiqué : saisissez le prix de la seconde de GPU dans Fichier › Paramètres pour voir le coût en dollars.</translation>
+    </message>
+    <message>
+        <source>Price: $%1 per GPU second</source>
+        <translation>Prix : %1 $ la seconde de GPU</translation>
+    </message>
+    <message>
+        <source>The budget of %1 GPU s will stop the run early.</source>
+        <translation>Le budget de %1 s de GPU arrêtera la génération avant la fin.</translation>
+    </message>
+    <message>
+        <source>The estimate learns from your finished runs.</source>
+        <translation>L’estimation s’affine avec vos générations terminées.</translation>
+    </message>
+    <message>
+        <source>at most, as asked</source>
+        <translation>au plus, comme demandé</translation>
+    </message>
+    <message>
+        <source>the most your recent runs had, within the limit asked</source>
+        <translation>le maximum de vos générations récentes, dans la limite demandée</translation>
+    </message>
+    <message>
+        <source>a typical storyboard</source>
+        <translation>un storyboard typique</translation>
+    </message>
+    <message>
+        <source>no GPU</source>
+        <translation>pas de GPU</translation>
+    </message>
+    <message>
+        <source>a stated default until you have runs</source>
+        <translation>une valeur par défaut, en attendant vos premières générations</translation>
+    </message>
+    <message>
+        <source>a stated default</source>
+        <translation>une valeur par défaut</translation>
+    </message>
+    <message>
+        <source>your last run</source>
+        <translation>votre dernière génération</translation>
+    </message>
+    <message>
+        <source>your last run on it</source>
+        <translation>votre dernière génération sur ce point de terminaison</translation>
+    </message>
+    <message>
+        <source>the median of your last %1 runs</source>
+        <translation>la médiane de vos %1 dernières générations</translation>
+    </message>
+    <message>
+        <source>your last %1 runs on it</source>
+        <translation>vos %1 dernières générations sur ce point de terminaison</translation>
+    </message>
+    <message>
+        <source>your last %1 runs</source>
+        <translation>vos %1 dernières générations</translation>
+    </message>
+    <message>
+        <source>No RunPod GPU jobs</source>
+        <translation>Aucune tâche GPU sur RunPod</translation>
+    </message>
+    <message>
+        <source>Offline: free</source>
+        <translation>Hors ligne : gratuit</translation>
+    </message>
+</context>
+<context>
+    <name>EditorRow</name>
+    <message>
+        <source>Apply</source>
+        <translation>Appliquer</translation>
+    </message>
+    <message>
+        <source>Save this change; the shots it changes are marked stale (Ctrl+S)</source>
+        <translation>Enregistrer cette modification ; les plans concernés sont marqués périmés (Ctrl+S)</translation>
+    </message>
+</context>
+<context>
     <name>ExportDialog</name>
     <message>
         <source>PDF storyboard</source>
@@ -327,6 +477,18 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Rien n’a été mis en file</translation>
     </message>
     <message>
+        <source>Nothing in this set-up runs on RunPod, so a run costs no GPU time.</source>
+        <translation>Rien dans cette configuration ne tourne sur RunPod : une génération ne coûte aucun temps de GPU.</translation>
+    </message>
+    <message>
+        <source>Estimating the cost of a run</source>
+        <translation>Estimation du coût d’une génération</translation>
+    </message>
+    <message>
+        <source>Estimate unavailable</source>
+        <translation>Estimation indisponible</translation>
+    </message>
+    <message>
         <source>Reading idea files</source>
         <translation>Lecture des fichiers d’idées</translation>
     </message>
@@ -337,6 +499,29 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>%1 ideas waiting</source>
         <translation>%1 idées en attente</translation>
+    </message>
+</context>
+<context>
+    <name>LookEditor</name>
+    <message>
+        <source>How %1 looks: age, build, face, hair, clothes</source>
+        <translation>L’apparence de %1 : âge, silhouette, visage, cheveux, vêtements</translation>
+    </message>
+    <message>
+        <source>Look of %1</source>
+        <translation>Apparence de %1</translation>
+    </message>
+    <message>
+        <source>in 1 shot</source>
+        <translation>dans 1 plan</translation>
+    </message>
+    <message>
+        <source>in %1 shots</source>
+        <translation>dans %1 plans</translation>
+    </message>
+    <message>
+        <source>%1 stale</source>
+        <translation>%1 périmé(s)</translation>
     </message>
 </context>
 <context>
@@ -442,6 +627,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>« %1 » mise en file</translation>
     </message>
     <message>
+        <source>Queued the typed idea</source>
+        <translation>Idée saisie mise en file</translation>
+    </message>
+    <message>
         <source>Open idea files</source>
         <translation>Ouvrir des fichiers d’idées</translation>
     </message>
@@ -514,6 +703,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>&lt;b&gt;Storyreel %1&lt;/b&gt;&lt;br&gt;D’une idée à un storyboard : scénario, scènes, plans et une image pour chaque plan.</translation>
     </message>
     <message>
+        <source>Quitting now cancels %1 running export(s); nothing is written for them.</source>
+        <translation>Quitter maintenant annule %1 export(s) en cours ; rien n’est écrit pour eux.</translation>
+    </message>
+    <message>
         <source>Runs in progress</source>
         <translation>Générations en cours</translation>
     </message>
@@ -522,12 +715,20 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>%1 génération(s) encore en cours. Laissez tourner leurs tâches dans le cloud et reprenez-les la prochaine fois (rien n’est payé deux fois), ou annulez-les maintenant (les plans déjà réalisés sont conservés).</translation>
     </message>
     <message>
+        <source>Export in progress</source>
+        <translation>Export en cours</translation>
+    </message>
+    <message>
         <source>Quit, resume later</source>
         <translation>Quitter, reprendre plus tard</translation>
     </message>
     <message>
         <source>Cancel runs and quit</source>
         <translation>Annuler et quitter</translation>
+    </message>
+    <message>
+        <source>Cancel export and quit</source>
+        <translation>Annuler l’export et quitter</translation>
     </message>
     <message>
         <source>Keep working</source>
@@ -614,6 +815,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
 <context>
     <name>RunListModel</name>
     <message>
+        <source>GPU: %1 s billed, %2 s queued</source>
+        <translation>GPU : %1 s facturées, %2 s en file d’attente</translation>
+    </message>
+    <message>
         <source>Loading a cover image</source>
         <translation>Chargement d’une vignette</translation>
     </message>
@@ -639,6 +844,14 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>Stop this run (Ctrl+.)</source>
         <translation>Arrêter cette génération (Ctrl+.)</translation>
+    </message>
+    <message>
+        <source>Regenerate &amp;stale shots</source>
+        <translation>Régénérer les plans &amp;périmés</translation>
+    </message>
+    <message>
+        <source>Render again only the shots an edit made stale, with their seeds kept; their current images are kept as earlier versions (Ctrl+Shift+R)</source>
+        <translation>Rendre à nouveau uniquement les plans qu’une modification a rendus périmés, avec les mêmes graines ; leurs images actuelles sont conservées comme versions précédentes (Ctrl+Maj+R)</translation>
     </message>
     <message>
         <source>The script appears here once it is written.</source>
@@ -667,6 +880,26 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>Start a storyboard from an idea, or open one from history.</source>
         <translation>Lancez un storyboard à partir d’une idée, ou ouvrez-en un depuis l’historique.</translation>
+    </message>
+    <message>
+        <source>The look of %1 was not changed</source>
+        <translation>L’apparence de %1 n’a pas été modifiée</translation>
+    </message>
+    <message>
+        <source>Scene %1 was not changed</source>
+        <translation>La scène %1 n’a pas été modifiée</translation>
+    </message>
+    <message>
+        <source>Saved. No shot&apos;s image depends on it: nothing to render.</source>
+        <translation>Enregistré. Aucune image de plan n’en dépend : rien à rendre.</translation>
+    </message>
+    <message>
+        <source>Saved. 1 shot is now stale: “Regenerate stale shots” (Ctrl+Shift+R) renders it again.</source>
+        <translation>Enregistré. 1 plan est maintenant périmé : « Régénérer les plans périmés » (Ctrl+Maj+R) le rend à nouveau.</translation>
+    </message>
+    <message>
+        <source>Saved. %1 shots are now stale: “Regenerate stale shots” (Ctrl+Shift+R) renders them again.</source>
+        <translation>Enregistré. %1 plans sont maintenant périmés : « Régénérer les plans périmés » (Ctrl+Maj+R) les rend à nouveau.</translation>
     </message>
     <message>
         <source>Writing a title…</source>
@@ -701,8 +934,74 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Scènes (%1)</translation>
     </message>
     <message>
+        <source>Regenerate stale shots (%1)</source>
+        <translation>Régénérer les plans périmés (%1)</translation>
+    </message>
+    <message>
+        <source>This run is still working: change its looks and scenes once it has finished.</source>
+        <translation>Cette génération est encore en cours : modifiez ses apparences et ses scènes une fois qu’elle sera terminée.</translation>
+    </message>
+    <message>
         <source>Cancelling…</source>
         <translation>Annulation…</translation>
+    </message>
+</context>
+<context>
+    <name>SceneEditor</name>
+    <message>
+        <source>INT. PLACE - TIME</source>
+        <translation>INT. LIEU - MOMENT</translation>
+    </message>
+    <message>
+        <source>Heading of scene %1</source>
+        <translation>En-tête de la scène %1</translation>
+    </message>
+    <message>
+        <source>What happens in this scene</source>
+        <translation>Ce qui se passe dans cette scène</translation>
+    </message>
+    <message>
+        <source>Summary of scene %1</source>
+        <translation>Résumé de la scène %1</translation>
+    </message>
+    <message>
+        <source>1 shot</source>
+        <translation>1 plan</translation>
+    </message>
+    <message>
+        <source>%1 shots</source>
+        <translation>%1 plans</translation>
+    </message>
+    <message>
+        <source>, %1 done</source>
+        <translation>, %1 terminé(s)</translation>
+    </message>
+    <message>
+        <source>, %1 failed</source>
+        <translation>, %1 en échec</translation>
+    </message>
+    <message>
+        <source>%1 stale</source>
+        <translation>%1 périmé(s)</translation>
+    </message>
+</context>
+<context>
+    <name>ScenesPage</name>
+    <message>
+        <source>Cast</source>
+        <translation>Distribution</translation>
+    </message>
+    <message>
+        <source>No named characters in this story.</source>
+        <translation>Aucun personnage nommé dans cette histoire.</translation>
+    </message>
+    <message>
+        <source>Scenes</source>
+        <translation>Scènes</translation>
+    </message>
+    <message>
+        <source>Change a look or a scene and press Apply (Ctrl+S): the shots it changes are marked stale, then “Regenerate stale shots” renders only those, with their seeds kept.</source>
+        <translation>Modifiez une apparence ou une scène puis appuyez sur Appliquer (Ctrl+S) : les plans concernés sont marqués périmés, puis « Régénérer les plans périmés » ne rend que ceux-là, avec les mêmes graines.</translation>
     </message>
 </context>
 <context>
@@ -737,6 +1036,22 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>Regenerating a shot</source>
         <translation>Régénération d’un plan</translation>
+    </message>
+    <message>
+        <source>Regenerating stale shots</source>
+        <translation>Régénération des plans périmés</translation>
+    </message>
+    <message>
+        <source>Using an earlier version</source>
+        <translation>Retour à une version précédente</translation>
+    </message>
+    <message>
+        <source>Changing a look</source>
+        <translation>Modification d’une apparence</translation>
+    </message>
+    <message>
+        <source>Changing a scene</source>
+        <translation>Modification d’une scène</translation>
     </message>
     <message>
         <source>Resuming runs</source>
@@ -869,6 +1184,11 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <source>Testing: %1</source>
         <translation>Test : %1</translation>
     </message>
+    <message>
+        <source>%1: %2</source>
+        <comment>what was tested, then its answer</comment>
+        <translation>%1 : %2</translation>
+    </message>
 </context>
 <context>
     <name>ShotDelegate</name>
@@ -883,6 +1203,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>rendering…</source>
         <translation>rendu en cours…</translation>
+    </message>
+    <message>
+        <source>stale</source>
+        <translation>périmé</translation>
     </message>
 </context>
 <context>
@@ -916,8 +1240,20 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>total</translation>
     </message>
     <message>
-        <source>This image and the ones it replaced</source>
-        <translation>Cette image et celles qu’elle a remplacées</translation>
+        <source>This image and the ones it replaced: pick one to see it</source>
+        <translation>Cette image et celles qu’elle a remplacées : choisissez-en une pour la voir</translation>
+    </message>
+    <message>
+        <source>The prompt this version was drawn from</source>
+        <translation>Le prompt à partir duquel cette version a été dessinée</translation>
+    </message>
+    <message>
+        <source>&amp;Use this version</source>
+        <translation>&amp;Utiliser cette version</translation>
+    </message>
+    <message>
+        <source>Make the version shown the shot&apos;s image; the current one is kept as a version</source>
+        <translation>Faire de la version affichée l’image du plan ; l’image actuelle est conservée comme version</translation>
     </message>
     <message>
         <source>New seed</source>
@@ -968,6 +1304,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Plan %1</translation>
     </message>
     <message>
+        <source>Stale: %1. “Regenerate stale shots” in the run view renders it again with the change and this seed.</source>
+        <translation>Périmé : %1. « Régénérer les plans périmés » dans la vue de la génération le rend à nouveau avec la modification et cette graine.</translation>
+    </message>
+    <message>
         <source>attempt %1</source>
         <translation>tentative %1</translation>
     </message>
@@ -980,12 +1320,24 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>v%1</translation>
     </message>
     <message>
-        <source>Seed %1</source>
-        <translation>Graine %1</translation>
+        <source>v%1 · current</source>
+        <translation>v%1 · actuelle</translation>
     </message>
     <message>
-        <source>current</source>
-        <translation>actuelle</translation>
+        <source>Version %1, the current image · seed %2</source>
+        <translation>Version %1, l’image actuelle · graine %2</translation>
+    </message>
+    <message>
+        <source>Version %1 · seed %2 · replaced %3</source>
+        <translation>Version %1 · graine %2 · remplacée le %3</translation>
+    </message>
+    <message>
+        <source>Loading a version&apos;s picture</source>
+        <translation>Chargement de l’image d’une version</translation>
+    </message>
+    <message>
+        <source>This is the current image: pick an earlier version above</source>
+        <translation>C’est l’image actuelle : choisissez une version précédente ci-dessus</translation>
     </message>
     <message>
         <source>Rendering…</source>
@@ -1019,8 +1371,32 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
 <context>
     <name>ShotModel</name>
     <message>
+        <source>%1&apos;s look changed</source>
+        <translation>l’apparence de %1 a changé</translation>
+    </message>
+    <message>
+        <source>scene %1 changed</source>
+        <translation>la scène %1 a changé</translation>
+    </message>
+    <message>
+        <source>stale: %1</source>
+        <translation>périmé : %1</translation>
+    </message>
+    <message>
         <source>Shot %1, %2: %3</source>
         <translation>Plan %1, %2 : %3</translation>
+    </message>
+    <message>
+        <source> (stale: %1)</source>
+        <translation> (périmé : %1)</translation>
+    </message>
+    <message>
+        <source>Stale: %1. Its image was made before that change; “Regenerate stale shots” renders it again with the same seed.</source>
+        <translation>Périmé : %1. Son image date d’avant cette modification ; « Régénérer les plans périmés » la rend à nouveau avec la même graine.</translation>
+    </message>
+    <message>
+        <source>%1 earlier versions (open the shot to use one)</source>
+        <translation>%1 versions précédentes (ouvrez le plan pour en utiliser une)</translation>
     </message>
 </context>
 <context>

@@ -6,7 +6,14 @@ import os
 import subprocess
 import sys
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
 
 from app.ui import theme
 from app.ui.script import fountain_html, scenes_html
@@ -50,6 +57,35 @@ def test_the_theme_applies_without_qt_warnings(ui, qtbot):
         assert not ui.window.grab().isNull()
     finally:
         app.setStyleSheet(before)
+
+
+def test_every_kind_of_field_has_the_same_look_and_height(qapp):
+    app = QApplication.instance()
+    before = app.styleSheet()
+    try:
+        theme.apply(app, theme.read_template())
+        sheet = app.styleSheet()
+        for kind in ("QSpinBox", "QDoubleSpinBox", "QComboBox"):
+            assert f"{kind}:focus" in sheet and f"{kind}:disabled" in sheet, kind
+        holder = QWidget()
+        fields = [QLineEdit(holder), QSpinBox(holder), QDoubleSpinBox(holder),
+                  QComboBox(holder)]
+        fields[-1].addItem("PDF storyboard")
+        for field in fields:
+            field.ensurePolished()
+        assert len({field.sizeHint().height() for field in fields}) == 1
+        holder.deleteLater()
+    finally:
+        app.setStyleSheet(before)
+
+
+def test_a_typed_idea_is_queued_in_the_window_s_words(ui, qtbot):
+    ui.window.idea.editor.setPlainText("A lighthouse keeper sees a light at sea.")
+    ui.window.idea.submit_typed()
+    assert ui.window.statusBar().currentMessage() == "Queued the typed idea"
+    assert ui.window.where.isHidden()  # the message has the whole bar, not cut short
+    ui.window.statusBar().clearMessage()
+    assert ui.window.where.isVisible()
 
 
 def test_fountain_is_typeset_and_nothing_is_lost():

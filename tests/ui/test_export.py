@@ -328,3 +328,35 @@ def test_the_file_is_chosen_in_a_save_dialog_that_proposes_the_name(ui, run, qtb
     chooser.selectFile(str(tmp_path / "edit" / "final.otio"))
     chooser.accept()
     assert dialog.path.text() == str(tmp_path / "edit" / "final.otio")
+
+
+def test_quitting_during_an_export_asks_first_and_says_it_will_be_cancelled(ui, run, qtbot,
+                                                                            tmp_path):
+    asked: list[bool] = []
+    ui.window.close_requested.connect(lambda: asked.append(True))
+    dialog = open_dialog(ui, "mp4", tmp_path / "animatic.mp4")
+    dialog.export_button.click()
+    assert dialog.busy
+
+    box = ui.window.request_close()  # no run is working: only the export holds the quit
+    assert box is not None and "export" in box.text().lower() and "cancels" in box.text()
+    assert sorted(b.text() for b in box.buttons()) == ["Cancel export and quit",
+                                                       "Keep working"]
+    next(b for b in box.buttons() if b.text() == "Keep working").click()
+    assert asked == []
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS):
+        pass  # the export goes on to its end
+    assert files_in(tmp_path) == ["animatic.mp4"]
+    assert ui.window.request_close() is None and asked == [True]  # nothing left to ask
+
+
+def test_quitting_cancels_a_running_export_and_leaves_nothing(ui, run, qtbot, tmp_path):
+    asked: list[bool] = []
+    ui.window.close_requested.connect(lambda: asked.append(True))
+    dialog = open_dialog(ui, "mp4", tmp_path / "animatic.mp4")
+    dialog.export_button.click()
+    box = ui.window.request_close()
+    next(b for b in box.buttons() if b.text() == "Cancel export and quit").click()
+    assert asked == [True]
+    finish(qtbot, ui.aclose())  # what main() does next
+    assert files_in(tmp_path) == []

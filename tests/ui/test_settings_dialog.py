@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from dotenv import dotenv_values
+from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 
 from app.core.settings import SECRET_VARIABLES, VARIABLES
+from app.ui import translations
 from app.ui.settings_dialog import PAGES
 from tests.ui.conftest import WAIT_MS
 
@@ -124,4 +127,26 @@ def test_a_cloud_part_that_cannot_be_reached_reports_a_reason_not_a_crash(ui, qt
     assert text.startswith("✗") and len(text) > 10
     assert "rp-test-key" not in text
     assert not any(m.bug for m in ui.presenter.messages)
+    dialog.reject()
+
+
+@pytest.fixture
+def french(qapp):
+    installed = translations.install(qapp, QLocale("fr_FR"))
+    yield installed
+    translations.uninstall(qapp, installed)
+
+
+def test_a_test_says_what_it_checks_in_the_window_s_language(french, ui, qtbot):
+    dialog = open_dialog(ui, qtbot)
+    for name, value in (("R2_ENDPOINT_URL", "http://127.0.0.1:9"), ("R2_ACCESS_KEY_ID", "k"),
+                        ("R2_SECRET_ACCESS_KEY", "s"), ("R2_BUCKET", "reels")):
+        dialog.fields[name].setText(value)
+    dialog.tests["storage"].click()
+    assert dialog.results["storage"].text() == "Test de compartiment R2 reels…"
+    dialog.tests["writer"].click()  # embedded: its short name
+    assert dialog.results["writer"].text() == "Test de rédacteur brouillon, hors ligne…"
+    qtbot.waitUntil(lambda: dialog.results["writer"].text().startswith(("✓", "✗")),
+                    timeout=WAIT_MS)
+    assert dialog.results["writer"].text().startswith("✓ rédacteur brouillon, hors ligne : ")
     dialog.reject()

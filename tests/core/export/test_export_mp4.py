@@ -4,9 +4,11 @@ which panel is on screen at every frame."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
@@ -16,9 +18,12 @@ from app.core.export import EncodeError, ExportOptions, export_run
 from app.core.export.animatic import (
     CAPTION,
     _encode,
+    _start,
     canvas_size,
     compose_frame,
+    encoder_threads,
     ffconcat,
+    ffmpeg_command,
     progress_seconds,
 )
 from app.core.export.base import Panel
@@ -185,3 +190,31 @@ def test_a_caption_that_fits_its_lines_is_not_marked_as_cut():
         "one two three", "four five six"]
     cut = wrap(draw, "one two three four five six seven", font, width + 1, 2)
     assert len(cut) == 2 and cut[1].endswith("…")
+
+
+def test_the_encoder_leaves_a_core_to_the_app():
+    assert [encoder_threads(n) for n in (None, 0, 1, 2, 8)] == [
+        max(1, (os.cpu_count() or 1) - 1), 1, 1, 1, 7]
+    command = ffmpeg_command("ffmpeg", Path("in.ffconcat"), Path("out.mp4"), seconds=2.0,
+                             fps=24, title="t", comment="c", threads=3)
+    assert command[command.index("-threads") + 1] == "3"
+    assert command[command.index("-filter_threads") + 1] == "3"
+    assert command.index("-threads") < command.index(str(Path("out.mp4")))  # an output option
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="niceness is POSIX")
+async def test_the_encoder_runs_at_a_lower_priority_than_the_app():
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    if mine >= 19:
+        pytest.skip("this process is as nice as can be already")
+    # The parent lowers the child's priority just after starting it: the child waits for it.
+    command = [sys.executable, "-c",
+               "import os, time\n"
+               "deadline = time.monotonic() + 20\n"
+               f"while os.getpriority(os.PRIO_PROCESS, 0) == {mine} "
+               "and time.monotonic() < deadline:\n"
+               "    time.sleep(0.01)\n"
+               "print(os.getpriority(os.PRIO_PROCESS, 0), flush=True)\n"]
+    proc = await _start(command, subprocess.DEVNULL)
+    out, _ = await asyncio.to_thread(proc.communicate)
+    assert int(out) == min(19, mine + 10)
