@@ -68,10 +68,17 @@ def test_a_run_on_runpod_and_r2_fetches_every_image_back(runpod, s3, bucket, clo
         # the job that made it is the one on record
         assert shot["job_id"] == jobs[image["key"]]["id"]
         assert shot["attempts"] == 1
-    # GPU time is RunPod's executionTime of the shot jobs, as the fake reported it
+    # GPU time is RunPod's executionTime of the jobs, as the fake reported it, by stage
     paid = sum(j["execution_ms"] for j in jobs.values()) / 1000
+    stages = run["stages"]
+    assert stages["rendering_shots"]["jobs"] == 6
+    assert stages["rendering_shots"]["gpu_s"] == pytest.approx(paid, abs=0.01)
+    assert stages["writing_script"]["jobs"] == stages["planning_scenes"]["jobs"] == 1
+    writer = stages["writing_script"]["gpu_s"] + stages["planning_scenes"]["gpu_s"]
     assert run["gpu_seconds"] > 0
-    assert run["gpu_seconds"] == pytest.approx(paid, abs=0.01)
+    assert run["gpu_seconds"] == pytest.approx(paid + writer, abs=0.01)
+    assert run["queue_seconds"] == pytest.approx(
+        sum(t["queue_s"] for t in stages.values()), abs=0.01)
     # the writer ran on the vLLM endpoint (script, then scene plan), not the draft writer
     writer_jobs = runpod.call(lambda: [j.input for j in runpod.fake.submissions
                                        if j.endpoint == WRITER_ENDPOINT])
@@ -267,13 +274,15 @@ def test_a_gpu_budget_stops_submitting_shot_jobs_on_runpod(runpod, s3, bucket, c
                                                           home):
     runpod.call(lambda: setattr(runpod.fake, "default_plan", JobPlan(run_s=JOB_S)))
 
+    # the writer's two jobs count too: 2 of the 3.5 allowed, then shots until it is spent
     result = storyreel("run", "--text", IDEA, "--json", "--concurrency", "1",
-                       "--budget-gpu-seconds", str(1.5 * JOB_S), env=cloud_env)
+                       "--budget-gpu-seconds", str(3.5 * JOB_S), env=cloud_env)
 
     assert result.returncode == 1, result.stderr  # partial
     run = one_run(result)
     assert run["status"] == "partial"
     assert run["shots_done"] == 2 and len(runpod.shot_jobs()) == 2  # no job after the cap
     assert "stopped at the GPU budget" in run["error"]
-    assert run["gpu_seconds"] >= 1.5 * JOB_S
+    assert run["gpu_seconds"] >= 3.5 * JOB_S
+    assert "estimate:" in result.stderr  # said before anything was spent
     assert {s["status"] for s in run["shots"][2:]} == {"cancelled"}

@@ -32,6 +32,7 @@ from app.core.renderers import RenderRequest, RenderResult
 from app.core.services import Services, open_services
 from app.core.settings import Settings, load_settings
 from app.ui.app import Ui, open_ui
+from tests.fakes.cloud import bucket, runpod, s3  # noqa: F401 (fixtures, for test_cloud)
 
 HERE = Path(__file__).resolve().parent
 WAIT_MS = 30_000  # generous: a loaded two-core machine must not fail a correct test

@@ -34,9 +34,7 @@ from tests.integration.support import (
     WRITER_ENDPOINT,
     BackgroundRunPod,
     MotoS3,
-    endpoint_worker,
     shot_of,
-    writer_handler,
 )
 from tests.ui.conftest import WAIT_MS, Recorder, finish
 
@@ -44,34 +42,8 @@ IDEA = "An old lighthouse keeper and a runaway boy keep the light burning throug
 WRITER_KEY = "sk-writer-secret-never-shown"
 
 
-# The cloud: moto for R2, the fake RunPod API, and the app configured for both.
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[MotoS3]:
-    server = MotoS3().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(s3: MotoS3) -> str:
-    return s3.new_bucket()
-
-
-@pytest.fixture
-def runpod(s3: MotoS3, bucket: str) -> Iterator[BackgroundRunPod]:
-    """A vLLM writer endpoint (2 scenes x 3 shots) and a shot endpoint running the worker."""
-    api = BackgroundRunPod()
-    api.fake.handlers[WRITER_ENDPOINT] = writer_handler(scenes=2, shots=3)
-    api.fake.handlers[SHOT_ENDPOINT] = endpoint_worker(s3, bucket)
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()
+# The cloud: moto for R2 and the fake RunPod API (tests.fakes.cloud, offered by
+# tests/ui/conftest.py), and the app configured for both.
 
 
 def write_env(home: str, values: dict[str, str]) -> None:
