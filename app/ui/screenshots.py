@@ -28,6 +28,7 @@ from app.core.services import Services, open_services
 from app.core.settings import Settings, parse
 from app.ui import theme, translations
 from app.ui.app import open_ui, run_on_qt
+from app.ui.revise import LookEditor
 
 IDEAS = [
     ("The Last Lamp", "An old lighthouse keeper named Mara has kept the light on Gull Rock "
@@ -124,7 +125,32 @@ async def shoot(app: QApplication, out: Path) -> None:
         window.run_view.tabs.setCurrentIndex(1)
         await settle()
         save(window, out, "4-script")
+
+        # Craft: change a character's look; their shots go stale; render only those again.
+        window.run_view.tabs.setCurrentIndex(2)
+        await settle()
+        save(window, out, "4b-scenes-cast")
+        [editor, *_] = window.run_view.scenes.findChildren(LookEditor)
+        editor.look.setPlainText(editor.look.toPlainText().replace("Wears", "Wears a red scarf,")
+                                 if "Wears" in editor.look.toPlainText()
+                                 else "A tall figure in a long red coat and a black hat.")
+        editor.apply()
+        while not any(s.stale for s in model.shots):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         window.run_view.tabs.setCurrentIndex(0)
+        await settle(0.6)
+        save(window, out, "4c-stale")
+        stale = next(s for s in model.shots if s.stale)
+        window.run_view.regenerate_stale_action.trigger()
+        while any(s.stale or s.status.value != "done" for s in model.shots):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        while ui.thumbnails.pending:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await settle(0.6)
+        dialog = window.open_shot(model.shot(stale.shot_id))
+        await settle(1.0)
+        save(dialog, out, "4d-versions")
+        dialog.close()
 
         window.history.search.setText("opera")
         await settle(1.0)
