@@ -48,6 +48,15 @@ RARE = "zephyrine"  # in one idea of a hundred
 BATCH = 1000
 SCREENPLAY_LINE = "EXT. LIGHTHOUSE - NIGHT\n\nWaves break on the rocks below.\n"
 SCRIPT_KB = 2  # size of each run's screenplay; --script-kb changes it
+# The distinct words of a run's prompts (Run.prompt_words, searched too): 24 shots with
+# cast looks of 50-80 words make about 250 distinct words.
+PROMPT_VOCABULARY = [f"{a}{b}" for a in ("wide", "close", "keeper", "brass", "storm", "lamp",
+                                         "oilskin", "scarf", "boots", "curls", "pencil", "wash")
+                     for b in ("", "s", "ed", "ing", "er", "ly", "ness", "ful", "ish", "al",
+                               "ion", "ive", "ize", "ity", "ous", "ant", "ent", "ure", "ory",
+                               "age", "ary")]
+PROMPT_WORDS = 250
+RARE_PROMPT = "quillwort"  # in the prompts of one run of a hundred
 
 
 def make_run(n: int, at: datetime, rng: random.Random, shots: int) -> Run:
@@ -66,6 +75,8 @@ def make_run(n: int, at: datetime, rng: random.Random, shots: int) -> Run:
                       screenplay=SCREENPLAY_LINE * (SCRIPT_KB * 1024 // len(SCREENPLAY_LINE))),
         scenes=scenes, shot_count=shots, shots_done=shots, gpu_seconds=shots * 1.2,
         created_at=at, updated_at=at, finished_at=at + timedelta(minutes=3), wall_seconds=180,
+        prompt_words=" ".join([*rng.sample(PROMPT_VOCABULARY, PROMPT_WORDS - 1),
+                               RARE_PROMPT if n % 100 == 50 else "sketch"]),
     )
 
 
@@ -157,6 +168,9 @@ async def main(runs: int, shots: int, repeat: int, folder: Path | None) -> None:
             async def search(i: int) -> None:
                 await store.list_runs(limit=20, search=RARE)
 
+            async def search_prompt(i: int) -> None:
+                await store.list_runs(limit=20, search=RARE_PROMPT)
+
             async def search_two(i: int) -> None:
                 await store.list_runs(limit=20, search="harbour KEEPER")
 
@@ -192,7 +206,8 @@ async def main(runs: int, shots: int, repeat: int, folder: Path | None) -> None:
 
             rows = [
                 ("newest page", newest), ("deep page", deep_page),
-                ("search", search), ("search, 2 common words", search_two),
+                ("search", search), ("search, a prompt word", search_prompt),
+                ("search, 2 common words", search_two),
                 ("search, no match", search_none), ("load one run", load),
                 ("count, all", count_all), ("count, searched", count),
                 ("find unfinished", unfinished),
