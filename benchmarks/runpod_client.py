@@ -17,7 +17,9 @@ PollPolicy, as the app builds it) against the fake RunPod cloud API
 
 ``--warmup N`` first renders N shots through the same renderer (not measured), as a
 session that has already rendered something would have: the client then knows how long
-the endpoint's jobs take from the first wave on.
+the endpoint's jobs take from the first wave on. ``--previous N`` instead has an earlier
+process (its own client) render N shots into history; the measured client starts fresh
+and learns the endpoint's usual job time from that history, as ``open_services`` does.
 
 Real time, not a virtual clock: every wait in the client is an aiohttp round trip
 followed by ``asyncio.sleep``, and the cost this benchmark is about (hundreds of jobs
@@ -29,7 +31,7 @@ Everything shares one process and one loop (server, client, pipeline), so the fi
 are an upper bound on the client's own overhead.
 
 Usage: python benchmarks/runpod_client.py [--shots 256] [--job-s 5] [--queue-s 0]
-           [--concurrency 64] [--warmup 0] [--seed 1]
+           [--concurrency 64] [--warmup 0 | --previous 0] [--seed 1]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.core import events as ev  # noqa: E402
+from app.core.estimate import recent_runs, usual_job_seconds  # noqa: E402
 from app.core.history.memory import MemoryHistory  # noqa: E402
 from app.core.ideas import from_text  # noqa: E402
 from app.core.models import RunOptions, RunStatus  # noqa: E402
@@ -69,14 +72,28 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(shots: int, job_s: float, queue_s: float, concurrency: int, warmup: int,
-                  seed: int) -> dict:
+                  seed: int, previous: int = 0) -> dict:
     fake = FakeRunPod(default_plan=JobPlan(queue_s=queue_s, run_s=job_s), workers=concurrency)
     fake.handlers[ENDPOINT] = shot_handler()  # the contract's output, stand-in bytes
+    history = MemoryHistory()
+    scenes = -(-shots // SHOTS_PER_SCENE)
     async with fake:
+        if previous:  # an earlier process, with its own client, leaves a run in history
+            earlier = RunPodRenderer(RunPodClient(fake.api_key, base_url=fake.base_url),
+                                     ENDPOINT, bucket="storyreel")
+            try:
+                await Pipeline(StaticWriter(scenes, SHOTS_PER_SCENE), earlier, history,
+                               concurrency=concurrency).start(
+                    from_text("An earlier run."), RunOptions(max_shots=previous, seed=seed))
+            finally:
+                await earlier.aclose()
         client = RunPodClient(fake.api_key, base_url=fake.base_url, rng=random.Random(seed))
         renderer = RunPodRenderer(client, ENDPOINT, bucket="storyreel")
-        scenes = -(-shots // SHOTS_PER_SCENE)
-        pipeline = Pipeline(StaticWriter(scenes, SHOTS_PER_SCENE), renderer, MemoryHistory(),
+        if previous:  # what open_services does with a cloud renderer
+            usual = usual_job_seconds(await recent_runs(history), renderer.name)
+            if usual is not None:
+                renderer.expect_job_seconds(usual)
+        pipeline = Pipeline(StaticWriter(scenes, SHOTS_PER_SCENE), renderer, history,
                             concurrency=concurrency, rng=random.Random(seed))
         heard: dict[str, float] = {}  # job id -> when ShotFinished reached a listener
 
@@ -131,14 +148,17 @@ def main() -> None:
                         help="shots in flight (the pipeline's fan-out)")
     parser.add_argument("--warmup", type=int, default=0, metavar="N",
                         help="render N shots first, unmeasured, so the client has learnt")
+    parser.add_argument("--previous", type=int, default=0, metavar="N",
+                        help="an earlier process renders N shots into history first")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
     print(f"RunPod client benchmark: {args.shots} shots, jobs {args.queue_s:g} s queued + "
           f"{args.job_s:g} s running, concurrency {args.concurrency}, warm-up "
-          f"{args.warmup} shots, real time, fake API in process")
+          f"{args.warmup} shots, earlier process {args.previous} shots, real time, "
+          f"fake API in process")
     r = asyncio.run(measure(args.shots, args.job_s, args.queue_s, args.concurrency,
-                            args.warmup, args.seed))
+                            args.warmup, args.seed, args.previous))
     print(f"throughput: {r['jobs'] / r['wall']:.2f} shots/s; wall {r['wall']:.2f} s against "
           f"{r['ideal']:.2f} s ideal ({r['wall'] / r['ideal']:.3f}x); "
           f"CPU {r['cpu']:.2f} s ({r['cpu'] / r['jobs'] * 1000:.1f} ms per job)")

@@ -100,8 +100,7 @@ async def estimate_run(history: HistoryStore, *, writer: str, renderer: str,
     """``writer``/``renderer``: the names the pipeline records on runs (``Writer.name``,
     ``Renderer.name``); ``writer_on_gpu``, ``renderer_on_gpu``: that part runs RunPod jobs,
     paid by the GPU second."""
-    recent = [r for r in await history.list_runs(limit=LOOKED_AT)
-              if r.status is not RunStatus.RUNNING]
+    recent = await recent_runs(history)
     return estimate_from(recent, writer=writer, renderer=renderer, writer_on_gpu=writer_on_gpu,
                          renderer_on_gpu=renderer_on_gpu, max_shots=max_shots,
                          budget_gpu_s=budget_gpu_s, price_per_gpu_s=price_per_gpu_s)
@@ -149,6 +148,23 @@ def estimate_from(recent: list[Run], *, writer: str, renderer: str, writer_on_gp
                     shot_gpu_s=round(shot_gpu, 2), shot_basis=shot_basis,
                     writer_gpu_s=round(writer_gpu, 2), writer_basis=writer_basis,
                     budget_gpu_s=budget_gpu_s, price_per_gpu_s=price_per_gpu_s)
+
+
+def usual_job_seconds(recent: list[Run], renderer: str) -> float | None:
+    """A shot job's usual time from submission to its end (GPU plus queue) on ``renderer``,
+    from finished runs, newest first; None when they say nothing. Pure."""
+    rendered = [r for r in recent if r.renderer == renderer][:RECENT_RUNS]
+    attempts = sum(r.shots_done + r.shots_failed for r in rendered)
+    spent = sum(max(0.0, r.gpu_seconds - _writer_gpu(r)) + max(0.0, r.queue_seconds
+                - sum(r.stages[s].queue_s for s in WRITER_STAGES if s in r.stages))
+                for r in rendered)
+    return spent / attempts if attempts and spent > 0 else None
+
+
+async def recent_runs(history: HistoryStore) -> list[Run]:
+    """The newest finished runs, for learning what runs cost and take."""
+    return [r for r in await history.list_runs(limit=LOOKED_AT)
+            if r.status is not RunStatus.RUNNING]
 
 
 def _writer_gpu(run: Run) -> float:

@@ -454,6 +454,13 @@ class RunPodClient:
                 pause = min(pause, left)
             await self._sleep(pause)
 
+    def expect(self, endpoint: str, seconds: float) -> None:
+        """Seed an endpoint's usual submission-to-end time (learnt from history by an
+        earlier process), so the first jobs are polled as well as later ones; the
+        endpoint's own jobs take over from there."""
+        if seconds > 0:
+            self._expected.setdefault(endpoint, seconds)
+
     def expected_s(self, endpoint: str) -> float | None:
         """The running average of submission-to-end times of this endpoint's jobs."""
         return self._expected.get(endpoint)

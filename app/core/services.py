@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.estimate import Estimate, estimate_run
+from app.core.errors import StoryreelError
+from app.core.estimate import Estimate, estimate_run, recent_runs, usual_job_seconds
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
@@ -125,5 +126,21 @@ async def open_services(settings: Settings) -> Services:
             with contextlib.suppress(Exception):
                 await part.aclose()
         raise
+    await _seed_job_time(renderer, history)
     return Services(settings=settings, writer=writer, renderer=renderer, store=store,
                     history=history, cache=cache)
+
+
+async def _seed_job_time(renderer: Renderer, history: HistoryStore) -> None:
+    """Tell a cloud renderer how long its jobs usually take (from history), so that a new
+    process polls its first wave of jobs as promptly as later ones."""
+    expect = getattr(renderer, "expect_job_seconds", None)
+    if expect is None:
+        return
+    try:
+        seconds = usual_job_seconds(await recent_runs(history), renderer.name)
+    except StoryreelError as exc:  # no history: the renderer learns as it goes
+        log.info("no job times from history: %s", exc)
+        return
+    if seconds is not None:
+        expect(seconds)

@@ -12,6 +12,7 @@ from app.core.estimate import (
     TYPICAL_SHOTS,
     estimate_from,
     estimate_run,
+    usual_job_seconds,
 )
 from app.core.history.memory import MemoryHistory
 from app.core.ideas import from_text
@@ -19,6 +20,8 @@ from app.core.models import Run, RunOptions, RunStatus, StageTimes
 from app.core.pipeline import Pipeline, RetryPolicy
 from app.core.runpod import PollPolicy, RunPodClient
 from app.core.runpod import RetryPolicy as HttpRetry
+from app.core.services import open_services
+from app.core.settings import parse
 from app.core.writers.runpod_vllm import RunPodVllmWriter
 from tests.core.doubles import ScriptedRenderer
 from tests.core.history.test_history_contract import make_shot
@@ -127,3 +130,32 @@ def test_failed_attempts_count_as_jobs_and_their_gpu_time_is_billed():
     run.tally()
     assert run.stage_times()["rendering_shots"] == StageTimes(jobs=3, gpu_s=3.0, queue_s=0.5)
     assert (run.gpu_seconds, run.queue_seconds) == (3.0, 0.5)
+
+
+def test_the_usual_job_time_is_gpu_plus_queue_per_shot_job_leaving_the_writer_out():
+    old = past(1, shots=4, done=4, gpu=8 + 6, writer_gpu=6)
+    old.queue_seconds = 4 + 1
+    old.stages["writing_script"].queue_s = 1.0
+    other = past(2, shots=4, done=4, gpu=400, renderer="RunPod elsewhere")
+    assert usual_job_seconds([old, other], "RunPod shots1") == pytest.approx((8 + 4) / 4)
+    assert usual_job_seconds([other], "RunPod shots1") is None
+
+
+async def test_a_new_process_knows_from_history_how_long_its_shot_jobs_take(tmp_path):
+    settings = parse({"RUNPOD_API_KEY": "k", "RUNPOD_SHOT_ENDPOINT": "shots1",
+                      "R2_ENDPOINT_URL": "http://127.0.0.1:9", "R2_ACCESS_KEY_ID": "i",
+                      "R2_SECRET_ACCESS_KEY": "s", "R2_BUCKET": "shots"}, home=tmp_path)
+    services = await open_services(settings)
+    try:
+        assert services.renderer.client.expected_s("shots1") is None  # nothing to go by yet
+        ran = past(1, shots=10, done=10, gpu=30, renderer=services.renderer.name)
+        ran.queue_seconds = 20
+        await services.history.create_run(ran)
+    finally:
+        await services.aclose()
+
+    services = await open_services(settings)
+    try:
+        assert services.renderer.client.expected_s("shots1") == pytest.approx(5.0)
+    finally:
+        await services.aclose()

@@ -145,6 +145,11 @@ class RunPodRenderer:
         self.wait_timeout_s = wait_timeout_s if wait_timeout_s is not None else ttl_s + 60.0
         self.name = f"RunPod {endpoint}"
 
+    def expect_job_seconds(self, seconds: float) -> None:
+        """How long a shot job usually takes from submission to its end on this endpoint
+        (from history), until this process's own jobs say."""
+        self.client.expect(self.endpoint, seconds)
+
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> RunPodRenderer:
         """From ``RUNPOD_API_KEY``, ``RUNPOD_ENDPOINT_BASE_URL``, ``RUNPOD_SHOT_ENDPOINT`` and
