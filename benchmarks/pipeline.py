@@ -7,7 +7,9 @@ and a simulated renderer (each shot 0.5 s ± 20 %, seeded), and prints:
   workers taken in story order with zero overhead (computed, not measured);
 - ratio: wall / ideal (target <= 1.05);
 - speedup: serial time (writer + every shot one after another) / wall;
-- loop lag: the longest the event loop was kept from a 5 ms ticker.
+- loop lag: the longest the event loop was kept from a 5 ms ticker;
+- history: how long the run's calls to its history store took (median, p95; a shot's
+  worker waits for about four of them in a row, so they add to its critical path).
 
 Usage: python benchmarks/pipeline.py [--shots 64 512] [--concurrency 8] [--history memory|embedded]
 """
@@ -22,6 +24,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from app.core.history.factory import open_embedded
 from app.core.history.memory import MemoryHistory
@@ -75,6 +78,29 @@ class SimRenderer:
         return None
 
 
+class TimedHistory:
+    """The store, with every call timed (seconds), for the history line."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.kind = store.kind
+        self.calls: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.store, name)
+        if not callable(method) or name == "aclose":
+            return method
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self.calls.append(time.perf_counter() - started)
+
+        return timed
+
+
 def latencies_for(shots: int, mean: float, spread: float, seed: int) -> dict[str, float]:
     rng = random.Random(seed)
     out = {}
@@ -96,8 +122,8 @@ async def measure(shots: int, concurrency: int, stage_s: float, history_kind: st
                   seed: int) -> dict[str, float]:
     latencies = latencies_for(shots, 0.5, 0.2, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        history = (await open_embedded(Path(tmp) / "db") if history_kind == "embedded"
-                   else MemoryHistory())
+        history = TimedHistory(await open_embedded(Path(tmp) / "db")
+                               if history_kind == "embedded" else MemoryHistory())
         pipeline = Pipeline(SimWriter(stage_s, shots), SimRenderer(latencies), history,
                             concurrency=concurrency)
         lag = 0.0
@@ -121,8 +147,11 @@ async def measure(shots: int, concurrency: int, stage_s: float, history_kind: st
     ordered = [latencies[s.shot_id] for s in sorted(run.shots, key=lambda s: s.order)]
     ideal = 2 * stage_s + ideal_makespan(ordered, concurrency)
     serial = 2 * stage_s + sum(ordered)
+    calls = sorted(history.calls)
     return {"wall": wall, "ideal": ideal, "ratio": wall / ideal, "speedup": serial / wall,
-            "lag_ms": lag * 1000}
+            "lag_ms": lag * 1000, "calls": len(calls),
+            "call_ms": statistics.median(calls) * 1000 if calls else 0.0,
+            "call_p95_ms": calls[round(0.95 * (len(calls) - 1))] * 1000 if calls else 0.0}
 
 
 def main() -> None:
@@ -149,6 +178,9 @@ def main() -> None:
               f"{statistics.median(ratios):>7.4f} {p95:>9.4f} "
               f"{statistics.median(r['speedup'] for r in results):>8.2f} "
               f"{max(r['lag_ms'] for r in results):>11.1f}")
+        print(f"{'':>6} history: {statistics.median(r['calls'] for r in results):.0f} calls "
+              f"a run, median {statistics.median(r['call_ms'] for r in results):.2f} ms, "
+              f"p95 {statistics.median(r['call_p95_ms'] for r in results):.2f} ms")
     print("target: ratio <= 1.05 at 64 and 512 shots")
 
 

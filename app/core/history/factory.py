@@ -26,7 +26,7 @@ from app.core.settings import Settings
 log = logging.getLogger(__name__)
 
 REMOTE_TIMEOUT_S = 5.0  # MongoDB / Atlas: long enough for a first TLS handshake
-EMBEDDED_TIMEOUT_S = 2.0  # the embedded server is in this process
+EMBEDDED_TIMEOUT_S = 2.0  # the embedded server is a child process on this machine
 
 
 def embedded_folder(settings: Settings) -> Path:

@@ -1,23 +1,56 @@
-"""The embedded nx-27017 server: in this process, on 127.0.0.1, stopped cleanly."""
+"""The embedded nx-27017 server: a child process on 127.0.0.1, stopped cleanly, and never
+outliving the app that started it."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import socket
-import threading
+import subprocess
+import sys
+import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from app.core.errors import HistoryError
-from app.core.history.embedded import EmbeddedServer
+from app.core.history.embedded import PROCESS_NAME, EmbeddedServer
 from app.core.history.factory import EmbeddedHistory, open_embedded, open_history
 from app.core.settings import Settings
 from tests.core.history.test_history_contract import make_run, make_shot
 
 
-def history_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "storyreel-history-db"]
+def history_servers() -> list[BaseProcess]:
+    """The embedded servers this process has running."""
+    return [p for p in multiprocessing.active_children() if p.name == PROCESS_NAME]
+
+
+def gone(pid: int) -> bool:
+    """No such process any more (or only its exit status, waiting to be collected)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the system
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def wait_until(check, *, within_s: float = 30.0) -> bool:
+    """Poll ``check`` until it holds; a generous bound, so a slow machine does not fail."""
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def accepts(port: int) -> bool:
@@ -47,7 +80,9 @@ def listening_addresses(port: int) -> set[str] | None:
 async def test_it_serves_on_loopback_on_a_free_port_and_stops_cleanly(tmp_path):
     server = EmbeddedServer(tmp_path / "db")
     await server.astart()
+    pid = server.pid
     try:
+        assert pid is not None and pid != os.getpid()  # a process of its own: not our GIL
         assert server.host == "127.0.0.1" and server.port not in (0, 27017)
         assert accepts(server.port)
         addresses = listening_addresses(server.port)
@@ -56,12 +91,12 @@ async def test_it_serves_on_loopback_on_a_free_port_and_stops_cleanly(tmp_path):
         assert (await client.admin.command("ping"))["ok"] == 1
         await client.close()
         assert (tmp_path / "db" / "history.db").is_file()
-        assert len(history_threads()) == 1
+        assert [p.pid for p in history_servers()] == [pid]
     finally:
         await server.astop()
 
     assert not accepts(server.port)
-    assert history_threads() == []
+    assert history_servers() == [] and gone(pid) and server.pid is None
     await server.astop()  # stopping twice is harmless
 
 
@@ -72,7 +107,7 @@ async def test_stopping_with_a_client_connected_hangs_up_on_it(tmp_path):
     try:
         await client.admin.command("ping")
         await server.astop()
-        assert history_threads() == []
+        assert history_servers() == []
         with pytest.raises(Exception, match=r"127\.0\.0\.1"):
             await client.admin.command("ping")
     finally:
@@ -95,7 +130,7 @@ async def test_history_survives_a_restart_and_clients_reconnect(tmp_path):
         assert len((await store.get_run(run.run_id)).shots) == 1
     finally:
         await store.aclose()
-    assert history_threads() == []
+    assert history_servers() == []
 
 
 async def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
@@ -103,7 +138,7 @@ async def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
 
     with pytest.raises(HistoryError, match="cannot create the history folder"):
         await EmbeddedServer(tmp_path / "db").astart()
-    assert history_threads() == []
+    assert history_servers() == []
 
 
 async def test_a_port_in_use_is_a_clear_error(tmp_path):
@@ -114,7 +149,7 @@ async def test_a_port_in_use_is_a_clear_error(tmp_path):
 
         with pytest.raises(HistoryError, match=r"cannot start: .*address already in use"):
             await server.astart()
-    assert history_threads() == []
+    assert history_servers() == []
 
 
 async def test_open_history_without_a_uri_keeps_history_under_home_db(tmp_path):
@@ -127,7 +162,7 @@ async def test_open_history_without_a_uri_keeps_history_under_home_db(tmp_path):
         await store.create_run(make_run(1))
     finally:
         await store.aclose()
-    assert history_threads() == []
+    assert history_servers() == []
     assert (tmp_path / "db" / "history.db").is_file()
 
     again = await open_history(settings)  # the next process finds it
@@ -156,4 +191,66 @@ async def test_two_apps_on_one_data_folder_see_each_others_runs(tmp_path):
         await window.aclose()
 
     assert got.title == "Renamed" and len(got.shots) == 2
-    assert history_threads() == []
+    assert history_servers() == []
+
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from app.core.history.embedded import EmbeddedServer
+
+server = EmbeddedServer(Path(sys.argv[1]))
+server.start()
+print(server.pid, server.port, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_the_server_ends_with_its_app_even_a_killed_one(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path / "db")],
+                              cwd=Path(__file__).resolve().parents[3], text=True,
+                              stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()
+        assert line, "the parent did not start its server"
+        pid, port = (int(n) for n in line.split())
+        assert accepts(port) and not gone(pid)
+
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+
+        assert wait_until(lambda: gone(pid)), "the server outlived its killed parent"
+        assert not accepts(port)
+        assert parent.stdout.read() == ""  # the server never writes to the app's stdout
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def test_a_server_that_cannot_open_its_database_says_why(tmp_path):
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "history.db").write_bytes(b"not SQLite" * 500)
+
+    with pytest.raises(HistoryError, match=r"server cannot start: .*file is not a database"):
+        EmbeddedServer(tmp_path / "db").start()
+    assert history_servers() == []
+
+
+def test_a_server_that_died_is_started_again(tmp_path):
+    server = EmbeddedServer(tmp_path / "db")
+    server.start()
+    try:
+        first = server.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert wait_until(lambda: not server.running)
+
+        server.start()
+
+        assert server.pid not in (None, first) and accepts(server.port)
+    finally:
+        server.stop()
+    assert history_servers() == []

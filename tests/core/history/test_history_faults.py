@@ -20,7 +20,7 @@ from app.core.pipeline import Pipeline
 from app.core.settings import Settings
 from tests.core.doubles import PlannedWriter, ScriptedRenderer
 from tests.core.history.test_history_contract import make_run, make_shot
-from tests.core.history.test_history_embedded import history_threads
+from tests.core.history.test_history_embedded import history_servers
 
 PASSWORD = "pa55-w0rd-xyz"
 FAST = Backoff(base_s=0.02, cap_s=0.2)
@@ -87,7 +87,7 @@ async def test_with_the_embedded_server_unable_to_start_runs_still_complete(tmp_
     assert run.status is RunStatus.COMPLETED
     with pytest.raises(HistoryError, match="cannot create the history folder"):
         await history.count_runs()
-    assert history_threads() == []
+    assert history_servers() == []
 
 
 async def test_writes_made_while_the_server_is_down_are_written_in_order_when_it_is_back(tmp_path):
@@ -157,7 +157,7 @@ async def test_a_run_goes_on_through_a_history_outage_and_nothing_is_lost(tmp_pa
     assert [(s.shot_id, s.status, s.job_id) for s in kept.shots] == [
         (s.shot_id, ShotStatus.DONE, f"job-{s.shot_id}-1") for s in run.shots]
     assert kept.finished_at is not None and kept.gpu_seconds == 3.0
-    assert history_threads() == []
+    assert history_servers() == []
 
 
 async def test_closing_while_the_server_is_away_ends_promptly_and_says_what_was_lost(
@@ -172,4 +172,4 @@ async def test_closing_while_the_server_is_away_ends_promptly_and_says_what_was_
         await asyncio.wait_for(store.aclose(), 5.0)
 
     assert "1 change(s) could not be written" in caplog.text
-    assert history_threads() == []
+    assert history_servers() == []
