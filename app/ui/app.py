@@ -51,6 +51,8 @@ from app.ui.session import ServicesOpener, Session
 from app.ui.thumbnails import ThumbnailLoader
 from app.ui.window import FileOpenEvents, MainWindow
 
+FILE_OPEN_EVENTS = sys.platform == "darwin"  # files opened with the app arrive as events
+
 if TYPE_CHECKING:
     from app.core.services import Services
 
@@ -115,7 +117,9 @@ def build_ui(settings: Settings, *, presenter: ErrorPresenter | None = None,
     thumbnails = ThumbnailLoader(ops, lambda: session.services)
     window = MainWindow(session, ops, presenter, thumbnails)
     app = QApplication.instance()
-    if app is not None:
+    if app is not None and FILE_OPEN_EVENTS:
+        # An application-wide filter sees every event of every object, qasync's timer
+        # events included; only macOS delivers opened files this way.
         app.installEventFilter(FileOpenEvents(window))
     return Ui(presenter, ops, bridge, session, thumbnails, window)
 

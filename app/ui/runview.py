@@ -121,6 +121,8 @@ class RunView(QWidget):
         layout.addWidget(header)
         layout.addWidget(self.tabs, 1)
 
+        self._scenes_stale = False
+        self.tabs.currentChanged.connect(self._tab_changed)
         self._scenes_timer = QTimer(self, singleShot=True, interval=250)
         self._scenes_timer.timeout.connect(self._render_scenes)
         # Shots land by the hundred: redraw the header at most ten times a second.
@@ -345,11 +347,20 @@ class RunView(QWidget):
         return text
 
     def _render_scenes(self) -> None:
+        """The Scenes tab's editors, built only while the tab is shown: a plan of dozens of
+        scenes arrives in one event, and building their editors then would stall the
+        cards' first paint. A hidden tab is brought up to date when it is opened."""
         if self.run is None:
             return
-        self.scenes.show_run(self.run, self.model.shots)
         self.tabs.setTabText(2, self.tr("Scenes (%1)").replace("%1", str(len(self.run.scenes)))
                              if self.run.scenes else self.tr("Scenes"))
+        self._scenes_stale = self.tabs.currentWidget() is not self.scenes
+        if not self._scenes_stale:
+            self.scenes.show_run(self.run, self.model.shots)
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self.scenes and self._scenes_stale:
+            self._render_scenes()
 
     def _update_buttons(self) -> None:
         self.cancel_button.setVisible(self.live)

@@ -47,6 +47,14 @@ def view(ui):
     return view
 
 
+def open_scenes(view, qtbot) -> None:
+    """Open the Scenes tab as a person would: its editors are built when it is shown."""
+    view.tabs.setCurrentWidget(view.scenes)
+    qtbot.waitUntil(lambda: all(e.isVisible() for e in [*view.scenes.looks.values(),
+                                                        *view.scenes.scenes.values()]),
+                    timeout=WAIT_MS)
+
+
 def draft_run(ui, qtbot, recorder, shots: int = 8) -> Run:
     ui.window.idea.shots.setValue(shots)
     ui.window.idea.editor.setPlainText(IDEA)
@@ -76,7 +84,7 @@ def test_a_new_look_marks_that_characters_cards_stale_and_regenerates_only_them(
     assert toms and toms != {s.shot_id for s in view.model.shots}
     assert not view.stale_button.isVisible()
 
-    view.tabs.setCurrentWidget(view.scenes)
+    open_scenes(view, qtbot)
     editor = view.scenes.looks["TOM"]
     assert editor.look.toPlainText() == run.script.characters[1].description
     assert not editor.apply_button.isEnabled()  # nothing changed yet
@@ -116,7 +124,7 @@ def test_a_new_look_marks_that_characters_cards_stale_and_regenerates_only_them(
 def test_a_scene_edit_is_applied_and_regenerated_from_the_keyboard(
         ui, view, renderer, recorder, qtbot):
     run = draft_run(ui, qtbot, recorder)
-    view.tabs.setCurrentWidget(view.scenes)
+    open_scenes(view, qtbot)
     editor = view.scenes.scenes[2]
     assert editor.heading.text() == run.scenes[1].heading
     editor.summary.setPlainText("The storm breaks the lamp; Mara lights a candle in the "
@@ -139,6 +147,7 @@ def test_a_scene_edit_is_applied_and_regenerated_from_the_keyboard(
 
 def test_a_bad_edit_says_why_and_changes_nothing(ui, view, recorder, qtbot):
     run = draft_run(ui, qtbot, recorder)
+    open_scenes(view, qtbot)
     look = view.scenes.looks["MARA"]
     look.look.setPlainText("   ")
     qtbot.mouseClick(look.apply_button, Qt.MouseButton.LeftButton)
@@ -168,6 +177,7 @@ def test_editing_waits_for_the_run_to_finish(ui, view, renderer, recorder, qtbot
     ui.window.idea.shots.setValue(3)
     ui.window.idea.editor.setPlainText(IDEA)
     ui.window.idea.generate.click()
+    open_scenes(view, qtbot)
     qtbot.waitUntil(lambda: len(renderer.started) >= 1 and bool(view.scenes.looks),
                     timeout=WAIT_MS)
     editor = view.scenes.looks["MARA"]

@@ -140,10 +140,14 @@ def test_files_given_on_the_command_line_are_queued_like_drops(make_ui, qtbot, t
     assert finished[0].source == "heist.md" and finished[0].status is RunStatus.COMPLETED
 
 
-def test_a_file_opened_with_the_app_on_macos_is_queued_like_a_drop(make_ui, qtbot):
+def test_a_file_opened_with_the_app_on_macos_is_queued_like_a_drop(make_ui, qtbot,
+                                                                   monkeypatch):
     from PySide6.QtGui import QFileOpenEvent
     from PySide6.QtWidgets import QApplication
 
+    from app.ui import app
+
+    monkeypatch.setattr(app, "FILE_OPEN_EVENTS", True)  # as on macOS
     ui = make_ui(show=False)
     finished = []
     ui.bridge.run_finished.connect(finished.append)
