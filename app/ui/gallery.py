@@ -106,7 +106,10 @@ class ShotModel(QAbstractListModel):
         self._rows: dict[str, int] = {}
         self._started: dict[str, float] = {}
         self._by_image: dict[str, str] = {}  # image key -> shot id
-        self._ticker = QTimer(self, interval=1000)
+        self._shown_s: dict[str, int] = {}  # shot id -> elapsed second its card shows
+        # Elapsed seconds go up when each shot's own second turns, not all at once: a tick
+        # every 200 ms repaints the few cards whose second has turned since the last one.
+        self._ticker = QTimer(self, interval=200)
         self._ticker.timeout.connect(self._tick)
         thumbnails.ready.connect(self._image_arrived)
         thumbnails.failed.connect(lambda key, _reason: self._image_arrived(key))
@@ -147,6 +150,7 @@ class ShotModel(QAbstractListModel):
             self._started.setdefault(shot.shot_id, time.monotonic())
         else:
             self._started.pop(shot.shot_id, None)
+            self._shown_s.pop(shot.shot_id, None)
         if live and shot.status is ShotStatus.DONE:
             self.thumbnails.request(shot.image)
         index = self.index(row)
@@ -230,9 +234,13 @@ class ShotModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [ImageRole])
 
     def _tick(self) -> None:
-        for shot_id in self._started:
-            index = self.index(self._rows[shot_id])
-            self.dataChanged.emit(index, index, [ElapsedRole])
+        now = time.monotonic()
+        for shot_id, started in self._started.items():
+            second = int(now - started)
+            if self._shown_s.get(shot_id) != second:
+                self._shown_s[shot_id] = second
+                index = self.index(self._rows[shot_id])
+                self.dataChanged.emit(index, index, [ElapsedRole])
 
     def _update_ticker(self) -> None:
         if self._started and not self._ticker.isActive():
