@@ -478,13 +478,15 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
             "attempts": shot.attempts,
             "error": shot.error,
             "job_id": shot.job_id,
+            "model": shot.model,
             "image_path": str(path) if path else None,
             "image_error": problem,
             "image": shot.image.model_dump(mode="json") if shot.image else None,
             "timings": shot.timings,
             "stale": shot.stale,
             "versions": [{"attempt": v.attempt, "seed": v.seed, "prompt": v.prompt,
-                          "job_id": v.job_id, "image": v.image.model_dump(mode="json"),
+                          "job_id": v.job_id, "model": v.model,
+                          "image": v.image.model_dump(mode="json"),
                           "timings": v.timings} for v in shot.versions],
         })
     return {

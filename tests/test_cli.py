@@ -303,6 +303,7 @@ def test_edit_a_look_then_regenerate_only_the_stale_shots_then_pick_a_version(ho
     for shot in after["shots"]:
         before = next(s for s in run["shots"] if s["shot_id"] == shot["shot_id"])
         assert shot["seed"] == before["seed"] and shot["stale"] is None
+        assert shot["model"] and all(v["model"] == shot["model"] for v in shot["versions"])
         assert ("blue parka" in shot["prompt"]) == (shot["shot_id"] in theo)
     assert storyreel("regenerate", rid, "--stale").stdout.startswith("no shot is stale")
 

@@ -177,6 +177,7 @@ class ShotVersion(Model):
     prompt: str
     seed: int
     job_id: str | None = None
+    model: str = ""
     timings: dict[str, float] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -198,6 +199,7 @@ class Shot(Model):
     attempts: int = 0
     error: str | None = None
     job_id: str | None = None
+    model: str = Field(default="", description="what drew the current image")
     image: ImageRef | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     versions: list[ShotVersion] = Field(default_factory=list, description="earlier images")

@@ -479,7 +479,7 @@ class Pipeline:
                     continue
                 shot.status = ShotStatus.FAILED
                 return
-            shot.image = result.image
+            shot.image, shot.model = result.image, result.model
             shot.job_id = result.job_id or shot.job_id
             failed = {k: v for k, v in shot.timings.items() if k.startswith("failed_")}
             shot.timings = {**result.timings, **failed,
@@ -537,6 +537,7 @@ def _keep_version(shot: Shot) -> None:
         return
     shot.versions = [*shot.versions, revisions.current_version(shot)]
     shot.image, shot.job_id, shot.timings, shot.image_attempt = None, None, {}, None
+    shot.model = ""
     shot.status = ShotStatus.QUEUED
 
 

@@ -94,7 +94,7 @@ def pick_version(shot: Shot, attempt: int) -> None:
         others.append(current_version(shot))
     shot.versions = sorted(others, key=lambda v: v.attempt)
     shot.image, shot.prompt, shot.seed = chosen.image, chosen.prompt, chosen.seed
-    shot.job_id, shot.timings = chosen.job_id, chosen.timings
+    shot.job_id, shot.timings, shot.model = chosen.job_id, chosen.timings, chosen.model
     shot.image_attempt = chosen.attempt if chosen.attempt != shot.attempts else None
 
 
@@ -103,7 +103,7 @@ def current_version(shot: Shot) -> ShotVersion:
     assert shot.image is not None
     return ShotVersion(attempt=shot.image_attempt or shot.attempts, image=shot.image,
                        prompt=shot.prompt, seed=shot.seed, job_id=shot.job_id,
-                       timings=shot.timings)
+                       model=shot.model, timings=shot.timings)
 
 
 def _replan(run: Run, depends: Callable[[Shot], bool], reason: str, swaps: list[tuple[str, str]],
