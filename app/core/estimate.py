@@ -123,9 +123,7 @@ def estimate_from(recent: list[Run], *, writer: str, renderer: str, writer_on_gp
     else:
         shots, shots_basis = TYPICAL_SHOTS, "a typical storyboard"
 
-    rendered = [r for r in recent if r.renderer == renderer][:RECENT_RUNS]
-    attempts = sum(r.shots_done + r.shots_failed for r in rendered)
-    render_gpu = sum(max(0.0, r.gpu_seconds - _writer_gpu(r)) for r in rendered)
+    rendered, attempts, render_gpu, _ = _shot_jobs(recent, renderer)
     if not renderer_on_gpu:
         shot_gpu, shot_basis = 0.0, "no GPU"
     elif attempts and render_gpu > 0:
@@ -138,7 +136,7 @@ def estimate_from(recent: list[Run], *, writer: str, renderer: str, writer_on_gp
                                              for s in WRITER_STAGES)]
     jobs = sum(r.stages[s].jobs for r in written for s in WRITER_STAGES if s in r.stages)
     if writer_jobs and jobs:
-        writer_gpu = sum(_writer_gpu(r) for r in written) / jobs
+        writer_gpu = sum(_writer(r, "gpu_s") for r in written) / jobs
         writer_basis = f"your last {_runs(len(written))}"
     else:
         writer_gpu = DEFAULT_WRITER_STAGE_GPU_S if writer_jobs else 0.0
@@ -153,11 +151,8 @@ def estimate_from(recent: list[Run], *, writer: str, renderer: str, writer_on_gp
 def usual_job_seconds(recent: list[Run], renderer: str) -> float | None:
     """A shot job's usual time from submission to its end (GPU plus queue) on ``renderer``,
     from finished runs, newest first; None when they say nothing. Pure."""
-    rendered = [r for r in recent if r.renderer == renderer][:RECENT_RUNS]
-    attempts = sum(r.shots_done + r.shots_failed for r in rendered)
-    spent = sum(max(0.0, r.gpu_seconds - _writer_gpu(r)) + max(0.0, r.queue_seconds
-                - sum(r.stages[s].queue_s for s in WRITER_STAGES if s in r.stages))
-                for r in rendered)
+    _, attempts, gpu, queue = _shot_jobs(recent, renderer)
+    spent = gpu + queue
     return spent / attempts if attempts and spent > 0 else None
 
 
@@ -167,8 +162,19 @@ async def recent_runs(history: HistoryStore) -> list[Run]:
             if r.status is not RunStatus.RUNNING]
 
 
-def _writer_gpu(run: Run) -> float:
-    return sum(run.stages[s].gpu_s for s in WRITER_STAGES if s in run.stages)
+def _shot_jobs(recent: list[Run], renderer: str) -> tuple[list[Run], int, float, float]:
+    """The recent runs on ``renderer`` and what their shot jobs took: attempts, GPU seconds
+    and queue seconds (a run's totals less its writer's)."""
+    rendered = [r for r in recent if r.renderer == renderer][:RECENT_RUNS]
+    attempts = sum(r.shots_done + r.shots_failed for r in rendered)
+    gpu = sum(max(0.0, r.gpu_seconds - _writer(r, "gpu_s")) for r in rendered)
+    queue = sum(max(0.0, r.queue_seconds - _writer(r, "queue_s")) for r in rendered)
+    return rendered, attempts, gpu, queue
+
+
+def _writer(run: Run, what: str) -> float:
+    """The writer stages' ``gpu_s`` or ``queue_s``."""
+    return sum(getattr(run.stages[s], what) for s in WRITER_STAGES if s in run.stages)
 
 
 def _runs(n: int) -> str:
