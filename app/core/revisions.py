@@ -38,13 +38,15 @@ def edit_character(run: Run, name: str, look: str) -> list[Shot]:
     if not found:
         names = ", ".join(c.name for c in cast) or "none"
         raise EditError(f"no character named {name.strip()!r} in this run (its cast: {names})")
-    who = found[0].name
-    new_cast = [Character(name=c.name, description=look) if c is found[0] else c for c in cast]
+    before = found[0]
+    after = Character(name=before.name, description=look)
+    new_cast = [after if c is before else c for c in cast]
+    who = before.name
 
     def depends(shot: Shot) -> bool:
         return any(n.casefold() == who.casefold() for n in shot.characters)
 
-    swap = (look_line(found[0]), look_line(new_cast[cast.index(found[0])]))
+    swap = (look_line(before), look_line(after))
     stale = _replan(run, depends, f"{who}'s look changed", [swap], cast=new_cast)
     run.script = run.script.model_copy(update={"characters": new_cast})
     return stale
