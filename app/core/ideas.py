@@ -19,8 +19,8 @@ MAX_IDEA_BYTES = 1_000_000
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".fountain")
 SUFFIXES = (*TEXT_SUFFIXES, ".json")
 
-_FOUNTAIN_HEADING = re.compile(r"^(?:INT|EXT|EST|INT\./EXT|INT/EXT|I/E)[. ]", re.MULTILINE)
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+_SETEXT_HEADING = re.compile(r"^[^\n]*\w[^\n]*\n(?:={3,}|-{3,})[ \t]*$", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
@@ -43,9 +43,12 @@ class Idea:
 
 
 def detect_kind(text: str, suffix: str = "") -> IdeaKind:
-    if suffix == ".fountain" or _FOUNTAIN_HEADING.search(text):
+    from app.core.screenplay import looks_like_fountain
+
+    if suffix == ".fountain" or looks_like_fountain(text):
         return IdeaKind.FOUNTAIN
-    if suffix in (".md", ".markdown") or _MARKDOWN_HEADING.search(text):
+    if suffix in (".md", ".markdown") or _MARKDOWN_HEADING.search(text) \
+            or _SETEXT_HEADING.search(text):
         return IdeaKind.MARKDOWN
     return IdeaKind.PROSE
 

@@ -33,7 +33,8 @@ class DraftWriter:
             title=story.title,
             logline=story.logline,
             screenplay=story.screenplay or to_fountain(story),
-            characters=[Character(name=n, description=draft_look(n, idea.text, story.title))
+            characters=[Character(name=n, description=draft_look(n, story.text or idea.text,
+                                                                 story.title))
                         for n in story.cast],
         )
 

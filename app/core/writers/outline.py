@@ -8,14 +8,18 @@ scene; plain prose is split into beats grouped into three or more scenes.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from app.core import screenplay
 from app.core.ideas import Idea, IdeaKind
 
-MAX_SCENES = 12
+MAX_PROSE_SCENES = 12
+"""Plain prose has no scenes of its own: its paragraphs are grouped into at most this many
+(merged, never dropped). A script's or an outline's own scenes are all kept."""
 
 _SENTENCE_HIDDEN = re.compile(r"(?<=[.!?…\x00])\s+(?=[\x00(]?[A-Z0-9\x00])")
 _HEADING = re.compile(r"^(?:\.(?!\.)\S|(?:INT\./EXT|INT/EXT|I/E|INT|EXT|EST)[. ])", re.IGNORECASE)
@@ -83,6 +87,7 @@ class Outline:
     cast: dict[str, str]  # NAME -> the first sentence that mentions them
     scenes: list[SceneOutline]
     screenplay: str | None = None  # the idea itself, when it already is a screenplay
+    text: str = ""  # the story's words without markup, for looks; empty: the idea's text
 
 
 def outline(idea: Idea) -> Outline:
@@ -94,6 +99,13 @@ def outline(idea: Idea) -> Outline:
 
 
 # Prose.
+
+
+def _clean_prose(text: str) -> str:
+    """HTML tags and entities and Markdown escapes out of plain prose."""
+    text = re.sub(r"[ \t]+(?=[.,;:!?])", "", _TAG.sub(" ", text))
+    text = _ESCAPED.sub(r"\1", text)
+    return html.unescape(text)
 
 
 _ABBREVIATION = re.compile(r"\b(Dr|Mr|Mrs|Ms|St|Mt|Jr|Sr|Prof|Capt|Lt|Sgt|vs|etc)\.", re.I)
@@ -119,19 +131,23 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def _from_prose(text: str) -> Outline:
+def _from_prose(text: str, listed: list[str] | None = None) -> Outline:
+    text = _clean_prose(text)
+    listed = [*(listed or []), *_names_in_list([m.group(0) for m in _CAST_LINE.finditer(text)])]
+    text = _CAST_LINE.sub("", text)
     lines = [ln.strip() for ln in text.splitlines()]
     title = None
     if len(lines) > 1 and lines[0] and len(lines[0]) <= 70 and lines[0][-1] not in ".!?,;:":
         title, text = lines[0].strip("# "), "\n".join(lines[1:])
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     if len(paragraphs) >= 3:
-        groups = [sentences(p) for p in paragraphs[:MAX_SCENES]]
+        groups = [[b for p in group for b in sentences(p)]
+                  for group in _split_evenly(paragraphs, MAX_PROSE_SCENES)]
     else:
         beats = _at_least_three(sentences(text))
-        count = min(MAX_SCENES, max(3, math.ceil(len(beats) / 3)))
+        count = min(MAX_PROSE_SCENES, max(3, math.ceil(len(beats) / 3)))
         groups = _split_evenly(beats, count)
-    names = find_names(text)
+    names = list(dict.fromkeys([*listed, *find_names(text)]))
     title = title or make_title(text, names)
     scenes = _scenes_from_groups(groups, names)
     logline = _clip(sentences(text)[0] if sentences(text) else title, 240)
@@ -226,11 +242,12 @@ _NOT_BEFORE_NAME = frozenset("in at on to from across into near over of the a an
 def find_names(text: str) -> list[str]:
     """People's names: runs of capitalised words seen mid-sentence, most frequent first.
 
-    A run after a preposition or an article (``on Gull Rock``, ``the Margaret``) is a
-    place or a thing, not a person. A full name counts for its first name.
+    A run seen more often after a preposition or an article (``on Gull Rock``, ``the
+    Margaret``) than elsewhere is a place or a thing, not a person.
+    A full name counts for its first name.
     """
     counts: Counter[str] = Counter()
-    refused: set[str] = set()
+    refused: Counter[str] = Counter()
     for sentence in sentences(_QUOTED.sub(" ", text)):
         words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
         n = 1
@@ -245,10 +262,10 @@ def find_names(text: str) -> list[str]:
             if start == 1 and _capitalised(words[0]):
                 continue  # the rest of a name that starts the sentence: "Vera Sokol is..."
             if words[start - 1].lower() in _NOT_BEFORE_NAME:
-                refused.add(first)
+                refused[first] += 1
             else:
                 counts[first] += 1
-    return [name.upper() for name, _ in counts.most_common() if name not in refused][:6]
+    return [name.upper() for name, n in counts.most_common() if n > refused[name]][:6]
 
 
 def _capitalised(word: str) -> bool:
@@ -328,10 +345,11 @@ def _clip(text: str, limit: int) -> str:
 def _from_markdown(text: str) -> Outline:
     sections: list[tuple[int, str, list[str]]] = []  # (level, heading, lines)
     intro: list[str] = []
-    for line in text.splitlines():
+    listed: list[str] = []
+    for line in _atx_headings(text).splitlines():
         m = _MD_HEADING.match(line)
         if m:
-            sections.append((len(m.group(1)), m.group(2).strip(), []))
+            sections.append((len(m.group(1)), _strip_md(m.group(2)), []))
         elif sections:
             sections[-1][2].append(line)
         else:
@@ -340,8 +358,16 @@ def _from_markdown(text: str) -> Outline:
     if sections and sum(1 for s in sections if s[0] == sections[0][0]) == 1 and len(sections) > 1:
         _, title, first_lines = sections.pop(0)  # the one top heading is the title
         intro += first_lines
+    kept = []
+    for section in sections:  # "## Characters" lists the cast; it is not a scene
+        if _CAST_HEADING.match(section[1]):
+            listed += _names_in_list(section[2])
+        else:
+            kept.append(section)
+    sections = kept
+    listed += _names_in_list(intro)
     if not sections:
-        return _from_prose(text)
+        return _from_prose(_strip_md_text(text), listed=listed)
     level = min(s[0] for s in sections)
     scene_sections: list[tuple[str, list[str]]] = []
     for lvl, heading, lines in sections:
@@ -349,11 +375,10 @@ def _from_markdown(text: str) -> Outline:
             scene_sections.append((heading, list(lines)))
         else:  # a sub-heading belongs to its scene
             scene_sections[-1][1].extend([heading + ".", *lines])
-    scene_sections = scene_sections[:MAX_SCENES]
     groups = [_md_beats(lines) or [heading] for heading, lines in scene_sections]
     intro_text = " ".join(_md_beats(intro))
     all_text = "\n".join([intro_text, *(" ".join(g) for g in groups)])
-    names = find_names(all_text)
+    names = list(dict.fromkeys([*listed, *find_names(all_text)]))
     scenes = _scenes_from_groups(groups, names, [h for h, _ in scene_sections])
     for scene, (heading, _) in zip(scenes, scene_sections, strict=True):
         if _HEADING.match(heading):  # the author wrote a slug line: keep it
@@ -380,69 +405,131 @@ def _md_beats(lines: list[str]) -> list[str]:
     return [b for b in beats if b]
 
 
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>~|])")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_CAST_HEADING = re.compile(r"^(?:characters|cast|dramatis personae)\s*:?$", re.IGNORECASE)
+_CAST_LINE = re.compile(r"^\s*(?:characters|cast)\s*:\s*(\S.*)$", re.IGNORECASE | re.MULTILINE)
+_SETEXT = re.compile(r"^(?P<text>[^\n]*\w[^\n]*)\n(?P<rule>=+|-{2,})[ \t]*$", re.MULTILINE)
+
+
+def _atx_headings(text: str) -> str:
+    """Setext headings (a line over ``===`` or ``---``) written as ATX (``#``, ``##``)."""
+    def atx(m: re.Match[str]) -> str:
+        line = m.group("text")
+        if _LIST_ITEM.match(line) or _MD_HEADING.match(line):
+            return m.group(0)
+        return ("# " if m.group("rule").startswith("=") else "## ") + line.strip()
+    return _SETEXT.sub(atx, text)
+
+
 def _strip_md(text: str) -> str:
+    """Markdown to plain words: links, images, HTML tags, emphasis and code marks go,
+    escaped characters stay as themselves, entities become characters."""
+    kept: list[str] = []
+
+    def hide(m: re.Match[str]) -> str:
+        kept.append(m.group(1))
+        return f"\x02{len(kept) - 1}\x02"
+
+    text = _ESCAPED.sub(hide, text)
+    text = _TAG.sub(" ", text)
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images
-    return re.sub(r"[*_`>]+", "", text).strip()
+    text = re.sub(r"^\s*>+\s?", "", text)  # a quote's marker
+    text = re.sub(r"[*_`~]+", "", text)
+    text = re.sub(r"\x02(\d+)\x02", lambda m: kept[int(m.group(1))], text)
+    text = re.sub(r"\s+", " ", html.unescape(text))
+    return re.sub(r"\s+(?=[.,;:!?])", "", text).strip()
+
+
+def _strip_md_text(text: str) -> str:
+    """``_strip_md`` line by line, keeping paragraphs."""
+    return "\n".join(_strip_md(line) if line.strip() else "" for line in text.splitlines())
+
+
+def _names_in_list(lines: list[str]) -> list[str]:
+    """A cast list: ``Characters: Vera, Anton`` or list items ``- VERA SOKOL, a safecracker``;
+    each person by their first name, upper case."""
+    names: list[str] = []
+    items = [_LIST_ITEM.sub("", ln) for ln in lines if _LIST_ITEM.match(ln)]
+    for m in _CAST_LINE.finditer("\n".join(lines)):
+        items += re.split(r",|;|\band\b", m.group(1))
+    for item in items:
+        words = re.findall(r"[A-Za-z][A-Za-z'’-]*", _strip_md(item))
+        if words and words[0][:1].isupper() and words[0].lower() not in NOT_NAMES:
+            names.append(_base(words[0]).upper())
+    return list(dict.fromkeys(names))
 
 
 # Fountain.
 
 
 def _from_fountain(text: str) -> Outline:
-    lines = text.splitlines()
-    meta: dict[str, str] = {}
-    start = 0
-    if lines and re.match(r"^[A-Za-z ]+:", lines[0]) and not _HEADING.match(lines[0]):
-        for start, line in enumerate(lines):  # noqa: B007 - start is used after the loop
-            if not line.strip():
-                break
-            key, _, value = line.partition(":")
-            if value.strip() and not line.startswith((" ", "\t")):
-                meta[key.strip().lower()] = value.strip()
-        else:
-            start = len(lines)
-    scenes: list[SceneOutline] = []
-    body = lines[start:]
-    pending_cue: str | None = None
-    for n, raw in enumerate(body):
-        line = raw.strip()
-        before_blank = n == 0 or not body[n - 1].strip()
-        after = body[n + 1].strip() if n + 1 < len(body) else ""
-        if _HEADING.match(line) and before_blank:
-            heading = _SCENE_NUMBER.sub("", line.lstrip(".")).upper()
-            scenes.append(SceneOutline(heading=heading, beats=[]))
-            pending_cue = None
-            continue
-        if not scenes or not line or line.startswith(("[[", "/*", "#", "=", ">", "~")):
-            pending_cue = None if not line else pending_cue
-            continue
-        if pending_cue:
-            if not (line.startswith("(") and line.endswith(")")):
-                scenes[-1].dialogue.append((pending_cue, line))
-            continue
-        if before_blank and after and _CUE.match(line.lstrip("@")) and not line.endswith("TO:"):
-            pending_cue = re.sub(r"\s*\(.*\)|\^", "", line.lstrip("@")).strip()
-            continue
-        if line.endswith("TO:") and line.isupper():
-            continue
-        scenes[-1].beats += sentences(line.lstrip("!"))
-    if not scenes:  # detected as Fountain, but without headings after all
-        return _from_prose(text)
-    cues = list(dict.fromkeys(c for scene in scenes for c, _ in scene.dialogue))
+    play = screenplay.parse(text)
+    scenes = [_scene_from_text(sc, sc.heading) for sc in play.scenes]
+    if not scenes:  # no headings: the sections are the scenes, or it is prose after all
+        scenes = _scenes_from_sections(play)
+    cues = play.cast
+    clean = _fountain_words(play)
+    if not scenes:
+        body = "\n\n".join(" ".join(sc.action) for sc in play.before)
+        story = _from_prose(body or (play.title or text))
+        story.title = play.title or story.title
+        story.screenplay = text if "Title" in play.title_page else None
+        return story
     names: list[str] = []
     for scene in scenes:
         who = [c for c, _ in scene.dialogue]
-        seen = [c for c in cues if re.search(rf"\b{re.escape(c)}\b", " ".join(scene.beats), re.I)]
+        seen = [c for c in cues if _mentions(" ".join(scene.beats), c)]
         scene.characters = list(dict.fromkeys(seen + who))
         names += scene.characters
         if not scene.beats:
             scene.beats = [line for _, line in scene.dialogue][:1] or [scene.heading]
     names = list(dict.fromkeys(names))
     action = " ".join(" ".join(s.beats) for s in scenes)
-    title = meta.get("title") or make_title(action, names)
+    title = play.title or make_title(action, names)
+    meta = {k.lower(): " ".join(v) for k, v in play.title_page.items()}
     logline = meta.get("logline") or _clip(sentences(action)[0] if action else title, 240)
     cast = {nm: "" for nm in names}
     for name in names:
-        cast[name] = next((b for s in scenes for b in s.beats if name.lower() in b.lower()), "")
-    return Outline(title=title, logline=logline, cast=cast, scenes=scenes[:MAX_SCENES],
-                   screenplay=text if "title" in meta else f"Title: {title}\n\n{text}")
+        cast[name] = next((b for s in scenes for b in s.beats if _mentions(b, name)), "")
+    return Outline(title=title, logline=_clip(logline, 240), cast=cast, scenes=scenes,
+                   screenplay=text if "Title" in play.title_page else f"Title: {title}\n\n{text}",
+                   text=clean)
+
+
+def _scene_from_text(sc: screenplay.SceneText, heading: str) -> SceneOutline:
+    beats = [b for paragraph in sc.action for b in sentences(paragraph)]
+    dialogue = [(s.character.upper(), " ".join(s.lines)) for s in sc.speeches if s.lines]
+    return SceneOutline(heading=heading, beats=beats, dialogue=dialogue, name=sc.section or "")
+
+
+def _scenes_from_sections(play: screenplay.Screenplay) -> list[SceneOutline]:
+    """A Fountain outline of sections (``#``) and synopses (``=``) with action under them:
+    one scene per section that has action or dialogue, its slug line guessed as prose's."""
+    blocks = [sc for sc in play.before if sc.section and (sc.action or sc.speeches)]
+    if not blocks:
+        return []
+    names = play.cast
+    scenes = _scenes_from_groups([[b for p in sc.action for b in sentences(p)]
+                                  for sc in blocks], names, [sc.section or "" for sc in blocks])
+    for scene, sc in zip(scenes, blocks, strict=True):
+        scene.dialogue = [(s.character.upper(), " ".join(s.lines)) for s in sc.speeches
+                          if s.lines]
+        scene.beats = scene.beats or [sc.section or ""]
+    return scenes
+
+
+def _mentions(text: str, name: str) -> bool:
+    """``WILL`` or ``Will`` named in the text (never the verb ``will``)."""
+    return bool(re.search(rf"\b(?:{re.escape(name)}|{re.escape(name.title())})\b", text))
+
+
+def _fountain_words(play: screenplay.Screenplay) -> str:
+    """The story's words without markup, notes or structure: what looks are read from."""
+    out: list[str] = []
+    for sc in [*play.before, *play.scenes]:
+        if sc.heading:
+            out.append(sc.heading)
+        out += sc.action
+        out += [f"{s.character}. {' '.join(s.lines)}" for s in sc.speeches]
+    return "\n\n".join(out)
