@@ -449,6 +449,8 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "status": run.status.value,
         "created_at": run.created_at.isoformat(),
         "scene_count": len(run.scenes),
+        "scenes_total": len(run.scenes),  # every scene of the script, kept in the run
+        "scenes_storyboarded": len({s.scene for s in run.shots}),  # scenes with shots
         "shot_count": run.shot_count,
         "shots_done": run.shots_done,
         "shots_failed": run.shots_failed,

@@ -337,8 +337,8 @@ class Pipeline:
             plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
         if not plans:
             raise StageError("the writer planned no scenes")
+        run.scenes = [p.scene for p in plans]  # every scene of the script, drawn or not
         plans = limit_shots(plans, run.max_shots)
-        run.scenes = [p.scene for p in plans]
         run.shots = [
             self._new_shot(run, plan, shot_plan, index, style)
             for plan in plans

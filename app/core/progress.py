@@ -94,9 +94,12 @@ class ProgressPrinter:
                 self._line(f"run {run.run_id} ({run.writer} writer, {run.renderer} renderer)")
             case ev.StageStarted(stage=stage) if stage is not Stage.RENDERING_SHOTS:
                 self._line(STAGE_TEXT[stage] + "…")
-            case ev.ScenesPlanned():
+            case ev.ScenesPlanned(shots=shots):
                 p = self.progress
-                self._line(f"“{p.title}”: {p.scenes} scenes, {p.total} shots")
+                drawn = len({s.scene for s in shots})
+                more = (f" (the shot cap leaves {p.scenes - drawn} scenes without shots: "
+                        f"storyboarding {drawn} of {p.scenes})" if drawn < p.scenes else "")
+                self._line(f"“{p.title}”: {p.scenes} scenes, {p.total} shots{more}")
             case ev.ShotRetrying(shot=shot, error=error, delay_s=delay):
                 self._line(f"shot {shot.number} failed ({error}); retrying in {delay:.1f} s")
             case ev.ShotFinished(shot=shot) if shot.status is ShotStatus.FAILED:

@@ -1,4 +1,5 @@
 import asyncio
+import io
 import random
 
 import pytest
@@ -359,6 +360,18 @@ async def test_max_shots_keeps_the_first_shots_of_every_scene():
     pipeline, _ = make(PlannedWriter(scenes=3, shots_per_scene=4))
     run = await pipeline.start(IDEA, RunOptions(max_shots=5))
     assert [s.shot_id for s in run.shots] == ["s01-01", "s01-02", "s02-01", "s02-02", "s03-01"]
+
+
+async def test_a_shot_cap_keeps_every_scene_in_the_run_and_says_so():
+    from app.core.progress import ProgressPrinter
+
+    pipeline, _ = make(PlannedWriter(scenes=4, shots_per_scene=3))
+    out = io.StringIO()
+    pipeline.subscribe(ProgressPrinter(out, label="idea"))
+    run = await pipeline.start(IDEA, RunOptions(max_shots=2))
+    assert [s.index for s in run.scenes] == [1, 2, 3, 4]
+    assert {s.scene for s in run.shots} == {1, 2}
+    assert "storyboarding 2 of 4" in out.getvalue()
 
 
 def test_limit_shots_drops_scenes_left_without_shots():

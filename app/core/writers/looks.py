@@ -84,10 +84,11 @@ def draft_look(name: str, text: str, story: str = "") -> str:
         young, grown = "teenager", "adult"
     colour = rng.choice(_HAIR_COLOURS)
     stated = [int(w[5:-1]) for w in context if w.startswith("<age ")]
-    if stated:  # "(50s)": 55
-        years = stated[0] + 5 if stated[0] % 10 == 0 and stated[0] >= 20 else stated[0]
+    if stated:
+        years = stated[0]
         grey = "greying " if years >= 45 else ""
-        age = f"{_a(young if years < 18 else grown)} of about {years}"
+        child = "child" if young == "teenager" and years < 13 else young
+        age = f"{_a(child if years < 18 else grown)} of about {years}"
         hair = f"{grey}{colour} hair {rng.choice(_HAIR_CUTS)}"
     elif words & _OLD:
         age = f"{_a(grown)} of about {rng.choice((64, 68, 72, 75))}"
@@ -128,14 +129,53 @@ def _context_words(name: str, text: str) -> list[str]:
             before = _WORD.findall(sentence[:match.start()].casefold())[-5:]
             after = _WORD.findall(sentence[match.end():].casefold())[:3]
             words += before + after
-            age = re.match(r"[^(\n]{0,30}\((\d+)s?\)", sentence[match.end():])
-            if age:
-                words.append(f"<age {int(age.group(1))}>")
+            years = stated_age(sentence[match.end():])
+            if years is not None:
+                words.append(f"<age {years}>")
             if i + 1 < len(sentences):  # "Mara climbs. She..." (not "...shows him how")
                 first = _WORD.findall(sentences[i + 1].casefold())[:1]
                 words += [_NEXT_F if w in _PRONOUNS_F else _NEXT_M for w in first
                           if w in _PRONOUNS_F | _PRONOUNS_M]
     return words
+
+
+# Ages said as ages, right after the name: "AMARA OSEI (50s)", "Mara, 28,", "Theo (12)";
+# or in the same sentence: "in her sixties", "a 60-year-old", "aged 9". Never a year in
+# a heading ("NIGHT (1973)"), a scene number or any other number.
+_AGE_AFTER_NAME = re.compile(
+    r"(?:\s+[A-Z][\w'’.-]*){0,2}\s*(?:\((?P<paren>\d{1,3})(?P<s>s)?\)|,\s*(?P<comma>\d{1,3})\s*[,.;)])")
+_AGE_WORDS = re.compile(
+    r"\b(?:in\s+(?:her|his|their)\s+(?P<when>early\s+|mid-?\s*|late\s+)?"
+    r"(?P<decade>twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|"
+    r"[2-9]0s)"
+    r"|(?P<years>\d{1,3})[- ]years?[- ]old|aged\s+(?P<aged>\d{1,3}))\b", re.IGNORECASE)
+_DECADES = {w: 10 * n for n, w in enumerate(
+    "_ _ twenties thirties forties fifties sixties seventies eighties nineties".split()) if n > 1}
+MAX_AGE = 110
+
+
+def stated_age(after: str) -> int | None:
+    """The age the text gives right after a name (``after`` starts just past the name),
+    or None. A decade ("50s", "in her sixties") is read as its middle: 55, 65."""
+    m = _AGE_AFTER_NAME.match(after)
+    if m:
+        if m.group("paren"):
+            n = int(m.group("paren"))
+            return _plausible(n + 5 if m.group("s") and n % 10 == 0 else n)
+        return _plausible(int(m.group("comma")))
+    m = _AGE_WORDS.search(re.split(r"(?<=[.!?])\s", after, maxsplit=1)[0])
+    if not m:
+        return None
+    if m.group("decade"):
+        word = m.group("decade").lower()
+        decade = int(word[0]) * 10 if word[0].isdigit() else _DECADES[word]
+        when = (m.group("when") or "").strip().lower()
+        return decade + (2 if when == "early" else 8 if when == "late" else 5)
+    return _plausible(int(m.group("years") or m.group("aged")))
+
+
+def _plausible(years: int) -> int | None:
+    return years if 0 < years <= MAX_AGE else None
 
 
 def _a(word: str) -> str:
