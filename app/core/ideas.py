@@ -67,7 +67,14 @@ def from_text(text: str, *, source: str | None = None, suffix: str = "") -> Idea
     if controls > max(2, len(text) // 100):
         raise IdeaError(f"{where} looks like binary content, not text")
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
-    return Idea(text=text, kind=detect_kind(text, suffix), source=source)
+    kind = detect_kind(text, suffix)
+    if kind is IdeaKind.FOUNTAIN:
+        from app.core.screenplay import parse
+
+        if not parse(text).has_story:
+            raise IdeaError(f"{where} holds no scene, action or dialogue (only a title page, "
+                            "sections, synopses or notes): write what happens")
+    return Idea(text=text, kind=kind, source=source)
 
 
 def read(path: str | Path) -> list[Idea]:

@@ -47,8 +47,14 @@ _SECTION_LINE = re.compile(r"^\s*(#{1,6})\s*([^#].*)$")
 _TITLE_KEY = re.compile(r"^[A-Za-z][\w ]*:")
 _EXTENSION = re.compile(r"\(([^)]*)\)")
 _SPACES = re.compile(r"[ \t]{2,}")
+_ENDINGS = frozenset({"THE END", "END", "FIN", "FADE OUT.", "FADE OUT"})
+# An all-caps line on its own that ends in "TO:" (trailing spaces too), or a classic
+# opening or closing: a transition, never a beat to draw.
+_TRANSITION = re.compile(
+    r"^(?=[^a-z]*$)(?:.*\bTO:|(?:FADE|IRIS|WIPE|SMASH CUT|CUT|DISSOLVE)\b.*(?::|\.)"
+    r"|FADE (?:OUT|IN)|FADE TO BLACK)$")
 # A speaker's name never ends like a direction; these all-caps lines are directions.
-_DIRECTIONS = frozenset("""OPEN SET POSE HENCE WELL FADE CUT DISSOLVE SMASH MATCH SUPER TITLE
+DIRECTIONS = frozenset("""OPEN SET POSE HENCE WELL FADE CUT DISSOLVE SMASH MATCH SUPER TITLE
     TITLES INSERT BACK END MONTAGE SERIES INTERCUT CONTINUOUS LATER CLOSE ANGLE POV FLASHBACK
     OVER BLACK""".split())
 
@@ -95,6 +101,11 @@ class Screenplay:
         return text or None
 
     @property
+    def has_story(self) -> bool:
+        """Any action, dialogue or scene at all (not only a title page, sections, notes)."""
+        return bool(self.scenes) or any(b.action or b.speeches for b in self.before)
+
+    @property
     def cast(self) -> list[str]:
         """Every speaking character, upper case, in order of first cue."""
         names = [s.character.upper() for sc in [*self.before, *self.scenes]
@@ -103,8 +114,10 @@ class Screenplay:
 
 
 def plain(text: str) -> str:
-    """Fountain emphasis and escapes removed: ``_**BRICK**_ \\*`` -> ``BRICK *``."""
-    out = str(parse_emphasis(text))
+    """Fountain emphasis and escapes removed: ``_**BRICK**_ \\*rain\\*`` -> ``BRICK rain``.
+    An escaped ``*`` or ``_`` is a mark the author did not mean as emphasis: it draws
+    nothing, so it goes too."""
+    out = str(parse_emphasis(re.sub(r"\\[*_]", "", text)))
     return _SPACES.sub(" ", out).strip()
 
 
@@ -205,7 +218,7 @@ def _split_cue(cue: str) -> tuple[str, list[str]]:
 
 def _is_direction(name: str) -> bool:
     words = name.upper().replace(":", " ").split()
-    return name.endswith(":") or not words or words[0] in _DIRECTIONS
+    return name.endswith(":") or not words or words[0] in DIRECTIONS
 
 
 def _gather(title_page: dict[str, list[str]], paragraphs: list) -> Screenplay:
@@ -267,8 +280,13 @@ def _gather(title_page: dict[str, list[str]], paragraphs: list) -> Screenplay:
             enter(p.level, plain(str(p.text)), plain(p.synopsis) if p.synopsis else None)
         elif isinstance(p, Action):
             lines = [str(ln) for ln in p.lines]
-            if len(lines) == 1 and not p.centered and _is_heading_text(lines[0].strip()):
-                new_scene(lines[0].strip())  # I./E. and friends, which screenplain misses
+            one = lines[0].strip() if len(lines) == 1 and not p.centered else ""
+            if p.centered and all(plain(ln).upper() in _ENDINGS for ln in lines):
+                current().transitions.append(plain(lines[0]))  # > THE END <
+            elif _is_heading_text(one):
+                new_scene(one)  # I./E. and friends, which screenplain misses
+            elif _TRANSITION.match(plain(one)):
+                current().transitions.append(plain(one))  # "CUT TO:  ", "FADE IN:"
             else:
                 action(lines)
         elif isinstance(p, DualDialog):

@@ -131,13 +131,14 @@ def sentences(text: str) -> list[str]:
     return out
 
 
-def _from_prose(text: str, listed: list[str] | None = None) -> Outline:
+def _from_prose(text: str, listed: list[str] | None = None, *, titled: bool = True) -> Outline:
     text = _clean_prose(text)
     listed = [*(listed or []), *_names_in_list([m.group(0) for m in _CAST_LINE.finditer(text)])]
     text = _CAST_LINE.sub("", text)
     lines = [ln.strip() for ln in text.splitlines()]
     title = None
-    if len(lines) > 1 and lines[0] and len(lines[0]) <= 70 and lines[0][-1] not in ".!?,;:":
+    if titled and len(lines) > 1 and lines[0] and len(lines[0]) <= 70 \
+            and lines[0][-1] not in ".!?,;:":
         title, text = lines[0].strip("# "), "\n".join(lines[1:])
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
     if len(paragraphs) >= 3:
@@ -468,14 +469,30 @@ def _from_fountain(text: str) -> Outline:
     scenes = [_scene_from_text(sc, sc.heading) for sc in play.scenes]
     if not scenes:  # no headings: the sections are the scenes, or it is prose after all
         scenes = _scenes_from_sections(play)
-    cues = play.cast
     clean = _fountain_words(play)
-    if not scenes:
-        body = "\n\n".join(" ".join(sc.action) for sc in play.before)
-        story = _from_prose(body or (play.title or text))
+    cues = list(dict.fromkeys([*play.cast, *_introduced(play)]))
+    if not scenes and not any(b.speeches for b in play.before):
+        # a story told in action alone, without headings or sections: read as prose
+        story = _from_prose(_story_prose(play) or play.title or "An untitled story.",
+                            titled=False)
         story.title = play.title or story.title
+        story.cast = {}  # a script's people are its cues, and this one has none
+        for scene in story.scenes:
+            scene.characters = []
         story.screenplay = text if "Title" in play.title_page else None
+        story.text = clean
         return story
+    if not scenes:  # dialogue without headings: one continuous scene
+        merged = screenplay.SceneText(heading="")
+        for block in play.before:
+            merged.action += block.action
+            merged.speeches += block.speeches
+        scene = _scene_from_text(merged, "")
+        words = " ".join(scene.beats + [line for _, line in scene.dialogue])
+        place, time = find_place(words), find_time(words) or "DAY"
+        scene.heading = (f"{interior(words, place)}. {place.upper()} - {time}" if place
+                         else f"INT. THE STORY'S WORLD - {time}")
+        scenes = [scene]
     names: list[str] = []
     for scene in scenes:
         who = [c for c, _ in scene.dialogue]
@@ -510,13 +527,39 @@ def _scenes_from_sections(play: screenplay.Screenplay) -> list[SceneOutline]:
     if not blocks:
         return []
     names = play.cast
+    # Section names are structure, never prompt text: the slug lines come from the action.
     scenes = _scenes_from_groups([[b for p in sc.action for b in sentences(p)]
-                                  for sc in blocks], names, [sc.section or "" for sc in blocks])
+                                  for sc in blocks], names)
     for scene, sc in zip(scenes, blocks, strict=True):
         scene.dialogue = [(s.character.upper(), " ".join(s.lines)) for s in sc.speeches
                           if s.lines]
-        scene.beats = scene.beats or [sc.section or ""]
+        scene.beats = scene.beats or [line for _, line in scene.dialogue][:1]
     return scenes
+
+
+def _story_prose(play: screenplay.Screenplay) -> str:
+    """A headless script's action as prose paragraphs."""
+    return "\n\n".join(p for sc in play.before for p in sc.action)
+
+
+_CAPS_RUN = re.compile(r"\b([A-Z][A-Z'’-]+)(?:\s+[A-Z][A-Z'’-]+)?(?=\s*\(|[\s,.;:!?]|$)")
+
+
+def _introduced(play: screenplay.Screenplay) -> list[str]:
+    """People who never speak but are introduced as a script introduces people, in capitals
+    (``NADIA VOSS (30s) stands apart``), and named again in ordinary case (``Nadia lifts``).
+    An acronym (NASA) or a shouted word (SLAMMED) is never named again that way."""
+    action = [p for sc in [*play.before, *play.scenes] for p in sc.action]
+    text = "\n".join(action)
+    names: list[str] = []
+    for paragraph in action:
+        for m in _CAPS_RUN.finditer(paragraph):
+            first = _base(m.group(1))
+            if len(first) < 3 or first.lower() in NOT_NAMES or first in screenplay.DIRECTIONS:
+                continue
+            if re.search(rf"\b{re.escape(first.title())}\b", text):
+                names.append(first)
+    return list(dict.fromkeys(names))
 
 
 def _mentions(text: str, name: str) -> bool:
