@@ -470,7 +470,9 @@ def _from_fountain(text: str) -> Outline:
     if not scenes:  # no headings: the sections are the scenes, or it is prose after all
         scenes = _scenes_from_sections(play)
     clean = _fountain_words(play)
-    cues = list(dict.fromkeys([*play.cast, *_introduced(play)]))
+    spoken = {w for cue in play.cast for w in cue.split()}  # WILBUR of WILBUR FREELY
+    cues = list(dict.fromkeys([*play.cast,
+                               *(n for n in _introduced(play) if n not in spoken)]))
     if not scenes and not any(b.speeches for b in play.before):
         # a story told in action alone, without headings or sections: read as prose
         story = _from_prose(_story_prose(play) or play.title or "An untitled story.",
@@ -542,23 +544,30 @@ def _story_prose(play: screenplay.Screenplay) -> str:
     return "\n\n".join(p for sc in play.before for p in sc.action)
 
 
-_CAPS_RUN = re.compile(r"\b([A-Z][A-Z'’-]+)(?:\s+[A-Z][A-Z'’-]+)?(?=\s*\(|[\s,.;:!?]|$)")
+# "NADIA VOSS (30s)", "BRICK BRADDOCK, retired police detective": a name in capitals
+# followed by an age or a description, the way a script introduces a person.
+_CAPS_RUN = re.compile(r"(?<![\w'’])([A-Z][A-Z'’-]+)(?:\s+[A-Z][A-Z'’-]+){0,2}"
+                       r"(?=\s*\(\d|,\s+[a-z])")
 
 
 def _introduced(play: screenplay.Screenplay) -> list[str]:
     """People who never speak but are introduced as a script introduces people, in capitals
-    (``NADIA VOSS (30s) stands apart``), and named again in ordinary case (``Nadia lifts``).
-    An acronym (NASA) or a shouted word (SLAMMED) is never named again that way."""
+    with an age or a description (``NADIA VOSS (30s) stands``, ``BRICK BRADDOCK, retired``)
+    and named again in ordinary case (``Nadia lifts``). An acronym (NASA) or a shouted
+    word (SLAMMED) is not introduced that way."""
     action = [p for sc in [*play.before, *play.scenes] for p in sc.action]
     text = "\n".join(action)
     names: list[str] = []
     for paragraph in action:
         for m in _CAPS_RUN.finditer(paragraph):
-            first = _base(m.group(1))
-            if len(first) < 3 or first.lower() in NOT_NAMES or first in screenplay.DIRECTIONS:
-                continue
-            if re.search(rf"\b{re.escape(first.title())}\b", text):
-                names.append(first)
+            for word in m.group(0).split():  # YOUNG EDWARD: "young" is a word, Edward a name
+                word = _base(word)
+                if len(word) < 3 or word.lower() in NOT_NAMES or word in screenplay.DIRECTIONS \
+                        or re.search(rf"\b{re.escape(word.lower())}\b", text):
+                    continue
+                if re.search(rf"\b{re.escape(word.title())}\b", text):
+                    names.append(word)
+                break
     return list(dict.fromkeys(names))
 
 
