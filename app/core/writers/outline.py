@@ -104,7 +104,7 @@ def outline(idea: Idea) -> Outline:
 def _clean_prose(text: str) -> str:
     """HTML tags and entities and Markdown escapes out of plain prose."""
     text = re.sub(r"[ \t]+(?=[.,;:!?])", "", _TAG.sub(" ", text))
-    text = _ESCAPED.sub(r"\1", text)
+    text = _ESCAPED.sub(lambda m: "" if m.group(1) in "*_" else m.group(1), text)
     return html.unescape(text)
 
 
@@ -241,16 +241,21 @@ _NOT_BEFORE_NAME = frozenset("in at on to from across into near over of the a an
 
 
 def find_names(text: str) -> list[str]:
-    """People's names: runs of capitalised words seen mid-sentence, most frequent first.
+    """People's names, most mentioned first: capitalised words seen mid-sentence, or a
+    sentence's first word when the text names it again and never writes it in lower case
+    ("Nadia runs. ... waves to Nadia."; not "Rain falls. ... the rain").
 
     A run seen more often after a preposition or an article (``on Gull Rock``, ``the
-    Margaret``) than elsewhere is a place or a thing, not a person.
-    A full name counts for its first name.
+    Margaret``) than elsewhere is a place or a thing, not a person. Acronyms and words
+    in capitals (NASA, OPEN) are never names. A full name counts for its first name.
     """
     counts: Counter[str] = Counter()
     refused: Counter[str] = Counter()
+    initial: Counter[str] = Counter()
     for sentence in sentences(_QUOTED.sub(" ", text)):
         words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
+        if words and _capitalised(words[0]):
+            initial[_base(words[0])] += 1
         n = 1
         while n < len(words):
             if not _capitalised(words[n]):
@@ -266,7 +271,13 @@ def find_names(text: str) -> list[str]:
                 refused[first] += 1
             else:
                 counts[first] += 1
-    return [name.upper() for name, n in counts.most_common() if n > refused[name]][:6]
+    lower = set(re.findall(r"\b[a-z][a-z'’-]*", text))
+    names = Counter({name: n + initial[name] for name, n in counts.items() if n > refused[name]})
+    for name, n in initial.items():
+        if name not in names and name.lower() not in lower \
+                and n + counts[name] + refused[name] >= 2:
+            names[name] = n + counts[name] + refused[name]
+    return [name.upper() for name, _ in names.most_common()][:6]
 
 
 def _capitalised(word: str) -> bool:
@@ -432,7 +443,7 @@ def _strip_md(text: str) -> str:
         kept.append(m.group(1))
         return f"\x02{len(kept) - 1}\x02"
 
-    text = _ESCAPED.sub(hide, text)
+    text = _ESCAPED.sub(lambda m: "" if m.group(1) in "*_" else hide(m), text)
     text = _TAG.sub(" ", text)
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images
     text = re.sub(r"^\s*>+\s?", "", text)  # a quote's marker
