@@ -21,6 +21,7 @@ The screenplay's own text is never rewritten: callers keep the author's file.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -117,8 +118,9 @@ def plain(text: str) -> str:
     """Fountain emphasis and escapes removed: ``_**BRICK**_ \\*rain\\*`` -> ``BRICK rain``.
     An escaped ``*`` or ``_`` is a mark the author did not mean as emphasis: it draws
     nothing, so it goes too."""
-    out = str(parse_emphasis(re.sub(r"\\[*_]", "", text)))
-    return _SPACES.sub(" ", out).strip()
+    if "*" in text or "_" in text or "\\" in text:  # else nothing to strip: the quick way
+        text = str(parse_emphasis(re.sub(r"\\[*_]", "", text)))
+    return _SPACES.sub(" ", text).strip()
 
 
 def strip_comments(text: str) -> str:
@@ -142,9 +144,11 @@ def looks_like_fountain(text: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4)
 def parse(text: str) -> Screenplay:
     """Read a Fountain screenplay. Never raises on odd input: what is not recognised
-    is action, as the spec says."""
+    is action, as the spec says. The result is shared between callers (a feature is
+    read once for validation and once for each writer stage): treat it as read-only."""
     clean = strip_comments(text.replace("\r\n", "\n").replace("\r", "\n")).lstrip("\n")
     clean = _PAGE_BREAK.sub("\n===\n", clean)
     lines = clean.split("\n")
@@ -182,23 +186,21 @@ def _title_page(lines: list[str]) -> dict[str, list[str]] | None:
     return page or None
 
 
+_BONEYARD_MARK = re.compile(r"/\*|\*/")
+
+
 def _strip_boneyard(text: str) -> str:
     out: list[str] = []
-    depth, i = 0, 0
-    start = 0
-    while i < len(text):
-        pair = text[i:i + 2]
-        if pair == "/*":
+    depth, start = 0, 0
+    for m in _BONEYARD_MARK.finditer(text):
+        if m.group() == "/*":
             if depth == 0:
-                out.append(text[start:i])
+                out.append(text[start:m.start()])
             depth += 1
-            i += 2
-        elif pair == "*/" and depth:
+        elif depth:
             depth -= 1
-            i += 2
-            start = i
-        else:
-            i += 1
+            if depth == 0:
+                start = m.end()
     if depth:  # never closed: not a boneyard after all, keep the text as written
         return text
     out.append(text[start:])

@@ -28,15 +28,8 @@ class DraftWriter:
     name = "draft (offline)"
 
     async def write_script(self, idea: Idea, *, seed: int, style: str | None) -> Script:
-        story = await asyncio.to_thread(outline, idea)
-        return Script(
-            title=story.title,
-            logline=story.logline,
-            screenplay=story.screenplay or to_fountain(story),
-            characters=[Character(name=n, description=draft_look(n, story.text or idea.text,
-                                                                 story.title))
-                        for n in story.cast],
-        )
+        # In a thread, looks included: a feature's cast is read off the event loop.
+        return await asyncio.to_thread(_write_script, idea)
 
     async def plan_scenes(self, idea: Idea, script: Script, *, seed: int) -> list[ScenePlan]:
         story = await asyncio.to_thread(outline, idea)
@@ -44,6 +37,18 @@ class DraftWriter:
 
     async def aclose(self) -> None:
         return None
+
+
+def _write_script(idea: Idea) -> Script:
+    story = outline(idea)
+    text = story.text or idea.text
+    return Script(
+        title=story.title,
+        logline=story.logline,
+        screenplay=story.screenplay or to_fountain(story),
+        characters=[Character(name=n, description=draft_look(n, text, story.title))
+                    for n in story.cast],
+    )
 
 
 def to_fountain(story: Outline) -> str:

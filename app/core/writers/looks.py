@@ -9,6 +9,7 @@ of the name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -122,9 +123,12 @@ def _context_words(name: str, text: str) -> list[str]:
     introduction ("AMARA OSEI (50s)") and whether the next sentence opens with "she" or
     "he". Pronouns elsewhere are left alone: they as often belong to someone else."""
     words: list[str] = []
-    sentences = re.split(r"(?<=[.!?])\s+|\n\s*\n", text)
+    sentences, folded_sentences = _sentences(text)
     pattern = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+    folded = name.casefold()
     for i, sentence in enumerate(sentences):
+        if folded not in folded_sentences[i]:
+            continue
         for match in pattern.finditer(sentence):
             before = _WORD.findall(sentence[:match.start()].casefold())[-5:]
             after = _WORD.findall(sentence[match.end():].casefold())[:3]
@@ -176,6 +180,13 @@ def stated_age(after: str) -> int | None:
 
 def _plausible(years: int) -> int | None:
     return years if 0 < years <= MAX_AGE else None
+
+
+@functools.lru_cache(maxsize=4)  # every cast member of a script reads the same text
+def _sentences(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The text's sentences, and the same case-folded."""
+    sentences = tuple(re.split(r"(?<=[.!?])\s+|\n\s*\n", text))
+    return sentences, tuple(s.casefold() for s in sentences)
 
 
 def _a(word: str) -> str:

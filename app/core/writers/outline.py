@@ -8,6 +8,8 @@ scene; plain prose is split into beats grouped into three or more scenes.
 
 from __future__ import annotations
 
+import copy
+import functools
 import html
 import math
 import re
@@ -91,11 +93,17 @@ class Outline:
 
 
 def outline(idea: Idea) -> Outline:
-    if idea.kind is IdeaKind.FOUNTAIN:
-        return _from_fountain(idea.text)
-    if idea.kind is IdeaKind.MARKDOWN:
-        return _from_markdown(idea.text)
-    return _from_prose(idea.text)
+    """The outline of an idea; a copy of it, so a caller may change what it gets."""
+    return copy.deepcopy(_outline(idea.text, idea.kind))
+
+
+@functools.lru_cache(maxsize=4)  # a writer's two stages read the same idea
+def _outline(text: str, kind: IdeaKind) -> Outline:
+    if kind is IdeaKind.FOUNTAIN:
+        return _from_fountain(text)
+    if kind is IdeaKind.MARKDOWN:
+        return _from_markdown(text)
+    return _from_prose(text)
 
 
 # Prose.
@@ -521,7 +529,9 @@ def _from_fountain(text: str) -> Outline:
     logline = meta.get("logline") or _clip(sentences(action)[0] if action else title, 240)
     cast = {nm: "" for nm in names}
     for name in names:
-        cast[name] = next((b for s in scenes for b in s.beats if _mentions(b, name)), "")
+        scene = next((s for s in scenes if _mentions(" ".join(s.beats), name)), None)
+        if scene is not None:
+            cast[name] = next((b for b in scene.beats if _mentions(b, name)), "")
     return Outline(title=title, logline=_clip(logline, 240), cast=cast, scenes=scenes,
                    screenplay=text if "Title" in play.title_page else f"Title: {title}\n\n{text}",
                    text=clean)
@@ -567,16 +577,16 @@ def _introduced(play: screenplay.Screenplay) -> list[str]:
     and named again in ordinary case (``Nadia lifts``). An acronym (NASA) or a shouted
     word (SLAMMED) is not introduced that way."""
     action = [p for sc in [*play.before, *play.scenes] for p in sc.action]
-    text = "\n".join(action)
+    seen = set(re.findall(r"[A-Za-z][A-Za-z'’-]*", "\n".join(action)))
     names: list[str] = []
     for paragraph in action:
         for m in _CAPS_RUN.finditer(paragraph):
             for word in m.group(0).split():  # YOUNG EDWARD: "young" is a word, Edward a name
                 word = _base(word)
                 if len(word) < 3 or word.lower() in NOT_NAMES or word in screenplay.DIRECTIONS \
-                        or re.search(rf"\b{re.escape(word.lower())}\b", text):
+                        or word.lower() in seen:
                     continue
-                if re.search(rf"\b{re.escape(word.title())}\b", text):
+                if word.title() in seen:
                     names.append(word)
                 break
     return list(dict.fromkeys(names))
@@ -584,7 +594,14 @@ def _introduced(play: screenplay.Screenplay) -> list[str]:
 
 def _mentions(text: str, name: str) -> bool:
     """``WILL`` or ``Will`` named in the text (never the verb ``will``)."""
-    return bool(re.search(rf"\b(?:{re.escape(name)}|{re.escape(name.title())})\b", text))
+    if name not in text and name.title() not in text:
+        return False  # the quick answer, most of the time
+    return bool(_name_pattern(name).search(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{re.escape(name)}|{re.escape(name.title())})\b")
 
 
 def _fountain_words(play: screenplay.Screenplay) -> str:
