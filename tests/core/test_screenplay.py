@@ -79,7 +79,7 @@ MARKUP = re.compile(r"\[\[|\]\]|/\*|\*/|[*_~^@\\<>]|&[a-z]+;|(?:^|\s)#+\s?[A-Za-
 
 def test_the_corpus_is_all_listed():
     on_disk = {str(p.relative_to(SCRIPTS)) for p in SCRIPTS.rglob("*")
-               if p.suffix in (".fountain", ".md")}
+               if p.suffix in (".fountain", ".md", ".fdx") and p.name != "README.md"}
     assert on_disk == set(CORPUS)
 
 
