@@ -103,7 +103,7 @@ def test_typed_and_batch_ideas_make_one_run_each(tmp_path):
                                "the story"),
         ("junk.md", bytes(range(256)), "storyreel: junk.md looks like binary content, not text"),
         ("picture.png", b"\x89PNG", "storyreel: picture.png: unsupported file type '.png'; "
-                                    "use .txt, .md, .fountain or a .json batch"),
+                                    "use .txt, .md, .fountain, .fdx or a .json batch"),
     ],
 )
 def test_a_bad_idea_file_exits_2_with_one_line_and_writes_nothing(tmp_path, home, name,

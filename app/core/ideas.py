@@ -17,7 +17,7 @@ from app.core.errors import IdeaError
 
 MAX_IDEA_BYTES = 1_000_000
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".fountain")
-SUFFIXES = (*TEXT_SUFFIXES, ".json")
+SUFFIXES = (*TEXT_SUFFIXES, ".json", ".fdx")
 
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 _SETEXT_HEADING = re.compile(r"^[^\n]*\w[^\n]*\n(?:={3,}|-{3,})[ \t]*$", re.MULTILINE)
@@ -90,7 +90,8 @@ def read(path: str | Path) -> list[Idea]:
         if suffix not in SUFFIXES:
             kind = f"'{path.suffix}'" if path.suffix else "without an extension"
             raise IdeaError(
-                f"{name}: unsupported file type {kind}; use .txt, .md, .fountain or a .json batch"
+                f"{name}: unsupported file type {kind}; use .txt, .md, .fountain, .fdx or a "
+                ".json batch"
             )
         size = path.stat().st_size
         if size > MAX_IDEA_BYTES:
@@ -104,6 +105,10 @@ def read(path: str | Path) -> list[Idea]:
         raise IdeaError(f"{name} cannot be read: {exc.strerror or exc}") from None
     if len(data) > MAX_IDEA_BYTES:  # grew while we looked
         raise IdeaError(f"{name} is {_megabytes(len(data))}; an idea file can be at most 1 MB")
+    if suffix == ".fdx":  # Final Draft: XML, read safely into Fountain
+        from app.core.screenplay_fdx import to_fountain
+
+        return [from_text(to_fountain(data, name), source=name, suffix=".fountain")]
     text = decode(data, name)
     if suffix == ".json":
         return _read_batch(text, name)

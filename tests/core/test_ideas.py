@@ -135,7 +135,7 @@ def test_refuses_an_unreadable_file(tmp_path):
 def test_refuses_an_unknown_extension(tmp_path, name):
     message = refusal(write(tmp_path / name, b"An idea."))
     assert message.startswith(f"{name}: unsupported file type")
-    assert "use .txt, .md, .fountain or a .json batch" in message
+    assert "use .txt, .md, .fountain, .fdx or a .json batch" in message
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,16 @@ CORPUS: dict[str, tuple[int | None, str | None, set[str]] | None] = {
     "screenplain/simple.fountain": (1, None, {"GUY", "GURL"}),
     "screenplain/title-page.fountain": (None, "My Screenplay", set()),
     "screenplain/utf-8-bom.fountain": (1, None, {"GUY", "GURL"}),
+    "screenplain/dialogue-with-blank-line.fdx": (None, None, {"DEALER"}),
+    "screenplain/dialogue.fdx": (None, None, {"GIRL", "GUY"}),
+    "screenplain/dual-dialogue.fdx": (None, None, {"GIRL", "GUY"}),
+    "screenplain/extended-characters.fdx": (None, None, set()),
+    "screenplain/forced-action.fdx": (None, None, set()),
+    "screenplain/indentation.fdx": (1, None, set()),
+    "screenplain/parenthetical.fdx": (None, None, {"JOHN DOE"}),
+    "screenplain/simple.fdx": (1, None, {"GUY", "GURL"}),
+    "screenplain/utf-8-bom.fdx": (1, None, {"GUY", "GURL"}),
+    "storyreel/night-ferry.fdx": (2, "The Night Ferry", {"IRIS", "OLD TOM", "TOM"}),
     "storyreel/the-heir.fountain": (2, "THE HEIR", {"NADIA", "MARTIN"}),
     "storyreel/brick-variations.fountain": (
         3, "Night Shift", {"WILL", "EDWARD", "MCCABE", "SANDRA"}),
@@ -148,7 +158,8 @@ async def no_image(shot):
 
 ROUND_TRIP = ["fountain-reference/Brick And Steel.fountain", "storyreel/brick-variations.fountain",
               "storyreel/the-heir.fountain", "storyreel/treatment-setext.md",
-              "storyreel/treatment-atx.md", "screenplain/scene-numbers.fountain"]
+              "storyreel/treatment-atx.md", "screenplain/scene-numbers.fountain",
+              "storyreel/night-ferry.fdx", "screenplain/simple.fdx"]
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
