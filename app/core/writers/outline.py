@@ -526,7 +526,8 @@ def _from_fountain(text: str) -> Outline:
     action = " ".join(" ".join(s.beats) for s in scenes)
     title = play.title or make_title(action, names)
     meta = {k.lower(): " ".join(v) for k, v in play.title_page.items()}
-    logline = meta.get("logline") or _clip(sentences(action)[0] if action else title, 240)
+    first = next((b for s in scenes for b in s.beats if b != s.heading), title)
+    logline = meta.get("logline") or first
     cast = {nm: "" for nm in names}
     for name in names:
         scene = next((s for s in scenes if _mentions(" ".join(s.beats), name)), None)
