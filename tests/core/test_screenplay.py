@@ -323,6 +323,12 @@ def test_capitalised_words_and_acronyms_are_not_cast():
     assert set(outline(from_text(text)).cast) == {"NADIA", "KARL"}
 
 
+def test_a_list_before_the_first_heading_is_not_a_cast_list():
+    story = outline(from_text("# T\n\n- Rain falls on the town.\n\n## One\n\nA dog barks.\n\n"
+                              "## Two\n\nThe sun.\n"))
+    assert "RAIN" not in story.cast
+
+
 def test_a_characters_list_names_the_cast():
     story = outline(from_text("Characters: Vera, Anton\n\nThe train leaves at night. "
                               "Someone waits in the corridor. The lights go out."))

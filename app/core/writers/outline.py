@@ -381,7 +381,7 @@ def _from_markdown(text: str) -> Outline:
     kept = []
     for section in sections:  # "## Characters" lists the cast; it is not a scene
         if _CAST_HEADING.match(section[1]):
-            listed += _names_in_list(section[2])
+            listed += _names_in_list(section[2], section=True)
         else:
             kept.append(section)
     sections = kept
@@ -466,11 +466,12 @@ def _strip_md_text(text: str) -> str:
     return "\n".join(_strip_md(line) if line.strip() else "" for line in text.splitlines())
 
 
-def _names_in_list(lines: list[str]) -> list[str]:
-    """A cast list: ``Characters: Vera, Anton`` or list items ``- VERA SOKOL, a safecracker``;
-    each person by their first name, upper case."""
+def _names_in_list(lines: list[str], *, section: bool = False) -> list[str]:
+    """A cast list: ``Characters: Vera, Anton``, or with ``section`` (the lines of a
+    "Characters" section) list items such as ``- VERA SOKOL, a safecracker``; each person
+    by their first name, upper case."""
     names: list[str] = []
-    items = [_LIST_ITEM.sub("", ln) for ln in lines if _LIST_ITEM.match(ln)]
+    items = [_LIST_ITEM.sub("", ln) for ln in lines if section and _LIST_ITEM.match(ln)]
     for m in _CAST_LINE.finditer("\n".join(lines)):
         items += re.split(r",|;|\band\b", m.group(1))
     for item in items:
