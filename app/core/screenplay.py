@@ -183,7 +183,9 @@ def _title_page(lines: list[str]) -> dict[str, list[str]] | None:
         page.setdefault(key, [])
         if plain(m.group(2)):
             page[key].append(plain(m.group(2)))
-    return page or None
+    if not any(page.values()):
+        return None  # "FADE IN:" alone opens a script; it is not a title page
+    return page
 
 
 _BONEYARD_MARK = re.compile(r"/\*|\*/")

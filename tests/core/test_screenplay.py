@@ -228,6 +228,12 @@ def test_title_page_values_on_indented_lines_any_order_custom_keys_and_no_emphas
     assert play.title_page["Author"] == ["Stu"]
 
 
+def test_fade_in_opening_a_script_is_not_a_title_page():
+    play = screenplay.parse("FADE IN:\n\nEXT. RIVER - DAY\n\nWater.\n")
+    assert play.title_page == {}
+    assert play.before[0].transitions == ["FADE IN:"]
+
+
 def test_cues_with_two_extensions_forced_names_dual_dialogue_and_parentheticals():
     text = ("INT. A - DAY\n\nWILL (V.O.) (CONT'D)\n(softly)\nHello.\n\n@McCABE\nHi.\n\n"
             "EVE ^\nNo.\n")
