@@ -88,6 +88,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
                          budget_gpu_s=args.budget_gpu_seconds)
     settings = load_settings()
     async with _services(settings) as services:
+        if not args.estimate:
+            await _require_recorded(services)
         if args.estimate or services.runs_on_gpu:
             estimate = await services.estimate(max_shots=args.max_shots,
                                                budget_gpu_s=args.budget_gpu_seconds)
@@ -99,7 +101,6 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     print(f"{each}{estimate.describe()}")
                 return EXIT_OK
             print(f"storyreel: {estimate.describe()}", file=sys.stderr)
-        await _require_recorded(services)
         await _mention_unfinished(services)
         pipeline = services.pipeline(concurrency=args.concurrency)
         runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
