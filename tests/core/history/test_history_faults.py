@@ -9,6 +9,7 @@ import socket
 
 import pytest
 from pydantic import SecretStr
+from pymongo.errors import OperationFailure
 
 from app.core.errors import HistoryError
 from app.core.history import HistoryStore
@@ -20,12 +21,14 @@ from app.core.history.factory import (
     open_mongodb,
 )
 from app.core.history.journal import read_entries
+from app.core.history.mongo import MongoHistory
 from app.core.history.writes import Backoff
 from app.core.ideas import from_text
 from app.core.models import RunOptions, RunStatus, ShotStatus
 from app.core.pipeline import Pipeline
 from app.core.settings import Settings
 from tests.core.doubles import PlannedWriter, ScriptedRenderer
+from tests.core.history.conftest import PyMongoAsyncShim
 from tests.core.history.test_history_contract import make_run, make_shot
 from tests.core.history.test_history_embedded import history_servers
 
@@ -230,3 +233,62 @@ async def test_unavailable_history_refuses_a_paid_run_and_says_a_run_was_not_kep
     assert said == (f"history is unavailable, {history.dropped} change(s) were not kept: "
                     f"{history.reason}")
     assert history.dropped > 0 and "cannot create the history folder" in said
+
+
+class ReadOnlyDisk:
+    """mongomock behind the store, refusing every write once ``full`` (as a server answers
+    on a read-only database file or a full disk: a refusal, not a lost connection)."""
+
+    def __init__(self) -> None:
+        self.shim, self.full = PyMongoAsyncShim(), False
+
+    def __getitem__(self, name: str):
+        database, disk = self.shim[name], self
+
+        class Database:
+            def __getitem__(self, collection: str):
+                inner = database[collection]
+
+                class Collection:
+                    def __getattr__(self, attr: str):
+                        return getattr(inner, attr)
+
+                    async def replace_one(self, *args, **kwargs):
+                        if disk.full:
+                            raise OperationFailure("database or disk is full", code=14031)
+                        return await inner.replace_one(*args, **kwargs)
+
+                return Collection()
+
+            def __getattr__(self, attr: str):
+                return self[attr] if attr != "command" else database.command
+
+        return Database()
+
+    @property
+    def admin(self):
+        return self.shim.admin
+
+    async def close(self) -> None:
+        await self.shim.close()
+
+
+async def test_writes_the_server_refuses_mid_run_are_said_not_silently_dropped():
+    disk = ReadOnlyDisk()
+    store = MongoHistory(disk, where="mongomock")
+    await store.start()
+
+    class FillsTheDisk(ScriptedRenderer):
+        async def render_shot(self, request):
+            disk.full = request.shot.shot_id == "s01-02" or disk.full
+            return await super().render_shot(request)
+
+    run = await Pipeline(PlannedWriter(1, 2), FillsTheDisk(), store, concurrency=1).start(
+        from_text("A keeper and a door."))
+    said = await store.unrecorded()
+    await store.aclose()
+
+    assert run.status is RunStatus.COMPLETED  # the run went on ...
+    assert said is not None and said.startswith(f"{store.refused} change(s) to history were "
+                                                 "refused: cannot write ")  # ... but says so
+    assert "database or disk is full" in said and store.refused >= 2
