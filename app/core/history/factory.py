@@ -4,8 +4,10 @@
 fails the app: when the store cannot be opened (MongoDB unreachable, bad
 credentials, the embedded server cannot start, a database from a newer app)
 it returns an ``UnavailableHistory`` that says why. Runs still work with it;
-they are just not kept, and anything that reads history gets a
-``HistoryError`` carrying that reason. Close the store with ``aclose()``:
+they are just not kept (a command then ends non-zero, and a paid run does not
+start), and anything that reads history gets a ``HistoryError`` carrying that
+reason. Each store gets a journal in ``STORYREEL_HOME/journal`` for the changes
+it keeps while its server is away (``journal.py``). Close the store with ``aclose()``:
 for the embedded store that also stops its server.
 """
 

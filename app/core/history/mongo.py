@@ -7,7 +7,10 @@ a real MongoDB or Atlas cluster, to the embedded nx-27017 server, and in tests
 to mongomock; the queries it sends are in ``documents.py``.
 
 Writes go through ``OrderedWrites``: when the server is lost mid-run they are
-kept in order and written when it is back, and the run goes on. Reads need
+kept in order (and, with a ``Journal``, on disk in the data folder, replayed by
+the next store on the database) and written when it is back, and the run goes
+on; ``unrecorded()`` then says what is not written yet, for commands that must
+not end as a clean success. Reads need
 the server and raise ``HistoryError`` with a message a person can act on.
 Messages never carry the connection string's password.
 
