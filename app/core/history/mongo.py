@@ -79,6 +79,10 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
 
 
+class _Refused(Exception):
+    """The server refused a journalled change (read-only database, full disk)."""
+
+
 class MongoHistory:
     """History in a MongoDB database. Build it with ``connect`` (or around any client with
     the ``AsyncMongoClient`` API), then ``await start()`` before the first query."""
@@ -209,8 +213,10 @@ class MongoHistory:
 
     async def _replay_journals(self) -> int:
         """Write the changes that earlier processes kept in their journals for this database
-        (an app that exited while the server was away). A change the server refuses is
-        logged and skipped, as a kept write would be; a lost server stops the replay."""
+        (an app that exited while the server was away). A change that no longer applies (its
+        run was deleted) is logged and skipped; a server that refuses writes (a read-only
+        database, a full disk) leaves the journal for next time, and history opens for
+        reading; a lost server stops the replay (and the start)."""
         journal = self.writes.journal
         if journal is None:
             return 0
@@ -218,16 +224,24 @@ class MongoHistory:
         async def apply(entry: dict[str, Any]) -> None:
             try:
                 change = Change.from_entry(entry)
+            except ValueError as exc:
+                log.error("history: a journalled change cannot be read: %s", exc)
+                return
+            try:
                 await self._apply(change)
-            except (HistoryError, ValueError) as exc:
+            except HistoryError as exc:
                 log.error("history: a journalled change was not written: %s", exc)
             except PyMongoError as exc:
                 if is_transient(exc):
                     raise
-                log.error("history: a journalled change was not written: %s",
-                          self.describe(exc))
+                raise _Refused(self.describe(exc)) from None
 
-        return await journal.replay(apply)
+        try:
+            return await journal.replay(apply)
+        except _Refused as exc:
+            log.error("history: changes kept in %s are not written yet: %s; they stay there "
+                      "and are written when history is next opened", journal.folder, exc)
+            return 0
 
     async def _upsert(self, collection: Any, doc: dict[str, Any]) -> None:
         try:

@@ -184,3 +184,29 @@ def test_changes_kept_by_a_process_that_exited_are_written_by_the_next_one(tmp_p
     assert not journal_path.exists()  # replayed once, then gone
     assert os.listdir(home / "journal") == []
     assert history_servers() == []
+
+
+async def test_a_journal_the_server_refuses_stays_for_later_and_history_still_opens(tmp_path):
+    from app.core.history.mongo import MongoHistory
+    from tests.core.history.test_history_faults import ReadOnlyDisk
+
+    left = Journal(tmp_path, "db")
+    left.append(change(1).entry(1))
+    path = left.close()
+    disk = ReadOnlyDisk()
+    first = MongoHistory(disk, where="mongomock")
+    await first.start()  # the database exists (migrated) ...
+    disk.full = True  # ... and then takes no more writes
+    store = MongoHistory(disk, where="mongomock", journal=Journal(tmp_path, "db"))
+
+    await store.start()  # opens for reading all the same
+    assert await store.count_runs() == 0
+    await store.aclose()
+    assert path.exists() and len(read_entries(path)) == 1  # kept for a writable database
+
+    disk.full = False
+    store = MongoHistory(disk, where="mongomock", journal=Journal(tmp_path, "db"))
+    await store.start()
+    stored = await store.database["shots"].find_one({"_id": "shot:r/1"})
+    await store.aclose()
+    assert stored["n"] == 1 and not path.exists()
