@@ -3,7 +3,8 @@ resume, export, delete, orphans, doctor.
 
 Results go to stdout (one JSON object per line with ``--json``), progress and
 errors to stderr. Exit codes: 0 every run completed, 1 a run was partial,
-failed or cancelled (or a check failed), 2 bad input or bad configuration.
+failed or cancelled, or its history could not be written (or a check failed),
+2 bad input or bad configuration (or a paid run without a writable history).
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ T = TypeVar("T")
 class UsageError(StoryreelError):
     """Bad arguments that argparse itself cannot see."""
 
+
+class HistoryRequired(UsageError):
+    """A paid run asked for while history cannot be written (exit 2: nothing started)."""
+
+
+class RunNotRecorded(StoryreelError):
+    """Runs ended, but history did not take all their changes (exit 1)."""
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run one command to its exit code: 0 done, 1 not complete, 2 bad input."""
     command = COMMANDS[args.command]
@@ -79,6 +88,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
                          budget_gpu_s=args.budget_gpu_seconds)
     settings = load_settings()
     async with _services(settings) as services:
+        if not args.estimate:
+            await _require_recorded(services)
         if args.estimate or services.runs_on_gpu:
             estimate = await services.estimate(max_shots=args.max_shots,
                                                budget_gpu_s=args.budget_gpu_seconds)
@@ -172,6 +183,7 @@ async def cmd_regenerate(args: argparse.Namespace) -> int:
     if args.stale and (args.seed is not None or args.prompt is not None):
         raise UsageError("--seed and --prompt go with --shot, not --stale")
     async with _services(load_settings()) as services:
+        await _require_recorded(services)
         pipeline = services.pipeline()
         run = await services.history.get_run(args.run_id)
         if args.shot is not None and args.shot not in {s.shot_id for s in run.shots}:
@@ -204,6 +216,7 @@ async def cmd_pick(args: argparse.Namespace) -> int:
 
 async def cmd_retry(args: argparse.Namespace) -> int:
     async with _services(load_settings()) as services:
+        await _require_recorded(services)
         pipeline = services.pipeline()
         run = await services.history.get_run(args.run_id)
         if args.shot:
@@ -217,6 +230,7 @@ async def cmd_retry(args: argparse.Namespace) -> int:
 
 async def cmd_resume(args: argparse.Namespace) -> int:
     async with _services(load_settings()) as services:
+        await _require_recorded(services)
         if args.run_id:
             targets = [await services.history.get_run(args.run_id)]
         else:
@@ -392,8 +406,11 @@ async def _each_run(services: Services, pipeline: Pipeline, items: list[T],
                     label: Callable[[T], str], drive: Callable[[T], Awaitable[Run]],
                     as_json: bool) -> list[Run]:
     """Drive one run per item, one after another, with progress on stderr. Ctrl-C cancels
-    the run in flight and starts no more; the runs that ended are returned."""
+    the run in flight and starts no more; the runs that ended are returned. When history
+    did not take every change, each JSON line says why (``history_error``) and
+    ``RunNotRecorded`` is raised once all runs have ended."""
     runs: list[Run] = []
+    problems: list[str] = []
     stop = _StopOnSigint(pipeline.cancel_all)
     with stop:
         for item in items:
@@ -405,9 +422,36 @@ async def _each_run(services: Services, pipeline: Pipeline, items: list[T],
             finally:
                 unsubscribe()
             runs.append(run)
+            problem = await _unrecorded(services)
+            if problem:
+                problems.append(problem)
             if as_json:
-                await _print_json(services, run)
+                _emit_json({**await _run_result(services, run), "history_error": problem})
+    if problems:  # after every run's own line; the reason on stderr, exit 1
+        raise RunNotRecorded(f"history was not fully written: {problems[-1]}")
     return runs
+
+
+async def _require_recorded(services: Services) -> None:
+    """A run on RunPod starts only with a history that takes writes: a run that cannot be
+    recorded cannot be resumed without paying twice. Raises ``HistoryRequired`` (exit 2)."""
+    check = getattr(services.history, "check_writable", None)
+    if not services.runs_on_gpu or check is None:
+        return
+    try:
+        await check()
+    except StoryreelError as exc:
+        raise HistoryRequired(
+            f"not started: this run would be paid for on RunPod, but history cannot be "
+            f"written ({exc}); a run that cannot be recorded cannot be resumed without "
+            f"paying twice. Fix the history (see `storyreel doctor`), then try again") from None
+
+
+async def _unrecorded(services: Services) -> str | None:
+    """Why changes to history so far were not all written, or None (see the stores'
+    ``unrecorded``)."""
+    check = getattr(services.history, "unrecorded", None)
+    return await check() if check is not None else None
 
 
 def _read_ideas(paths: list[str], texts: list[str]) -> list[ideas.Idea]:

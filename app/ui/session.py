@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from app.core.errors import HistoryError
 from app.core.ideas import Idea
 from app.core.models import Run, RunOptions
 from app.core.settings import Settings
@@ -284,6 +285,18 @@ class Session(QObject):
     def _on_run_finished(self, run: Run) -> None:
         self._live.discard(run.run_id)
         self.active_changed.emit()
+        if self._services is not None and not self._closed:
+            self.ops.start(self._check_recorded(self._services), what=self.tr("Saving history"))
+
+    @staticmethod
+    async def _check_recorded(services: Services) -> None:
+        """Raise ``HistoryError`` when history did not take every change: Ops shows it in the
+        message bar, in the core's words (the reason the CLI prints), e.g. that the changes
+        are kept in a journal, or that history is unavailable and the run is not kept."""
+        check = getattr(services.history, "unrecorded", None)
+        problem = await check() if check is not None else None
+        if problem:
+            raise HistoryError(problem)
 
     async def _retire(self, services: Services, pipeline: Pipeline) -> None:
         """Close old services once the runs they carry have ended."""

@@ -1061,6 +1061,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <source>Closing the previous connections</source>
         <translation>Fermeture des connexions précédentes</translation>
     </message>
+    <message>
+        <source>Saving history</source>
+        <translation>Enregistrement de l’historique</translation>
+    </message>
 </context>
 <context>
     <name>SettingsDialog</name>

@@ -4,8 +4,10 @@
 fails the app: when the store cannot be opened (MongoDB unreachable, bad
 credentials, the embedded server cannot start, a database from a newer app)
 it returns an ``UnavailableHistory`` that says why. Runs still work with it;
-they are just not kept, and anything that reads history gets a
-``HistoryError`` carrying that reason. Close the store with ``aclose()``:
+they are just not kept (a command then ends non-zero, and a paid run does not
+start), and anything that reads history gets a ``HistoryError`` carrying that
+reason. Each store gets a journal in ``STORYREEL_HOME/journal`` for the changes
+it keeps while its server is away (``journal.py``). Close the store with ``aclose()``:
 for the embedded store that also stops its server.
 """
 
@@ -19,7 +21,9 @@ from typing import Any
 from app.core.errors import HistoryError
 from app.core.history import DayUsage, HistoryStore
 from app.core.history.embedded import EmbeddedServer
-from app.core.history.mongo import MongoHistory
+from app.core.history.journal import FOLDER as JOURNAL_FOLDER
+from app.core.history.journal import Journal
+from app.core.history.mongo import MongoHistory, uri_hosts
 from app.core.models import Run, Shot
 from app.core.settings import Settings
 
@@ -43,11 +47,13 @@ async def open_history(settings: Settings, *, strict: bool = False,
     """
     try:
         if settings.mongodb_uri is not None:
-            return await open_mongodb(settings.mongodb_uri.get_secret_value(),
-                                      settings.mongodb_db,
-                                      timeout_s=timeout_s or REMOTE_TIMEOUT_S)
+            uri = settings.mongodb_uri.get_secret_value()
+            return await open_mongodb(uri, settings.mongodb_db,
+                                      timeout_s=timeout_s or REMOTE_TIMEOUT_S,
+                                      journal=history_journal(settings))
         return await open_embedded(embedded_folder(settings), settings.mongodb_db,
-                                   timeout_s=timeout_s or EMBEDDED_TIMEOUT_S)
+                                   timeout_s=timeout_s or EMBEDDED_TIMEOUT_S,
+                                   journal=history_journal(settings))
     except HistoryError as exc:
         if strict:
             raise
@@ -55,10 +61,21 @@ async def open_history(settings: Settings, *, strict: bool = False,
         return UnavailableHistory(str(exc))
 
 
+def history_journal(settings: Settings) -> Journal:
+    """Where changes kept during an outage of this database wait on disk (``journal.py``):
+    named after the embedded folder, or the MongoDB hosts and database (no credentials)."""
+    if settings.mongodb_uri is not None:
+        identity = f"mongodb {uri_hosts(settings.mongodb_uri.get_secret_value())} " \
+                   f"{settings.mongodb_db}"
+    else:
+        identity = f"embedded {embedded_folder(settings).absolute()} {settings.mongodb_db}"
+    return Journal(settings.home / JOURNAL_FOLDER, identity)
+
+
 async def open_mongodb(uri: str, db_name: str = "storyreel", *,
-                       timeout_s: float = REMOTE_TIMEOUT_S) -> MongoHistory:
+                       timeout_s: float = REMOTE_TIMEOUT_S, **kwargs: Any) -> MongoHistory:
     """A started store on the MongoDB server at ``uri``. Raises ``HistoryError``."""
-    store = MongoHistory.connect(uri, db_name, timeout_s=timeout_s)
+    store = MongoHistory.connect(uri, db_name, timeout_s=timeout_s, **kwargs)
     await _start(store)
     return store
 
@@ -103,7 +120,8 @@ class UnavailableHistory:
     """History that cannot be kept, and says why.
 
     Writes are accepted and dropped, so a run goes on (the reason is logged
-    once, not once per shot); reads raise ``HistoryError`` with the reason.
+    once, not once per shot), and counted: ``unrecorded()`` then says so, and
+    a command ends non-zero. Reads raise ``HistoryError`` with the reason.
     """
 
     def __init__(self, reason: str) -> None:
@@ -146,6 +164,15 @@ class UnavailableHistory:
 
     async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
         raise self._fail()
+
+    async def check_writable(self) -> None:
+        raise self._fail()
+
+    async def unrecorded(self) -> str | None:
+        """Why changes were not kept (None until one was dropped)."""
+        if not self.dropped:
+            return None
+        return f"history is unavailable, {self.dropped} change(s) were not kept: {self.reason}"
 
     async def aclose(self) -> None:
         return None

@@ -7,7 +7,10 @@ a real MongoDB or Atlas cluster, to the embedded nx-27017 server, and in tests
 to mongomock; the queries it sends are in ``documents.py``.
 
 Writes go through ``OrderedWrites``: when the server is lost mid-run they are
-kept in order and written when it is back, and the run goes on. Reads need
+kept in order (and, with a ``Journal``, on disk in the data folder, replayed by
+the next store on the database) and written when it is back, and the run goes
+on; ``unrecorded()`` then says what is not written yet, for commands that must
+not end as a clean success. Reads need
 the server and raise ``HistoryError`` with a message a person can act on.
 Messages never carry the connection string's password.
 
@@ -53,8 +56,9 @@ from app.core.history.documents import (
     shot_from_document,
     usage_pipeline,
 )
+from app.core.history.journal import Journal
 from app.core.history.migrations import migrate
-from app.core.history.writes import Backoff, OrderedWrites
+from app.core.history.writes import Backoff, Change, OrderedWrites
 from app.core.models import Run, Shot
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ DEFAULT_TIMEOUT_S = 5.0
 _RECONNECT_S = 1.0
 _AUTH_FAILED = 18
 _REPLACE_ATTEMPTS = 5
+_WRITE_CHECK = {"_id": "write-check"}  # in ``meta``: rewritten by ``check_writable``
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -72,6 +77,10 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionFailure):
         return True
     return isinstance(exc, PyMongoError) and exc.has_error_label("RetryableWriteError")
+
+
+class _Refused(Exception):
+    """The server refused a journalled change (read-only database, full disk)."""
 
 
 class MongoHistory:
@@ -89,6 +98,7 @@ class MongoHistory:
         backoff: Backoff | None = None,
         secrets: tuple[str, ...] = (),
         on_close: Callable[[], Awaitable[None]] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.kind = kind or f"{where} / {db_name}"
         self.where = where  # for messages: hosts only, never credentials
@@ -101,7 +111,9 @@ class MongoHistory:
         self._on_close = on_close
         # Every write goes through here; its counters are for status lines and tests.
         self.writes = OrderedWrites(is_transient=is_transient, describe=self.describe,
-                                    backoff=backoff)
+                                    backoff=backoff, journal=journal)
+        self.refused = 0  # writes the server refused (read-only, disk full, ...): not kept
+        self.refusal = ""  # why, the last time
 
     @classmethod
     def connect(cls, uri: str, db_name: str = "storyreel", *,
@@ -132,6 +144,10 @@ class MongoHistory:
                 await self._runs.create_index(keys, unique=unique)
             for keys, unique in SHOT_INDEXES:
                 await self._shots.create_index(keys, unique=unique)
+            replayed = await self._replay_journals()
+        if replayed:
+            log.info("history: %d change(s) kept by an earlier session written to %s",
+                     replayed, self.where)
         if applied:
             log.info("history: %s migrated to layout %d", self.where, applied[-1])
 
@@ -150,43 +166,82 @@ class MongoHistory:
     async def create_run(self, run: Run) -> None:
         doc = run_document(run)
         run_id = run.run_id
-
-        async def write() -> None:
-            # A replace by key, not an insert: writing it twice (a retry after a lost
-            # reply, a resumed run) is the same as writing it once.
-            await self._upsert(self._runs, doc)
-
-        await self._write(f"run:{run_id}", f"run {run_id}", write)
+        # A replace by key, not an insert: writing it twice (a retry after a lost
+        # reply, a resumed run, a replayed journal) is the same as writing it once.
+        await self._write_change(Change(f"run:{run_id}", f"run {run_id}", "replace", "runs",
+                                        {"_id": doc["_id"]}, doc))
 
     async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
         try:
             changes = run_changes(fields)
         except ValueError as exc:
             raise HistoryError(str(exc)) from None
-
-        async def write() -> None:
-            # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
-            # nx-27017 silently stores a date given to ``$set`` as a naive string. Writes
-            # to one run are serialised in this process, so a retry means another process.
-            for _ in range(_REPLACE_ATTEMPTS):
-                doc = await self._runs.find_one({"run_id": run_id})
-                if doc is None:
-                    raise RunNotFound(run_id)
-                result = await self._runs.replace_one(same_revision(doc),
-                                                      revised(doc, changes))
-                if result.matched_count:
-                    return
-            raise HistoryError(f"run {run_id} kept changing under this update; not saved")
-
-        await self._write(f"run:{run_id}", f"update of run {run_id}", write)
+        await self._write_change(Change(f"run:{run_id}", f"update of run {run_id}", "revise",
+                                        "runs", {"run_id": run_id}, changes))
 
     async def upsert_shot(self, shot: Shot) -> None:
         doc = shot_document(shot)
+        await self._write_change(Change(f"shot:{doc['_id']}",
+                                        f"shot {shot.shot_id} of {shot.run_id}", "replace",
+                                        "shots", {"_id": doc["_id"]}, doc))
 
-        async def write() -> None:
-            await self._upsert(self._shots, doc)
+    async def _revise(self, run_filter: dict[str, Any], changes: dict[str, Any]) -> None:
+        # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
+        # nx-27017 silently stores a date given to ``$set`` as a naive string. Writes
+        # to one run are serialised in this process, so a retry means another process.
+        for _ in range(_REPLACE_ATTEMPTS):
+            doc = await self._runs.find_one(run_filter)
+            if doc is None:
+                raise RunNotFound(str(run_filter.get("run_id")))
+            result = await self._runs.replace_one(same_revision(doc), revised(doc, changes))
+            if result.matched_count:
+                return
+        raise HistoryError(f"run {run_filter.get('run_id')} kept changing under this update; "
+                           "not saved")
 
-        await self._write(f"shot:{doc['_id']}", f"shot {shot.shot_id} of {shot.run_id}", write)
+    async def _apply(self, change: Change) -> None:
+        """Make one change (now, when kept writes are retried, or replayed from a journal)."""
+        if change.collection not in ("runs", "shots") or change.op not in ("replace", "revise"):
+            raise HistoryError(f"not a history change: {change.op} on {change.collection}")
+        if change.op == "revise":
+            await self._revise(change.filter, change.update)
+        else:
+            await self._upsert(self._db[change.collection], change.update)
+
+    async def _write_change(self, change: Change) -> None:
+        await self._write(change.key, change.what, lambda: self._apply(change), change=change)
+
+    async def _replay_journals(self) -> int:
+        """Write the changes that earlier processes kept in their journals for this database
+        (an app that exited while the server was away). A change that no longer applies (its
+        run was deleted) is logged and skipped; a server that refuses writes (a read-only
+        database, a full disk) leaves the journal for next time, and history opens for
+        reading; a lost server stops the replay (and the start)."""
+        journal = self.writes.journal
+        if journal is None:
+            return 0
+
+        async def apply(entry: dict[str, Any]) -> None:
+            try:
+                change = Change.from_entry(entry)
+            except ValueError as exc:
+                log.error("history: a journalled change cannot be read: %s", exc)
+                return
+            try:
+                await self._apply(change)
+            except HistoryError as exc:
+                log.error("history: a journalled change was not written: %s", exc)
+            except PyMongoError as exc:
+                if is_transient(exc):
+                    raise
+                raise _Refused(self.describe(exc)) from None
+
+        try:
+            return await journal.replay(apply)
+        except _Refused as exc:
+            log.error("history: changes kept in %s are not written yet: %s; they stay there "
+                      "and are written when history is next opened", journal.folder, exc)
+            return 0
 
     async def _upsert(self, collection: Any, doc: dict[str, Any]) -> None:
         try:
@@ -197,7 +252,8 @@ class MongoHistory:
             rest = {k: v for k, v in doc.items() if k != "_id"}
             await collection.replace_one(natural_key(doc), rest)
 
-    async def _write(self, key: str, what: str, apply: Callable[[], Awaitable[None]]) -> None:
+    async def _write(self, key: str, what: str, apply: Callable[[], Awaitable[None]], *,
+                     change: Change | None = None) -> None:
         async def guarded() -> None:
             try:
                 await apply()
@@ -206,7 +262,12 @@ class MongoHistory:
                     raise
                 raise HistoryError(f"cannot write {what}: {self.describe(exc)}") from None
 
-        await self.writes.submit(key, what, guarded)
+        try:
+            await self.writes.submit(key, what, guarded, change=change)
+        except HistoryError as exc:
+            self.refused += 1
+            self.refusal = str(exc)
+            raise
 
     # Reads: kept writes go first, so that a read sees every change made before it.
 
@@ -269,6 +330,32 @@ class MongoHistory:
             for g in groups
             if g["_id"] is not None
         ]
+
+    # Whether history is being kept: for commands that must not run unrecorded.
+
+    async def check_writable(self) -> None:
+        """Raise ``HistoryError`` unless the database takes a write now (say, before work
+        that is paid for). Kept writes go first, as for a read."""
+        async with self._reading("write to history"):
+            await self._db["meta"].replace_one(
+                _WRITE_CHECK, {**_WRITE_CHECK, "at": datetime.now(UTC)}, upsert=True)
+
+    async def unrecorded(self) -> str | None:
+        """Why changes made so far are not all in the database, or None when they are.
+        Kept writes get up to the timeout to be written first."""
+        if self.refused:
+            return f"{self.refused} change(s) to history were refused: {self.refusal}"
+        flushed = await self.writes.wait_flushed(self._timeout_s + _RECONNECT_S)
+        if flushed and not self.writes.dropped:
+            return None
+        if flushed:
+            return f"{self.writes.dropped} kept change(s) to history were refused by {self.where}"
+        waiting = f"{self.writes.pending} change(s) could not be written to {self.where}"
+        path = self.writes.journal_path
+        if path is not None and not self.writes.unjournalled:
+            return f"{waiting}; they are kept in {path} and written when history is next opened"
+        why = f" ({self.writes.journal_error})" if self.writes.journal_error else ""
+        return f"{waiting}, and are lost when the app exits{why}"
 
     async def aclose(self) -> None:
         """Write what is kept (for at most the timeout), close the client, then ``on_close``."""

@@ -15,6 +15,13 @@ harmless.
 Errors that are not about the connection (a refused query, a missing run)
 are raised to the caller as they happen; when they happen to a kept write,
 they are logged and that write is dropped, since nobody waits for it any more.
+
+A write may come with its ``change`` as data (collection, filter, update
+document): then, when it is kept, the change is also appended to a
+``Journal`` on disk (fsync'd) before ``submit`` returns, so that a process
+that exits during the outage loses nothing: the next store on the same
+database replays the journal (``journal.py``). The journal is removed as soon
+as every kept write is written.
 """
 
 from __future__ import annotations
@@ -24,8 +31,13 @@ import bisect
 import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.core.history.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +53,44 @@ class Backoff:
         return min(self.cap_s, self.base_s * 2 ** max(failures - 1, 0)) * rng.uniform(0.5, 1.0)
 
 
+@dataclass(frozen=True)
+class Change:
+    """One write as data, so that it can outlive the process (see ``journal.py``).
+
+    ``op`` is ``"replace"`` (``update`` is the whole document that replaces, or
+    becomes, the one ``filter`` finds) or ``"revise"`` (``update`` holds fields to
+    set on the one document ``filter`` finds). Either is idempotent.
+    """
+
+    key: str  # the document it changes: writes to one key never overtake each other
+    what: str  # for messages, e.g. "shot s01-02 of <run id>"
+    op: str
+    collection: str
+    filter: dict[str, Any]
+    update: dict[str, Any]
+
+    def entry(self, seq: int) -> dict[str, Any]:
+        return {"seq": seq, "key": self.key, "what": self.what, "op": self.op,
+                "collection": self.collection, "filter": self.filter, "update": self.update}
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Change:
+        """A change read back from a journal line. Raises ``ValueError`` when it is not one."""
+        try:
+            return cls(key=str(entry["key"]), what=str(entry["what"]), op=str(entry["op"]),
+                       collection=str(entry["collection"]), filter=dict(entry["filter"]),
+                       update=dict(entry["update"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a history change: {exc}") from None
+
+
 @dataclass(order=True)
 class _Kept:
     seq: int
     key: str = field(compare=False)
     what: str = field(compare=False)
     apply: Callable[[], Awaitable[None]] = field(compare=False)
+    change: Change | None = field(default=None, compare=False)
 
 
 class OrderedWrites:
@@ -54,6 +98,7 @@ class OrderedWrites:
 
     ``is_transient(exc)`` tells a lost connection (keep and retry) from any
     other failure (raise). ``describe(exc)`` makes the message that is logged.
+    With a ``journal``, kept writes that carry their ``change`` are also journalled.
     """
 
     def __init__(
@@ -63,7 +108,9 @@ class OrderedWrites:
         describe: Callable[[BaseException], str] = str,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        journal: Journal | None = None,
     ) -> None:
+        self.journal = journal
         self._is_transient = is_transient
         self._describe = describe
         self.backoff = backoff or Backoff()
@@ -77,14 +124,23 @@ class OrderedWrites:
         self._idle.set()
         self.written_late = 0  # kept writes written once the server was back
         self.dropped = 0  # kept writes that failed for good
+        self.unjournalled = 0  # kept writes the journal could not take (disk full, ...)
+        self.journal_error = ""  # why, the last time
 
     @property
     def pending(self) -> int:
         """How many writes are waiting for the server."""
         return len(self._kept)
 
-    async def submit(self, key: str, what: str, apply: Callable[[], Awaitable[None]]) -> None:
-        """Write now, or keep the write if the server cannot be reached.
+    @property
+    def journal_path(self) -> Path | None:
+        """The journal file that holds the kept writes, while there is one."""
+        return self.journal.path if self.journal is not None else None
+
+    async def submit(self, key: str, what: str, apply: Callable[[], Awaitable[None]], *,
+                     change: Change | None = None) -> None:
+        """Write now, or keep the write if the server cannot be reached (journalled when
+        it comes with its ``change`` and there is a journal).
 
         Raises what ``apply`` raises for any failure that is not transient.
         """
@@ -94,7 +150,7 @@ class OrderedWrites:
         try:
             async with lock:
                 if self._kept:  # something older is waiting: queue behind it
-                    self._keep(_Kept(seq, key, what, apply))
+                    self._keep(_Kept(seq, key, what, apply, change))
                     return
                 try:
                     await apply()
@@ -104,7 +160,7 @@ class OrderedWrites:
                     log.warning("history: cannot write %s (%s); keeping it and later "
                                 "changes in order until the server is back",
                                 what, self._describe(exc))
-                    self._keep(_Kept(seq, key, what, apply))
+                    self._keep(_Kept(seq, key, what, apply, change))
         finally:
             lock, users = self._locks[key]
             if users == 1:
@@ -113,6 +169,7 @@ class OrderedWrites:
                 self._locks[key] = (lock, users - 1)
 
     def _keep(self, item: _Kept) -> None:
+        self._journal(item)
         bisect.insort(self._kept, item)
         self._idle.clear()
         self._wake.set()
@@ -146,8 +203,25 @@ class OrderedWrites:
             # Not pop(0): an older write may have been slotted in front meanwhile.
             self._kept.remove(item)
             failures = 0
+        if self.journal is not None:
+            self.journal.clear()  # at once, before any newer write can go straight through
         log.info("history: server is back; every kept change is written")
         self._idle.set()
+
+    def _journal(self, item: _Kept) -> None:
+        """Put a kept write on disk before it counts as kept (a blocking fsync, only
+        during an outage). When the disk refuses, it is kept in memory only, and said."""
+        if self.journal is None or item.change is None:
+            return
+        try:
+            self.journal.append(item.change.entry(item.seq))
+        except OSError as exc:
+            self.unjournalled += 1
+            self.journal_error = f"cannot write the history journal in {self.journal.folder}: " \
+                                 f"{exc.strerror or exc}"
+            if self.unjournalled == 1:
+                log.error("history: %s; kept changes are held in memory only",
+                          self.journal_error)
 
     async def wait_flushed(self, within_s: float) -> bool:
         """Retry kept writes now and wait up to ``within_s``; True when none is left."""
@@ -167,9 +241,12 @@ class OrderedWrites:
         if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
+        kept_in = self.journal.close() if self.journal is not None else None
         if lost:
-            log.error("history: %d change(s) could not be written before closing: %s",
-                      lost, ", ".join(k.what for k in self._kept[:5]))
+            where = (f"; they are kept in {kept_in} and written when history is next opened"
+                     if kept_in is not None and not self.unjournalled else "")
+            log.error("history: %d change(s) could not be written before closing%s: %s",
+                      lost, where, ", ".join(k.what for k in self._kept[:5]))
         self._kept.clear()
         self._idle.set()
         return lost

@@ -9,16 +9,26 @@ import socket
 
 import pytest
 from pydantic import SecretStr
+from pymongo.errors import OperationFailure
 
 from app.core.errors import HistoryError
 from app.core.history import HistoryStore
-from app.core.history.factory import UnavailableHistory, open_embedded, open_history, open_mongodb
+from app.core.history.factory import (
+    UnavailableHistory,
+    history_journal,
+    open_embedded,
+    open_history,
+    open_mongodb,
+)
+from app.core.history.journal import read_entries
+from app.core.history.mongo import MongoHistory
 from app.core.history.writes import Backoff
 from app.core.ideas import from_text
 from app.core.models import RunOptions, RunStatus, ShotStatus
 from app.core.pipeline import Pipeline
 from app.core.settings import Settings
 from tests.core.doubles import PlannedWriter, ScriptedRenderer
+from tests.core.history.conftest import PyMongoAsyncShim
 from tests.core.history.test_history_contract import make_run, make_shot
 from tests.core.history.test_history_embedded import history_servers
 
@@ -173,3 +183,112 @@ async def test_closing_while_the_server_is_away_ends_promptly_and_says_what_was_
 
     assert "1 change(s) could not be written" in caplog.text
     assert history_servers() == []
+
+
+async def test_a_run_whose_server_stays_away_says_so_and_leaves_its_changes_in_the_journal(
+        tmp_path):
+    settings = Settings(home=tmp_path)
+    store = await open_embedded(settings.db_dir, timeout_s=0.3, backoff=FAST,
+                                journal=history_journal(settings))
+    renderer = OutageRenderer(store.server, stop_at="s01-02", start_at="never")
+    try:
+        await store.check_writable()  # the server answers: a paid run may start
+        run = await Pipeline(PlannedWriter(1, 3), renderer, store, concurrency=1).start(
+            from_text("A keeper and a door."), RunOptions(seed=7))
+        problem = await store.unrecorded()
+        pending = store.pending_writes
+        with pytest.raises(HistoryError, match="write to history"):
+            await store.check_writable()
+    finally:
+        await store.aclose()
+
+    assert run.status is RunStatus.COMPLETED
+    journal = store.writes.journal.leftovers()
+    assert len(journal) == 1 and journal[0].parent == tmp_path / "journal"
+    assert pending > 5 and len(read_entries(journal[0])) == pending
+    assert problem == (f"{pending} change(s) "
+                       f"could not be written to the embedded history server; they are kept "
+                       f"in {journal[0]} and written when history is next opened")
+    assert history_servers() == []
+
+    again = await open_history(settings)  # the server is back: the journal is written
+    try:
+        kept = await again.get_run(run.run_id)
+        assert await again.unrecorded() is None
+    finally:
+        await again.aclose()
+    assert (kept.status, kept.shots_done) == (RunStatus.COMPLETED, 3)
+    assert not journal[0].exists()
+
+
+async def test_unavailable_history_refuses_a_paid_run_and_says_a_run_was_not_kept(tmp_path):
+    (tmp_path / "db").write_text("a file where the database folder should be")
+    history = await open_history(Settings(home=tmp_path))
+
+    with pytest.raises(HistoryError, match="cannot create the history folder"):
+        await history.check_writable()
+    assert await history.unrecorded() is None  # nothing was dropped yet
+    await Pipeline(PlannedWriter(1, 1), ScriptedRenderer(), history).start(from_text("A door."))
+    said = await history.unrecorded()
+    assert said == (f"history is unavailable, {history.dropped} change(s) were not kept: "
+                    f"{history.reason}")
+    assert history.dropped > 0 and "cannot create the history folder" in said
+
+
+class ReadOnlyDisk:
+    """mongomock behind the store, refusing every write once ``full`` (as a server answers
+    on a read-only database file or a full disk: a refusal, not a lost connection)."""
+
+    def __init__(self) -> None:
+        self.shim, self.full = PyMongoAsyncShim(), False
+
+    def __getitem__(self, name: str):
+        database, disk = self.shim[name], self
+
+        class Database:
+            def __getitem__(self, collection: str):
+                inner = database[collection]
+
+                class Collection:
+                    def __getattr__(self, attr: str):
+                        return getattr(inner, attr)
+
+                    async def replace_one(self, *args, **kwargs):
+                        if disk.full:
+                            raise OperationFailure("database or disk is full", code=14031)
+                        return await inner.replace_one(*args, **kwargs)
+
+                return Collection()
+
+            def __getattr__(self, attr: str):
+                return self[attr] if attr != "command" else database.command
+
+        return Database()
+
+    @property
+    def admin(self):
+        return self.shim.admin
+
+    async def close(self) -> None:
+        await self.shim.close()
+
+
+async def test_writes_the_server_refuses_mid_run_are_said_not_silently_dropped():
+    disk = ReadOnlyDisk()
+    store = MongoHistory(disk, where="mongomock")
+    await store.start()
+
+    class FillsTheDisk(ScriptedRenderer):
+        async def render_shot(self, request):
+            disk.full = request.shot.shot_id == "s01-02" or disk.full
+            return await super().render_shot(request)
+
+    run = await Pipeline(PlannedWriter(1, 2), FillsTheDisk(), store, concurrency=1).start(
+        from_text("A keeper and a door."))
+    said = await store.unrecorded()
+    await store.aclose()
+
+    assert run.status is RunStatus.COMPLETED  # the run went on ...
+    assert said is not None and said.startswith(f"{store.refused} change(s) to history were "
+                                                 "refused: cannot write ")  # ... but says so
+    assert "database or disk is full" in said and store.refused >= 2
