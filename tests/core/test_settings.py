@@ -103,7 +103,7 @@ def test_the_named_file_may_come_from_the_environment(tmp_path):
 
 
 def test_a_named_file_that_does_not_exist_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="--env-file .*nope.env: no such file"):
+    with pytest.raises(ConfigError, match=r"--env-file .*nope\.env: no such file"):
         load_settings({"STORYREEL_HOME": str(tmp_path)}, env_file=tmp_path / "nope.env")
 
 
@@ -247,5 +247,5 @@ def test_mongodb_logins_without_tls_to_another_host_are_warned_about(tmp_path, u
 
 
 def test_a_plain_text_mongodb_login_without_tls_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="authMechanism=PLAIN .* without TLS"):
+    with pytest.raises(ConfigError, match=r"authMechanism=PLAIN .* without TLS"):
         settings(tmp_path, MONGODB_URI="mongodb://bob:pw@db.example/?authMechanism=PLAIN")
