@@ -147,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _use_env_file(args.env_file)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from app.core.urls import redact_logs
+
+    redact_logs()  # a URL in any log line shows scheme, host and port only
     if args.command is None:
         return _window([], self_test=args.self_test)
     from app.commands import dispatch

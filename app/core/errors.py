@@ -10,7 +10,15 @@ from app.core.urls import redact
 
 
 class StoryreelError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose.
+
+    Every URL in its text is reduced to scheme, host and port (``urls.redact``):
+    a message built from a server's answer or a library's error cannot carry a
+    password, path or query into what is shown, logged or stored on a run.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(StoryreelError):

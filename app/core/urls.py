@@ -14,6 +14,7 @@ may name the wrong host, but it never shows what came before that ``@``.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from urllib.parse import unquote, urlsplit
 
@@ -132,3 +133,29 @@ def is_private_transport(url: str) -> bool:
 def host_names(url: str) -> list[str]:
     """Every host name in ``url``'s authority (several for a MongoDB replica set)."""
     return [_split_host(h)[0].strip("[]") for h in _authority(url)[2].split(",") if h]
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that passes every log line (and its traceback) through ``redact``.
+
+    Added to a handler, it covers records of every logger, including libraries'
+    (aiohttp, botocore, pymongo) that the core's own messages never see.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def redact_logs(logger: logging.Logger | None = None) -> None:
+    """Add a ``RedactingFilter`` to every handler of ``logger`` (default: the root)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

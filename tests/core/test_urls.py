@@ -1,11 +1,15 @@
+import io
+import logging
+
 import pytest
 
-from app.core.errors import RemoteError
+from app.core.errors import RemoteError, RenderError, StageError
 from app.core.urls import (
     display_host,
     display_url,
     is_private_transport,
     redact,
+    redact_logs,
     split_credentials,
 )
 
@@ -74,3 +78,31 @@ def test_remote_errors_keep_only_the_display_form():
     assert "hunter2" not in str(err) and "/v1" not in str(err)
     assert str(err) == "http://llm.example:8000 (500): upstream http://llm.example:8000 failed"
     assert str(RemoteError(None, "RunPod endpoint abc", "boom")) == "RunPod endpoint abc: boom"
+
+
+def test_every_core_error_text_is_redacted():
+    err = StageError("the model server answered: see https://u:hunter2@llm.example/v1?k=SECRET")
+    assert str(err) == "the model server answered: see https://llm.example"
+    assert str(RenderError("job at http://a:b@gpu.example:81/x failed", retryable=False)) == \
+        "job at http://gpu.example:81 failed"
+
+
+def test_log_lines_and_tracebacks_are_redacted():
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.urls.redacted")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        redact_logs(logger)
+        logger.warning("GET %s failed", "http://bob:hunter2@llm.example:8000/v1/models")
+        try:
+            raise ValueError("bad URL http://bob:hunter2@llm.example:8000/v1")
+        except ValueError:
+            logger.exception("closing failed")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "GET http://llm.example:8000 failed" in text
+    assert "ValueError: bad URL http://llm.example:8000" in text
+    assert "hunter2" not in text and "bob" not in text
