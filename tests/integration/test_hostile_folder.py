@@ -173,7 +173,8 @@ def test_the_window_gets_the_named_file_too(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli, "_window", window)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("STORYREEL_ENV_FILE", raising=False)
+    monkeypatch.setenv("STORYREEL_ENV_FILE", "")  # main() sets it: undone after the test
+    monkeypatch.delenv("STORYREEL_ENV_FILE")
     assert cli.main(["--env-file", "a.env"]) == 0
     monkeypatch.delenv("STORYREEL_ENV_FILE")
     assert cli.main(["--env-file=b.env", "idea.txt"]) == 0
