@@ -276,10 +276,10 @@ def _url(v: Mapping[str, str], name: str, *, credentials: bool = True) -> str | 
         return None
     try:
         parts = urlsplit(value)
-        hostname = parts.hostname
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:  # an unclosed [ of an IPv6 address
-        hostname = None
-    if parts.scheme not in ("http", "https") or not hostname:
+        usable = False
+    if not usable:
         raise ConfigError(f"{name} must be an http:// or https:// URL with a host")
     if not credentials and split_credentials(value)[1]:
         raise ConfigError(f"{name} must not hold a user name or password: the key variables "

@@ -52,6 +52,8 @@ def test_cloud_parts_are_described_without_secrets(tmp_path):
          "WRITER_BASE_URL must be an http:// or https:// URL with a host"),
         ({"WRITER_BASE_URL": "http://127.0.0.1:11434/v1"}, "WRITER_MODEL is not"),
         ({"RUNPOD_ENDPOINT_BASE_URL": "ftp://x"}, "RUNPOD_ENDPOINT_BASE_URL must be an http"),
+        ({"WRITER_BASE_URL": "http://[::1:8000/v1", "WRITER_MODEL": "m"},
+         "WRITER_BASE_URL must be an http:// or https:// URL with a host"),
         ({"RUNPOD_SHOT_ENDPOINT": "abc"}, "RUNPOD_SHOT_ENDPOINT is set but RUNPOD_API_KEY is not"),
         ({"RUNPOD_API_KEY": "k", "RUNPOD_SHOT_ENDPOINT": "https://api.runpod.ai/v2/abc"},
          "RUNPOD_SHOT_ENDPOINT must be a RunPod endpoint id"),
