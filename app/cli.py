@@ -22,6 +22,10 @@ COMMAND_NAMES = ("run", "history", "show", "edit", "regenerate", "pick", "retry"
                  "export", "delete", "orphans", "doctor")
 
 
+ENV_FILE_HELP = ("read settings from this .env file too (after the environment, before "
+                 "the data folder's .env); a .env in the working folder is read only this way")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storyreel",
@@ -30,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"storyreel {__version__} (Python {sys.version.split()[0]})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more on stderr")
+    parser.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP)
     parser.add_argument("--self-test", action="store_true",
                         help="open the window (offscreen without a display), run one small "
                              "draft storyboard through it, exit 0 when all of that worked")
@@ -126,21 +131,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check every configured part")
     doctor.add_argument("--json", action="store_true")
+    for command in sub.choices.values():  # --env-file also after the command's name
+        command.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP,
+                             default=argparse.SUPPRESS)
     return parser
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    files = _window_files(argv)
+    env_file, rest = _leading_env_file(argv)
+    files = _window_files(rest)
     if files is not None:  # `storyreel idea.txt ...`: the window, with those ideas queued
+        _use_env_file(env_file)
         return _window(files, self_test=False)
     args = build_parser().parse_args(argv)
+    _use_env_file(args.env_file)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from app.core.urls import redact_logs
+
+    redact_logs()  # a URL in any log line shows scheme, host and port only
     if args.command is None:
         return _window([], self_test=args.self_test)
     from app.commands import dispatch
 
     return dispatch(args)
+
+
+def _leading_env_file(argv: list[str]) -> tuple[Path | None, list[str]]:
+    """``--env-file PATH`` at the start of ``argv`` (before idea files), and the rest."""
+    if argv and argv[0] == "--env-file" and len(argv) > 1:
+        return Path(argv[1]), argv[2:]
+    if argv and argv[0].startswith("--env-file="):
+        return Path(argv[0].partition("=")[2]), argv[1:]
+    return None, argv
+
+
+def _use_env_file(path: Path | None) -> None:
+    """Name the file for ``settings.load_settings`` of this process (CLI and window) and
+    its children, as an absolute path: ``STORYREEL_ENV_FILE`` of the environment."""
+    if path is not None:  # settings.ENV_FILE_VARIABLE (not imported: pydantic is slow)
+        os.environ["STORYREEL_ENV_FILE"] = str(path.expanduser().absolute())
 
 
 def _window_files(argv: list[str]) -> list[str] | None:

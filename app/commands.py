@@ -324,8 +324,12 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     ok = all(c["ok"] for c in checks)
     if args.json:
         _emit_json({"ok": ok, "version": __version__, "home": str(settings.home),
+                    "sources": list(settings.sources), "warnings": list(settings.warnings),
                     "parts": checks})
     else:
+        print(f"settings from: {', '.join(settings.sources)}")
+        for warning in settings.warnings:
+            print(f"warn {warning}")
         for c in checks:
             mark = "ok  " if c["ok"] else "FAIL"
             print(f"{mark} {c['name']:<9} {c['mode']:<9} {c['detail']}: {c['message']}")

@@ -12,7 +12,7 @@ from app.core.settings import VARIABLES
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory, monkeypatch):
-    for name in VARIABLES:
+    for name in (*VARIABLES, "STORYREEL_ENV_FILE"):  # the last: what --env-file sets
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("STORYREEL_HOME", str(home))

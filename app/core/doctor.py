@@ -1,4 +1,8 @@
-"""Live checks of every configured part, for ``storyreel doctor`` and the settings dialog."""
+"""Live checks of every configured part, for ``storyreel doctor`` and the settings dialog.
+
+Every message passes through ``urls.redact``: an error text from a library
+(aiohttp embeds full URLs) never shows a user name, password, path or query.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from app.core.errors import StoryreelError
 from app.core.ideas import from_text
 from app.core.services import Services
 from app.core.settings import Settings
+from app.core.urls import display_url, redact
 
 PROBE_PREFIX = "doctor/probe-"
 CHECK_TIMEOUT_S = 15.0
@@ -25,8 +30,8 @@ async def check_all(services: Services) -> list[dict[str, Any]]:
     }
     results = await asyncio.gather(*(_timed(c) for c in checks.values()))
     return [
-        {"name": name, "mode": parts[name].mode, "detail": parts[name].detail,
-         "ok": ok, "message": message}
+        {"name": name, "mode": parts[name].mode, "detail": redact(parts[name].detail),
+         "ok": ok, "message": redact(message)}
         for name, (ok, message) in zip(checks, results, strict=True)
     ]
 
@@ -75,20 +80,26 @@ async def _openai_models(settings: Settings) -> str:
     """GET {base}/models: the server answers, the key is accepted, the model is there."""
     import aiohttp
 
-    headers = {}
+    headers, auth = {}, None
     if settings.writer_api_key is not None:
         headers["Authorization"] = f"Bearer {settings.writer_api_key.get_secret_value()}"
+    elif settings.writer_password is not None:  # settings refuse both at once
+        auth = aiohttp.BasicAuth(settings.writer_user or "",
+                                 settings.writer_password.get_secret_value())
     url = f"{settings.writer_base_url}/models"
+    shown = display_url(url)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            async with session.get(url, headers=headers) as response:
+            async with session.get(url, headers=headers, auth=auth) as response:
                 if response.status in (401, 403):
-                    raise StoryreelError("the writer server refused WRITER_API_KEY")
+                    refused = ("WRITER_API_KEY" if auth is None
+                               else "the password in WRITER_BASE_URL")
+                    raise StoryreelError(f"the writer server refused {refused}")
                 if response.status >= 400:
-                    raise StoryreelError(f"{url} answered HTTP {response.status}")
+                    raise StoryreelError(f"{shown} answered HTTP {response.status}")
                 body = await response.json(content_type=None)
     except aiohttp.ClientError as exc:
-        raise StoryreelError(f"cannot reach {url}: {exc.__class__.__name__}") from None
+        raise StoryreelError(f"cannot reach {shown}: {exc.__class__.__name__}") from None
     models = [m.get("id") for m in (body or {}).get("data", []) if isinstance(m, dict)]
     if settings.writer_model not in models:
         return f"reachable, but {settings.writer_model!r} is not in its model list"

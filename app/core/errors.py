@@ -6,9 +6,19 @@ where it helps, what to do. Messages never carry secrets.
 
 from __future__ import annotations
 
+from app.core.urls import redact
+
 
 class StoryreelError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose.
+
+    Every URL in its text is reduced to scheme, host and port (``urls.redact``):
+    a message built from a server's answer or a library's error cannot carry a
+    password, path or query into what is shown, logged or stored on a run.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(StoryreelError):
@@ -52,9 +62,16 @@ class RenderError(StoryreelError):
 
 
 class RemoteError(StoryreelError):
-    """A remote service answered with an error, or did not answer."""
+    """A remote service answered with an error, or did not answer.
+
+    ``url`` (a URL, or a label such as "RunPod endpoint X") and ``detail`` are
+    kept with every URL in them reduced to its display form (scheme, host and
+    port: ``urls.redact``), so neither the message nor the attributes can carry
+    a password, path or query.
+    """
 
     def __init__(self, status: int | None, url: str, detail: str) -> None:
+        url, detail = redact(url), redact(detail)
         where = f" ({status})" if status is not None else ""
         super().__init__(f"{url}{where}: {detail}")
         self.status = status

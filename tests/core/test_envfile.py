@@ -84,7 +84,7 @@ def test_settings_see_what_the_dialog_saved(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("STORYREEL_HOME", str(home))
     envfile.update(home / ".env", {"STORYREEL_CONCURRENCY": "3", "MONGODB_DB": "reels"})
-    settings = load_settings(cwd=tmp_path)
+    settings = load_settings()
     assert settings.concurrency == 3
     assert settings.mongodb_db == "reels"
 

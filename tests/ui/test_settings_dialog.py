@@ -80,6 +80,18 @@ def test_an_invalid_value_is_explained_and_nothing_is_written(ui, qtbot, home):
     dialog.reject()
 
 
+def test_a_key_over_plain_http_to_another_host_is_refused_before_saving(ui, qtbot, home):
+    dialog = open_dialog(ui, qtbot)
+    dialog.fields["WRITER_BASE_URL"].setText("http://gpu.lan:8000/v1")
+    dialog.fields["WRITER_MODEL"].setText("qwen")
+    dialog.fields["WRITER_API_KEY"].setText("sk-never-shown")
+    save(dialog)
+    assert dialog.error.text().startswith("WRITER_BASE_URL is plain http:// to another computer")
+    assert "sk-never-shown" not in dialog.error.text()
+    assert not (Path(home) / ".env").exists()
+    dialog.reject()
+
+
 def test_a_variable_set_in_the_environment_is_shown_read_only(ui, qtbot, monkeypatch):
     monkeypatch.setitem(os.environ, "STORYREEL_MAX_ATTEMPTS", "5")
     dialog = open_dialog(ui, qtbot)
