@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 REMOTE_TIMEOUT_S = 5.0  # MongoDB / Atlas: long enough for a first TLS handshake
 EMBEDDED_TIMEOUT_S = 2.0  # the embedded server is a child process on this machine
+REVIVED_FLUSH_S = 30.0  # held changes going to an embedded server that runs again
 
 
 def embedded_folder(settings: Settings) -> Path:
@@ -105,6 +106,7 @@ class EmbeddedHistory(MongoHistory):
         self.restarts = 0  # how many times its server was started again
         self._watch_s = watch_s
         self._watcher: asyncio.Task | None = None
+        self._reviving = asyncio.Lock()
 
     @property
     def read_only(self) -> str | None:
@@ -149,19 +151,36 @@ class EmbeddedHistory(MongoHistory):
         while True:
             await asyncio.sleep(self._watch_s if not failures
                                 else min(30.0, self._watch_s * 2 ** failures))
-            if not self.server.died:
-                continue
-            log.warning("history: the embedded history server ended unexpectedly; "
-                        "starting it again")
             try:
-                await self.server.astart()
+                if await self._revive():
+                    await self.writes.wait_flushed(self._timeout_s)  # wakes the writer now
+                failures = 0
             except HistoryError as exc:
                 failures += 1
                 log.error("history: %s; changes are held until it starts", exc)
-                continue
-            failures = 0
+
+    async def _revive(self) -> bool:
+        """Start the server again if it died; True when it did. Raises ``HistoryError``."""
+        async with self._reviving:
+            if not self.server.died:
+                return False
+            log.warning("history: the embedded history server ended unexpectedly; "
+                        "starting it again")
+            await self.server.astart()
             self.restarts += 1
-            await self.writes.wait_flushed(self._timeout_s)  # wakes the writer now
+            return True
+
+    async def aclose(self) -> None:
+        """As ``MongoHistory.aclose``, after starting a server that died again and giving
+        it the changes it missed: a server of ours that runs takes them, so they get
+        longer than the usual timeout (the client first has to find it again)."""
+        try:
+            await self._revive()
+        except HistoryError as exc:
+            log.error("history: %s", exc)
+        if self.writes.pending and self.server.running:
+            await self.writes.wait_flushed(max(self._timeout_s, REVIVED_FLUSH_S))
+        await super().aclose()
 
     async def _stop_server(self) -> None:
         if self._watcher is not None:
