@@ -502,15 +502,20 @@ def _read_only_handler(db_path: Path) -> Any:
 
 
 def _sqlite_read_only(db_path: Path) -> Any:
-    """SQLite's read-only open: ``mode=ro`` reads a WAL database when its shared-memory
-    file exists or can be made; where neither holds (a folder nobody may write, after a
-    clean close removed those files) ``immutable=1`` reads the file as it is, which is
-    exact since nothing can be writing there."""
+    """SQLite's read-only open. A database closed cleanly has no write-ahead log left,
+    and is opened ``immutable``: read as it is, with nothing created beside it (a
+    read-only ``mode=ro`` open of a WAL database makes ``-wal`` and ``-shm`` files
+    where it can, with the database's own read-only mode, which would then stand in
+    the way once the file is writable again, and fails where it cannot). Nothing of
+    ours writes a file we cannot write, so the file does not change under us. When a
+    log is left over (an app that was killed), ``mode=ro`` reads it too."""
     from neosqlite._sqlite import sqlite3
 
     uri = db_path.absolute().as_uri()
+    wal = db_path.with_name(db_path.name + "-wal")
+    logged = wal.exists() and wal.stat().st_size > 0
     failure: Exception | None = None
-    for options in ("mode=ro", "mode=ro&immutable=1"):
+    for options in (("mode=ro",) if logged else ()) + ("mode=ro&immutable=1",):
         db = sqlite3.connect(f"{uri}?{options}", uri=True, check_same_thread=False)
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -518,6 +523,9 @@ def _sqlite_read_only(db_path: Path) -> Any:
             db.close()
             failure = exc
             continue
+        if logged and "immutable" in options:
+            log.warning("reading %s without its write-ahead log, which cannot be opened "
+                        "read-only here: its latest changes may be missing", db_path)
         return db
     assert failure is not None
     raise failure
