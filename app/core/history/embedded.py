@@ -17,7 +17,7 @@ too deep, or cannot be written (a read-only data folder), the socket goes to a
 ``storyreel-<uid>`` in the temporary folder, used only when it is a real
 folder (not a symlink) owned by this user and closed to everyone else; failing
 that, a fresh ``mkdtemp`` folder. Each server has a socket name of its own
-(``history-<pid>-<n>.sock``), so two apps on one data folder never take each
+(``history-<random>.sock``), so two apps on one data folder never take each
 other's, and keeps it when it is started again, so clients reconnect by
 themselves. The address is logged at debug level only.
 
@@ -74,10 +74,10 @@ code): a script that opens the embedded history must keep its work under
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import stat
 import sys
@@ -101,7 +101,6 @@ UNIX_SOCKETS = sys.platform != "win32"
 SOCKET_PREFIX = "history-"
 # sun_path holds 108 bytes on Linux and 104 on macOS, its final NUL included.
 MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
-_SOCKET_NAMES = itertools.count(1)
 _STOP = "stop"
 _HANG_UP_S = 2.0  # how long connections get to finish a request when stopping
 _WATCH_S = 1.0  # how often the child checks that its parent is still there
@@ -268,7 +267,7 @@ def _unwritable(folder: Path, db_path: Path) -> str | None:
 def socket_path_for(folder: Path) -> Path:
     """A socket path of this server's own: in ``folder`` when it can be written and the
     path fits, else in a private folder of ours with a shorter path."""
-    name = f"{SOCKET_PREFIX}{os.getpid()}-{next(_SOCKET_NAMES)}.sock"
+    name = socket_name()
     at_home = folder.absolute() / name
     if _fits(at_home) and os.access(folder, os.W_OK | os.X_OK):
         return at_home
@@ -281,6 +280,12 @@ def socket_path_for(folder: Path) -> Path:
     raise HistoryError(
         f"no private folder has a path short enough for the history server's socket "
         f"(at most {MAX_SOCKET_PATH} bytes); set TMPDIR to a shorter folder")
+
+
+def socket_name() -> str:
+    """A name no other server takes: random, not the process id, which two containers
+    sharing one data folder may both have."""
+    return f"{SOCKET_PREFIX}{secrets.token_hex(6)}.sock"
 
 
 def _fits(path: Path) -> bool:

@@ -24,7 +24,12 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from app.core.history.embedded import MAX_SOCKET_PATH, UNIX_SOCKETS, EmbeddedServer
+from app.core.history.embedded import (
+    MAX_SOCKET_PATH,
+    UNIX_SOCKETS,
+    EmbeddedServer,
+    socket_name,
+)
 from app.core.history.factory import open_embedded
 from tests.core.history.test_history_contract import make_run
 from tests.core.history.test_history_embedded import history_servers
@@ -178,7 +183,7 @@ def test_an_older_open_folder_and_database_become_private(tmp_path):
 
 def deep_folder(tmp_path: Path) -> Path:
     folder = tmp_path
-    while len(os.fsencode(folder / "db" / "history-4194304-99.sock")) <= MAX_SOCKET_PATH:
+    while len(os.fsencode(folder / "db" / socket_name())) <= MAX_SOCKET_PATH:
         folder = folder / "a-rather-long-folder-name"
     return folder / "db"
 
@@ -205,12 +210,12 @@ def test_a_long_data_folder_puts_the_socket_in_the_private_runtime_folder(
     assert not sock.exists()
 
 
-def test_an_untrusted_runtime_folder_is_passed_over_for_the_temp_folder(tmp_path, monkeypatch):
+def test_an_untrusted_runtime_folder_is_passed_over_for_the_temp_folder(
+        tmp_path, open_tmp, monkeypatch):
     runtime = tmp_path / "shared-run"
     runtime.mkdir()
     runtime.chmod(0o777)  # anyone could put things there
-    temp = tmp_path / "t"
-    temp.mkdir()
+    temp = open_tmp  # a short path, as /tmp is
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     server = EmbeddedServer(deep_folder(tmp_path))
@@ -225,9 +230,9 @@ def test_an_untrusted_runtime_folder_is_passed_over_for_the_temp_folder(tmp_path
     assert not (runtime / "storyreel").exists()
 
 
-def test_a_temp_folder_that_is_a_symlink_or_open_to_others_is_not_used(tmp_path, monkeypatch):
-    temp = tmp_path / "t"
-    temp.mkdir()
+def test_a_temp_folder_that_is_a_symlink_or_open_to_others_is_not_used(
+        tmp_path, open_tmp, monkeypatch):
+    temp = open_tmp  # a short path, as /tmp is
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
     (temp / f"storyreel-{os.geteuid()}").symlink_to(elsewhere)  # planted by someone else
