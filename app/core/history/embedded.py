@@ -9,8 +9,9 @@ Only its user can reach it. nx-27017 has no login of any kind (no
 ``saslStart``, no users), so whoever can open a connection to it can read and
 rewrite every run. On Linux and macOS it therefore listens on a Unix socket,
 never on a TCP port: the socket sits in the ``db`` folder, which is 0700, and
-is itself 0600 (Linux checks the socket's mode; macOS ignores it, which is why
-the folder matters), so another user's ``connect`` is refused by the system.
+is itself 0600 (Linux checks a socket's mode on ``connect``; some BSD-derived
+systems do not, which is why the folder matters), so another user's ``connect``
+is refused by the system.
 A socket path is at most 107 bytes (103 on macOS): when the ``db`` folder is
 too deep, or cannot be written (a read-only data folder), the socket goes to a
 0700 folder of ours instead, ``$XDG_RUNTIME_DIR/storyreel`` or else
@@ -23,18 +24,21 @@ themselves. The address is logged at debug level only.
 
 On Windows asyncio has no Unix server and PyMongo no Unix socket, so the
 server listens on 127.0.0.1 as before, on a port the system picks. Nothing
-there keeps another local user out: a per-launch secret would need the server
-to check credentials, and nx-27017 checks none. What protects history on
-Windows is what protects the rest of a profile: the folder's ACL keeps other
-users from the SQLite file itself, and a machine shared with untrusted users
-should keep history in a MongoDB with a password (``MONGODB_URI``).
+there keeps another local user out of the port: a per-launch secret would need
+the server to check credentials, and nx-27017 checks none (its handler has no
+authentication commands at all). What protects history on Windows is what
+protects the rest of a profile: with the data folder in the user's profile,
+its ACL keeps other users from the SQLite file itself; a machine shared with
+users who must not see it should keep history in a MongoDB with a password
+(``MONGODB_URI``).
 
 The database file is 0600 (the server runs with umask 077, and an older file
 loses its group and world bits). When the file or its folder cannot be written
 (a read-only disk, a folder made read-only on purpose) the server opens the
-file read-only (SQLite's ``mode=ro``; ``immutable=1`` when even SQLite's
-shared-memory file cannot be made) and says so: ``read_only`` holds the
-reason, reads work, and the store refuses every write with it.
+file read-only (SQLite's ``immutable=1``, or ``mode=ro`` when a write-ahead log
+was left behind; see ``_sqlite_read_only``) and says so: ``read_only`` holds
+the reason, reads work, and the store refuses every write with it. The socket
+then goes to the private folder above.
 
 Why a process and not a thread: nx-27017 and neosqlite are pure Python, so on a
 thread of the app every request they answered held the GIL against the GUI
