@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.errors import StoryreelError
+from app.core.errors import HistoryError, StoryreelError
 from app.core.estimate import Estimate, estimate_run, recent_runs, usual_job_seconds
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
@@ -75,6 +75,9 @@ class Services:
     async def delete_run(self, run_id: str, *, keep_images: bool = False) -> int:
         """Delete a run from history and (unless ``keep_images``) every object under
         ``runs/<run_id>/``; returns how many objects were deleted. Ask the person first."""
+        read_only = getattr(self.history, "read_only", None)  # the images would go alone
+        if read_only:
+            raise HistoryError(f"history is read-only: cannot delete run {run_id}: {read_only}")
         deleted = 0 if keep_images else await delete_run_objects(self.store, run_id)
         await self.history.delete_run(run_id)
         return deleted

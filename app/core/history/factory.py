@@ -13,17 +13,22 @@ for the embedded store that also stops its server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import HistoryError
 from app.core.history import DayUsage, HistoryStore
+from app.core.history.documents import SCHEMA_VERSION
 from app.core.history.embedded import EmbeddedServer
 from app.core.history.journal import FOLDER as JOURNAL_FOLDER
 from app.core.history.journal import Journal
+from app.core.history.migrations import stored_version
 from app.core.history.mongo import MongoHistory, uri_hosts
+from app.core.history.writes import Change
 from app.core.models import Run, Shot
 from app.core.settings import Settings
 
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 REMOTE_TIMEOUT_S = 5.0  # MongoDB / Atlas: long enough for a first TLS handshake
 EMBEDDED_TIMEOUT_S = 2.0  # the embedded server is a child process on this machine
+REVIVED_FLUSH_S = 30.0  # held changes going to an embedded server that runs again
 
 
 def embedded_folder(settings: Settings) -> Path:
@@ -90,7 +96,7 @@ async def open_embedded(folder: Path, db_name: str = "storyreel", *,
     store = EmbeddedHistory.connect(
         server.uri, db_name,
         where="the embedded history server",
-        kind=f"embedded ({folder})",
+        kind=f"embedded ({folder}{', read-only' if server.read_only else ''})",
         timeout_s=timeout_s,
         server=server,
         **kwargs,
@@ -100,12 +106,107 @@ async def open_embedded(folder: Path, db_name: str = "storyreel", *,
 
 
 class EmbeddedHistory(MongoHistory):
-    """A ``MongoHistory`` on the embedded server it owns: ``aclose()`` stops the server."""
+    """A ``MongoHistory`` on the embedded server it owns.
+
+    It keeps its server running: a server that died (killed, crashed) is started
+    again on the same address within ``watch_s``, and the changes held meanwhile are
+    written. On a database that cannot be written (``read_only`` says why) reads work
+    and every write raises ``HistoryError`` ("history is read-only: ...").
+    ``aclose()`` stops the server.
+    """
+
+    WATCH_S = 0.5  # how often the store looks at its server; a process check, cheap
 
     def __init__(self, client: Any, db_name: str, *, server: EmbeddedServer,
-                 **kwargs: Any) -> None:
-        super().__init__(client, db_name, on_close=server.astop, **kwargs)
+                 watch_s: float = WATCH_S, **kwargs: Any) -> None:
+        super().__init__(client, db_name, on_close=self._stop_server, **kwargs)
         self.server = server
+        self.restarts = 0  # how many times its server was started again
+        self._watch_s = watch_s
+        self._watcher: asyncio.Task | None = None
+        self._reviving = asyncio.Lock()
+
+    @property
+    def read_only(self) -> str | None:
+        """Why history cannot be written here, or None when it can."""
+        return self.server.read_only
+
+    async def start(self) -> None:
+        if self.read_only:
+            await self._check_readable()
+        else:
+            await super().start()
+        self._watcher = asyncio.create_task(self._watch(), name="history-server-watch")
+
+    async def _check_readable(self) -> None:
+        """A read-only database is not migrated (that writes): it must be current."""
+        async with self._talking("open history"):
+            await self._client.admin.command("ping")
+            version = await stored_version(self.database)
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"the history database has layout version {version}, newer than this app "
+                f"understands ({SCHEMA_VERSION}); update Storyreel to use it")
+        if version < SCHEMA_VERSION:
+            raise HistoryError(
+                f"history is read-only ({self.read_only}) and needs upgrading to layout "
+                f"{SCHEMA_VERSION}, which writes it; open it once where it can be written")
+
+    async def _write(self, key: str, what: str, apply: Callable[[], Awaitable[None]], *,
+                     change: Change | None = None) -> None:
+        if self.read_only:
+            raise HistoryError(f"history is read-only: cannot write {what}: {self.read_only}")
+        await super()._write(key, what, apply, change=change)
+
+    async def delete_run(self, run_id: str) -> bool:
+        if self.read_only:
+            raise HistoryError(
+                f"history is read-only: cannot delete run {run_id}: {self.read_only}")
+        return await super().delete_run(run_id)
+
+    async def _watch(self) -> None:
+        """Start the server again whenever it died, then let the held changes go out."""
+        failures = 0
+        while True:
+            await asyncio.sleep(self._watch_s if not failures
+                                else min(30.0, self._watch_s * 2 ** failures))
+            try:
+                if await self._revive():
+                    await self.writes.wait_flushed(self._timeout_s)  # wakes the writer now
+                failures = 0
+            except HistoryError as exc:
+                failures += 1
+                log.error("history: %s; changes are held until it starts", exc)
+
+    async def _revive(self) -> bool:
+        """Start the server again if it died; True when it did. Raises ``HistoryError``."""
+        async with self._reviving:
+            if not self.server.died:
+                return False
+            log.warning("history: the embedded history server ended unexpectedly; "
+                        "starting it again")
+            await self.server.astart()
+            self.restarts += 1
+            return True
+
+    async def aclose(self) -> None:
+        """As ``MongoHistory.aclose``, after starting a server that died again and giving
+        it the changes it missed: a server of ours that runs takes them, so they get
+        longer than the usual timeout (the client first has to find it again)."""
+        try:
+            await self._revive()
+        except HistoryError as exc:
+            log.error("history: %s", exc)
+        if self.writes.pending and self.server.running:
+            await self.writes.wait_flushed(max(self._timeout_s, REVIVED_FLUSH_S))
+        await super().aclose()
+
+    async def _stop_server(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
+        await self.server.astop()
 
 
 async def _start(store: MongoHistory) -> None:

@@ -1,5 +1,5 @@
-"""The embedded nx-27017 server: a child process on 127.0.0.1, stopped cleanly, and never
-outliving the app that started it."""
+"""The embedded nx-27017 server: a child process on a Unix socket only its user can reach
+(127.0.0.1 on Windows), stopped cleanly, and never outliving the app that started it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from app.core.errors import HistoryError
-from app.core.history.embedded import PROCESS_NAME, EmbeddedServer
+from app.core.history.embedded import PROCESS_NAME, UNIX_SOCKETS, EmbeddedServer
 from app.core.history.factory import EmbeddedHistory, open_embedded, open_history
 from app.core.settings import Settings
 from tests.core.history.test_history_contract import make_run, make_shot
@@ -53,10 +54,46 @@ def wait_until(check, *, within_s: float = 30.0) -> bool:
     return True
 
 
-def accepts(port: int) -> bool:
-    with socket.socket() as s:
+def accepts(where: int | Path) -> bool:
+    """Something listens at this port of 127.0.0.1, or at this socket path."""
+    if isinstance(where, int):
+        with socket.socket() as s:
+            s.settimeout(1.0)
+            return s.connect_ex(("127.0.0.1", where)) == 0
+    with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(1.0)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex(str(where)) == 0
+
+
+def address(server: EmbeddedServer) -> int | Path:
+    return server.socket_path if server.unix else server.port
+
+
+def tcp_socket_inodes(pid: int) -> set[str] | None:
+    """The inodes of the TCP sockets process ``pid`` has open, from Linux's tables (None
+    where there are no such tables)."""
+    if not Path(f"/proc/{pid}/fd").exists() or not Path("/proc/net/tcp").exists():
+        return None
+    mine = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            mine.add(target[8:-1])
+    tcp = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if Path(table).exists():
+            tcp |= {line.split()[9] for line in Path(table).read_text().splitlines()[1:]}
+    return mine & tcp
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+unix_only = pytest.mark.skipif(not UNIX_SOCKETS, reason="Windows serves on 127.0.0.1")
 
 
 def listening_addresses(port: int) -> set[str] | None:
@@ -77,27 +114,53 @@ def listening_addresses(port: int) -> set[str] | None:
     return found
 
 
-async def test_it_serves_on_loopback_on_a_free_port_and_stops_cleanly(tmp_path):
+@unix_only
+async def test_it_serves_on_a_private_unix_socket_and_stops_cleanly(tmp_path):
     server = EmbeddedServer(tmp_path / "db")
     await server.astart()
     pid = server.pid
+    sock = server.socket_path
     try:
         assert pid is not None and pid != os.getpid()  # a process of its own: not our GIL
-        assert server.host == "127.0.0.1" and server.port not in (0, 27017)
-        assert accepts(server.port)
-        addresses = listening_addresses(server.port)
-        assert addresses is None or addresses == {"0100007F"}  # 127.0.0.1 only
+        assert sock is not None and sock.parent == tmp_path / "db"
+        assert sock.name.startswith("history-") and sock.name.endswith(".sock")
+        assert stat.S_ISSOCK(sock.stat().st_mode) and mode(sock) == 0o600
+        assert mode(tmp_path / "db") == 0o700 and mode(tmp_path / "db" / "history.db") == 0o600
+        assert server.uri == (f"mongodb://{str(sock).replace('/', '%2F')}"
+                              "/?directConnection=true")
+        assert tcp_socket_inodes(pid) in (None, set())  # no TCP port at all
         client: AsyncMongoClient = AsyncMongoClient(server.uri, serverSelectionTimeoutMS=2000)
         assert (await client.admin.command("ping"))["ok"] == 1
         await client.close()
-        assert (tmp_path / "db" / "history.db").is_file()
         assert [p.pid for p in history_servers()] == [pid]
     finally:
         await server.astop()
 
-    assert not accepts(server.port)
+    assert not sock.exists()  # the socket goes with its server
     assert history_servers() == [] and gone(pid) and server.pid is None
     await server.astop()  # stopping twice is harmless
+
+
+async def test_on_tcp_as_on_windows_it_serves_on_loopback_on_a_free_port(tmp_path):
+    server = EmbeddedServer(tmp_path / "db", unix=False)
+    await server.astart()
+    pid = server.pid
+    try:
+        assert server.host == "127.0.0.1" and server.port not in (0, 27017)
+        assert accepts(server.port)
+        addresses = listening_addresses(server.port)
+        assert addresses is None or addresses == {"0100007F"}  # 127.0.0.1 only
+        inodes = tcp_socket_inodes(pid)  # what the Unix test above finds empty
+        assert inodes is None or len(inodes) == 1
+        client: AsyncMongoClient = AsyncMongoClient(server.uri, serverSelectionTimeoutMS=2000)
+        assert (await client.admin.command("ping"))["ok"] == 1
+        await client.close()
+        assert (tmp_path / "db" / "history.db").is_file()
+    finally:
+        await server.astop()
+
+    assert not accepts(server.port)
+    assert history_servers() == [] and pid is not None and gone(pid)
 
 
 async def test_stopping_with_a_client_connected_hangs_up_on_it(tmp_path):
@@ -108,7 +171,7 @@ async def test_stopping_with_a_client_connected_hangs_up_on_it(tmp_path):
         await client.admin.command("ping")
         await server.astop()
         assert history_servers() == []
-        with pytest.raises(Exception, match=r"127\.0\.0\.1"):
+        with pytest.raises(Exception, match=r"history-.*\.sock|127\.0\.0\.1"):
             await client.admin.command("ping")
     finally:
         await client.close()
@@ -121,12 +184,12 @@ async def test_history_survives_a_restart_and_clients_reconnect(tmp_path):
         run = make_run(1)
         await store.create_run(run)
         await store.upsert_shot(make_shot(run, 1, 1))
-        port = store.server.port
+        where = store.server.uri
 
         await store.server.astop()
         await store.server.astart()
 
-        assert store.server.port == port
+        assert store.server.uri == where
         assert len((await store.get_run(run.run_id)).shots) == 1
     finally:
         await store.aclose()
@@ -145,7 +208,7 @@ async def test_a_port_in_use_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        server = EmbeddedServer(tmp_path / "db", port=taken.getsockname()[1])
+        server = EmbeddedServer(tmp_path / "db", port=taken.getsockname()[1], unix=False)
 
         with pytest.raises(HistoryError, match=r"cannot start: .*address already in use"):
             await server.astart()
@@ -177,7 +240,7 @@ async def test_two_apps_on_one_data_folder_see_each_others_runs(tmp_path):
     window = await open_embedded(tmp_path / "db")
     terminal = await open_embedded(tmp_path / "db")
     try:
-        assert window.server.port != terminal.server.port
+        assert window.server.uri != terminal.server.uri
         run = make_run(1)
         await window.create_run(run)
         await window.upsert_shot(make_shot(run, 1, 1))
@@ -201,7 +264,7 @@ from app.core.history.embedded import EmbeddedServer
 
 server = EmbeddedServer(Path(sys.argv[1]))
 server.start()
-print(server.pid, server.port, flush=True)
+print(server.pid, server.socket_path or server.port, flush=True)
 time.sleep(600)
 """
 
@@ -215,14 +278,16 @@ def test_the_server_ends_with_its_app_even_a_killed_one(tmp_path):
         assert parent.stdout is not None
         line = parent.stdout.readline()
         assert line, "the parent did not start its server"
-        pid, port = (int(n) for n in line.split())
-        assert accepts(port) and not gone(pid)
+        pid_text, where_text = line.split()
+        pid = int(pid_text)
+        where = int(where_text) if where_text.isdigit() else Path(where_text)
+        assert accepts(where) and not gone(pid)
 
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=30)
 
         assert wait_until(lambda: gone(pid)), "the server outlived its killed parent"
-        assert not accepts(port)
+        assert not accepts(where)
         assert parent.stdout.read() == ""  # the server never writes to the app's stdout
     finally:
         if parent.poll() is None:
@@ -250,7 +315,7 @@ def test_a_server_that_died_is_started_again(tmp_path):
 
         server.start()
 
-        assert server.pid not in (None, first) and accepts(server.port)
+        assert server.pid not in (None, first) and accepts(address(server))
     finally:
         server.stop()
     assert history_servers() == []
