@@ -42,6 +42,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import ConfigError, StoryreelError
+from app.core.files import PrivateRotatingFileHandler, private_dir
 from app.core.settings import Settings, default_home, load_settings, parse
 from app.ui import theme, translations
 from app.ui.bridge import EventBridge
@@ -274,8 +275,8 @@ def start_logging(folder: Path) -> Callable[[], None]:
     root = logging.getLogger()
     handlers: list[logging.Handler] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
+        private_dir(folder)  # 0700, and the log 0600: titles, errors, the database port
+        file_handler = PrivateRotatingFileHandler(
             folder / LOG_FILE, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
