@@ -242,8 +242,17 @@ async def cmd_export(args: argparse.Namespace) -> int:
         def progress(fraction: float, message: str) -> None:
             print(f"\r{fraction:4.0%} {message}", end="", file=sys.stderr, flush=True)
 
-        written = await export_run(run, args.format, args.out, image_path=services.image_path,
-                                   options=options, progress=progress)
+        exporting = asyncio.ensure_future(export_run(
+            run, args.format, args.out, image_path=services.image_path, options=options,
+            progress=progress, scratch=services.settings.home / "tmp"))
+        with _StopOnSigint(exporting.cancel) as stop:  # Ctrl-C or SIGTERM: cleanly
+            try:
+                written = await exporting
+            except asyncio.CancelledError:
+                if not stop.requested:
+                    raise
+                print("\nstoryreel: export cancelled; nothing was written", file=sys.stderr)
+                return EXIT_RUN_NOT_COMPLETE
         print(f"\nwrote {written}", file=sys.stderr)
         return EXIT_OK
 

@@ -13,7 +13,9 @@ import contextlib
 import errno
 import logging.handlers
 import os
+import shutil
 import stat
+import sys
 from pathlib import Path
 
 from app.core.errors import DiskError
@@ -102,6 +104,7 @@ def secure_home(home: str | Path) -> None:
         logs = home / "logs"
         for log_file in logs.glob("*.log*"):
             tighten(log_file, PRIVATE_FILE)
+        sweep_scratch(home / "tmp")  # frames of exports killed with SIGKILL
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -111,3 +114,44 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     def _open(self):  # type: ignore[no-untyped-def]
         private_file(self.baseFilename)
         return super()._open()
+
+
+def sweep_scratch(folder: str | Path) -> int:
+    """Remove the work folders (``export-<pid>-*``) that processes no longer running
+    left in ``folder``: the frames of an export killed with SIGKILL. Folders of live
+    processes (another export, in this app or another) are left alone. Returns how many
+    were removed."""
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in Path(folder).iterdir():
+            pid = _owner_pid(entry.name)
+            if pid is None or pid_alive(pid):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _owner_pid(name: str) -> int | None:
+    prefix, _, rest = name.partition("-")
+    number = rest.partition("-")[0]
+    return int(number) if prefix == "export" and number.isdigit() else None
+
+
+def pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill(pid, 0) would end the process there
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
+        if handle:
+            ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
+        return bool(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

@@ -337,7 +337,8 @@ class ExportDialog(QDialog):
         async def work(report) -> Path:
             run = await services.history.get_run(run_id)  # as stored, with every image
             return await export_run(run, fmt, target, image_path=services.image_path,
-                                    options=options, progress=lambda f, _m: report(f))
+                                    options=options, progress=lambda f, _m: report(f),
+                                    scratch=services.settings.home / "tmp")
 
         self._set_busy(True, self.tr("Exporting to %1…").replace("%1", target.name))
         self.task = self.ops.start(work, what=self.tr("Exporting"), parent=self,
