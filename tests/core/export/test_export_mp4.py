@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -276,7 +277,7 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-async def test_the_encoder_dies_with_the_app_even_on_sigkill(tmp_path):
+def test_the_encoder_dies_with_the_app_even_on_sigkill(tmp_path):
     # A stand-in for the app: it starts a long "encoder" the way the export does, then waits.
     app = subprocess.Popen(
         [sys.executable, "-c",
@@ -295,7 +296,7 @@ async def test_the_encoder_dies_with_the_app_even_on_sigkill(tmp_path):
         for _ in range(500):  # the kernel kills it at once; give a loaded machine time
             if _gone(encoder):
                 break
-            await asyncio.sleep(0.02)
+            time.sleep(0.02)
         assert _gone(encoder), "the encoder outlived the app"
     finally:
         app.kill()
