@@ -244,10 +244,12 @@ class MessageBar(QFrame):
         self.setObjectName("messageBar")
         self.setProperty("level", ERROR)
         self._queue: list[Message] = []
-        self.title = QLabel(objectName="messageTitle")
-        self.text = QLabel(objectName="messageText", wordWrap=True)
+        # Plain text: a message often quotes a server's error, which may hold HTML.
+        self.title = QLabel(objectName="messageTitle", textFormat=Qt.TextFormat.PlainText)
+        self.text = QLabel(objectName="messageText", wordWrap=True,
+                           textFormat=Qt.TextFormat.PlainText)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.more = QLabel(objectName="messageMore")
+        self.more = QLabel(objectName="messageMore", textFormat=Qt.TextFormat.PlainText)
         self.actions_box = QHBoxLayout()
         self.actions_box.setSpacing(6)
         self.details_button = QPushButton(self.tr("Details"), checkable=True, flat=True)

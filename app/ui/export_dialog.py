@@ -165,12 +165,13 @@ class ExportDialog(QDialog):
         self.path.setText(str(folder / suggested_filename(run, self._format)))
         self.path.setToolTip(self.tr("The file to write; the folder is created if needed"))
         self.browse = QPushButton(self.tr("Choose…"))
-        self.note = QLabel(wordWrap=True, objectName="formError")  # why it cannot, or failed
+        self.note = QLabel(wordWrap=True, objectName="formError",  # why it cannot, or failed
+                           textFormat=Qt.TextFormat.PlainText)
         self.note.hide()
         self.bar = QProgressBar(objectName="runProgress", textVisible=False, minimum=0,
                                 maximum=1000)
         self.bar.setFixedHeight(6)
-        self.state = QLabel(objectName="dialogIntro")
+        self.state = QLabel(objectName="dialogIntro", textFormat=Qt.TextFormat.PlainText)
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton(self.tr("Export"),
                                                     QDialogButtonBox.ButtonRole.AcceptRole)
