@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import (
     ConfigError,
+    DiskError,
     HistoryError,
     IdeaError,
     RemoteError,
@@ -90,6 +91,9 @@ def hint_for(exc: BaseException) -> str:
             return translate("errors", "Check the R2 keys in File › Settings.")
         case BucketNotFound():
             return translate("errors", "Check the R2 bucket name in File › Settings.")
+        case DiskError():
+            return translate("errors", "Free some space on that disk (or make it writable), "
+                             "then try again: an unfinished run resumes from History.")
         case ObjectNotFound():
             return translate("errors", "The image is no longer in storage: render the shot "
                              "again.")

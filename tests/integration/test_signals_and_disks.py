@@ -157,3 +157,16 @@ def test_sigkill_mid_export_takes_ffmpeg_along_and_the_next_export_sweeps(home, 
     assert short.returncode == 0, short.stderr
     assert list((Path(home) / "tmp").iterdir()) == []
     assert sorted(p.name for p in out.parent.iterdir()) == ["animatic.mp4"]
+
+
+def test_an_export_to_a_full_disk_says_so_and_leaves_nothing(home, tmp_path):
+    made = storyreel("run", "--text", IDEA, "--json", "--max-shots", "4")
+    assert made.returncode == 0, made.stderr
+    run_id = json.loads(made.stdout.splitlines()[-1])["run_id"]
+    with tmpfs(tmp_path / "usb", "64k") as usb:
+        result = storyreel("export", run_id, "--format", "zip", "--out", str(usb / "board.zip"))
+        left = sorted(p.name for p in usb.iterdir())
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"the disk holding {usb} is full: free some space" in result.stderr
+    assert left == []

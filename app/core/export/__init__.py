@@ -44,6 +44,7 @@ from app.core.export.base import (
     slug,
     story_order,
 )
+from app.core.files import disk_error
 from app.core.models import ImageRef, Run
 
 __all__ = [
@@ -137,6 +138,12 @@ async def export_run(
         await spec.write(ExportJob(run, panels, options, target, temp, report,
                                    scratch=scratch))
         await in_thread(None, publish, temp, target, options.overwrite)
+    except OSError as exc:  # a full or read-only disk: say which, not a traceback
+        discard(temp)
+        error = disk_error(exc, exc.filename or target)
+        if error is None:
+            raise
+        raise error from None
     except BaseException:
         discard(temp)  # a quick unlink; also on cancellation
         raise
