@@ -136,11 +136,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _printable_logs("%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         return _window([], self_test=args.self_test)
     from app.commands import dispatch
 
     return dispatch(args)
+
+
+def _printable_logs(fmt: str) -> None:
+    """Log lines on the terminal without control characters (they may quote a title)."""
+    from app.core.text import PrintableFormatter
+
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(PrintableFormatter(fmt))
 
 
 def _window_files(argv: list[str]) -> list[str] | None:

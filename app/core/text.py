@@ -9,6 +9,7 @@ a C string. JSON output needs none of this: ``json.dumps`` escapes them already.
 
 from __future__ import annotations
 
+import logging
 import re
 
 _CONTROLS = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
@@ -29,3 +30,11 @@ def printable(text: object, *, one_line: bool = False) -> str:
 
 def has_controls(text: str) -> bool:
     return bool(_UNSAFE.search(text))
+
+
+class PrintableFormatter(logging.Formatter):
+    """A log formatter for terminals: the record, then ``printable`` (newlines kept, so a
+    traceback still reads as one). A log line quoting a title cannot steer the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import QApplication
 from app.core.errors import ConfigError, StoryreelError
 from app.core.files import PrivateRotatingFileHandler, private_dir
 from app.core.settings import Settings, default_home, load_settings, parse
+from app.core.text import PrintableFormatter
 from app.ui import theme, translations
 from app.ui.bridge import EventBridge
 from app.ui.errors import Action, ErrorPresenter, install_excepthook, loop_exception_handler
@@ -285,7 +286,7 @@ def start_logging(folder: Path) -> Callable[[], None]:
         print(f"storyreel: cannot write logs to {folder}: {exc.strerror}", file=sys.stderr)
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.WARNING)
-    stderr.setFormatter(logging.Formatter("storyreel: %(levelname)s %(name)s: %(message)s"))
+    stderr.setFormatter(PrintableFormatter("storyreel: %(levelname)s %(name)s: %(message)s"))
     records: queue.SimpleQueue = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, stderr,
                                               respect_handler_level=True)

@@ -47,3 +47,14 @@ def test_history_and_show_print_no_control_characters_and_json_keeps_them(home):
     raw = storyreel("show", run_id, "--json").stdout
     assert "\x1b" not in raw  # JSON escapes it...
     assert json.loads(raw)["logline"].startswith("\x1b[2J\x1b]0;owned A")  # ...and keeps it
+
+
+def test_log_lines_for_the_terminal_carry_no_escape_sequence():
+    import logging
+
+    from app.core.text import PrintableFormatter
+
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "run %s failed: %s",
+                               (f"T{ESCAPES}", "two\nlines"), None)
+    text = PrintableFormatter("%(levelname)s %(message)s").format(record)
+    assert text == "WARNING run T]0;owned[2J31m failed: two\nlines"
