@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.core.errors import StoryreelError
 from app.core.estimate import Estimate, estimate_run, recent_runs, usual_job_seconds
-from app.core.files import secure_home
+from app.core.files import PRIVATE_DIR, secure_home, tighten
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
@@ -124,6 +124,7 @@ async def open_services(settings: Settings) -> Services:
         cache = open_preview_cache(settings, store)
         parts.append(cache)
         history = await open_history(settings)
+        await asyncio.to_thread(tighten, settings.db_dir, PRIVATE_DIR)  # made just now: 0700
     except BaseException:
         for part in reversed(parts):
             with contextlib.suppress(Exception):

@@ -34,7 +34,7 @@ async def test_open_services_makes_the_data_folders_private(home, loose_umask, m
         await services.store.check()
     finally:
         await services.aclose()
-    for folder in (root, root / "blobs", root / "cache", root / "logs"):
+    for folder in (root, root / "blobs", root / "cache", root / "logs", root / "db"):
         assert mode(folder) == 0o700, folder
 
 
