@@ -108,8 +108,9 @@ def long_run(home) -> str:
 
 
 def _encoder_of(export: subprocess.Popen) -> int:
-    found = _wait(lambda: [pid for pid, cmd in _children(export.pid) if "ffmpeg" in cmd],
-                  "ffmpeg to start encoding")
+    # the encoder, not the `ffmpeg -version` that imageio-ffmpeg runs to find it
+    found = _wait(lambda: [pid for pid, cmd in _children(export.pid)
+                           if "ffmpeg" in cmd and " concat " in cmd], "ffmpeg to start encoding")
     return found[0]
 
 
