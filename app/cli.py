@@ -150,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.core.urls import redact_logs
 
     redact_logs()  # a URL in any log line shows scheme, host and port only
+    _printable_logs("%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         return _window([], self_test=args.self_test)
     from app.commands import dispatch
@@ -171,6 +172,14 @@ def _use_env_file(path: Path | None) -> None:
     its children, as an absolute path: ``STORYREEL_ENV_FILE`` of the environment."""
     if path is not None:  # settings.ENV_FILE_VARIABLE (not imported: pydantic is slow)
         os.environ["STORYREEL_ENV_FILE"] = str(path.expanduser().absolute())
+
+
+def _printable_logs(fmt: str) -> None:
+    """Log lines on the terminal without control characters (they may quote a title)."""
+    from app.core.text import PrintableFormatter
+
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(PrintableFormatter(fmt))
 
 
 def _window_files(argv: list[str]) -> list[str] | None:

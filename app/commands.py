@@ -41,6 +41,7 @@ from app.core.storage.run_objects import (
     run_prefix,
 )
 from app.core.styles import StyleError, resolve_style
+from app.core.text import printable
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
 T = TypeVar("T")
@@ -57,20 +58,28 @@ class HistoryRequired(UsageError):
 class RunNotRecorded(StoryreelError):
     """Runs ended, but history did not take all their changes (exit 1)."""
 
+
+def _t(text: object) -> str:
+    """Stored or remote text (titles, errors, headings) as one line without control
+    characters, for the terminal: an escape sequence in a title must not reach it.
+    JSON output needs none of this (``json.dumps`` escapes them)."""
+    return printable(text, one_line=True)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     """Run one command to its exit code: 0 done, 1 not complete, 2 bad input."""
     command = COMMANDS[args.command]
     try:
         return asyncio.run(command(args))
     except EncodeError as exc:  # the encoder failed: not the person's input
-        print(f"storyreel: {exc}", file=sys.stderr)
+        print(f"storyreel: {_t(exc)}", file=sys.stderr)
         return EXIT_RUN_NOT_COMPLETE
     except (IdeaError, ConfigError, UsageError, RunNotFound, ExportError, StyleError,
             EditError) as exc:
-        print(f"storyreel: {exc}", file=sys.stderr)
+        print(f"storyreel: {_t(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except StoryreelError as exc:
-        print(f"storyreel: {exc}", file=sys.stderr)
+        print(f"storyreel: {_t(exc)}", file=sys.stderr)
         return EXIT_RUN_NOT_COMPLETE
     except KeyboardInterrupt:
         print("storyreel: interrupted", file=sys.stderr)
@@ -116,10 +125,10 @@ async def cmd_history(args: argparse.Namespace) -> int:
                 _emit_json(_run_summary(run))
             return EXIT_OK
         if not runs:
-            print("no runs yet" if not args.search else f"no runs match {args.search!r}")
+            print("no runs yet" if not args.search else f"no runs match {_t(repr(args.search))}")
         for run in runs:
             print(f"{run.created_at:%Y-%m-%d %H:%M}  {run.status.value:<9}  "
-                  f"{run.shots_done:>3}/{run.shot_count:<3}  {run.run_id}  {run.title or '-'}")
+                  f"{run.shots_done:>3}/{run.shot_count:<3}  {run.run_id}  {_t(run.title) or '-'}")
         return EXIT_OK
 
 
@@ -129,27 +138,27 @@ async def cmd_show(args: argparse.Namespace) -> int:
         if args.json:
             await _print_json(services, run)
             return EXIT_OK
-        print(f"{run.title}  [{run.status.value}]  {run.run_id}")
+        print(f"{_t(run.title)}  [{run.status.value}]  {run.run_id}")
         if run.script:
-            print(f"  {run.script.logline}")
+            print(f"  {_t(run.script.logline)}")
         if run.error:
-            print(f"  error: {run.error}")
+            print(f"  error: {_t(run.error)}")
         for line in _cost_lines(run):
             print(f"  {line}")
         for scene in run.scenes:
-            print(f"\n  {scene.index}. {scene.heading}")
+            print(f"\n  {scene.index}. {_t(scene.heading)}")
             for shot in (s for s in run.shots if s.scene == scene.index):
                 path, problem = await _local_image(services, shot)
                 where = str(path) if path else (shot.error or problem or "")
-                print(f"     {shot.number:<5} {shot.shot_type.value:<6} {shot.status.value:<9} "
-                      f"{shot.description[:60]}")
+                print(f"     {_t(shot.number):<5} {shot.shot_type.value:<6} "
+                      f"{shot.status.value:<9} {_t(shot.description)[:60]}")
                 if shot.stale:
-                    print(f"           stale: {shot.stale}")
+                    print(f"           stale: {_t(shot.stale)}")
                 if shot.versions:
                     kept = ", ".join(str(v.attempt) for v in shot.versions)
                     print(f"           earlier versions: {kept} (storyreel pick)")
                 if where:
-                    print(f"           {where}")
+                    print(f"           {_t(where)}")
         return EXIT_OK
 
 
@@ -174,7 +183,7 @@ async def cmd_edit(args: argparse.Namespace) -> int:
             print("no shot's prompt changed: nothing to regenerate")
             return EXIT_OK
         numbers = ", ".join(run.shot(sid).number for sid in stale)
-        print(f"{len(stale)} shots now stale: {numbers}")
+        print(f"{len(stale)} shots now stale: {_t(numbers)}")
         print(f"render them again with: storyreel regenerate {run.run_id} --stale")
         return EXIT_OK
 
@@ -210,7 +219,7 @@ async def cmd_pick(args: argparse.Namespace) -> int:
         run = await services.pipeline().pick_version(args.run_id, args.shot_id, args.attempt)
         shot = run.shot(args.shot_id)
         path, problem = await _local_image(services, shot)
-        print(f"shot {shot.number} now shows version {args.attempt}: {path or problem}")
+        print(f"shot {_t(shot.number)} now shows version {args.attempt}: {_t(path or problem)}")
         return EXIT_OK
 
 
@@ -254,10 +263,19 @@ async def cmd_export(args: argparse.Namespace) -> int:
         run = await services.history.get_run(args.run_id)
 
         def progress(fraction: float, message: str) -> None:
-            print(f"\r{fraction:4.0%} {message}", end="", file=sys.stderr, flush=True)
+            print(f"\r{fraction:4.0%} {_t(message)}", end="", file=sys.stderr, flush=True)
 
-        written = await export_run(run, args.format, args.out, image_path=services.image_path,
-                                   options=options, progress=progress)
+        exporting = asyncio.ensure_future(export_run(
+            run, args.format, args.out, image_path=services.image_path, options=options,
+            progress=progress, scratch=services.settings.home / "tmp"))
+        with _StopOnSigint(exporting.cancel) as stop:  # Ctrl-C or SIGTERM: cleanly
+            try:
+                written = await exporting
+            except asyncio.CancelledError:
+                if not stop.requested:
+                    raise
+                print("\nstoryreel: export cancelled; nothing was written", file=sys.stderr)
+                return EXIT_RUN_NOT_COMPLETE
         print(f"\nwrote {written}", file=sys.stderr)
         return EXIT_OK
 
@@ -266,7 +284,7 @@ async def cmd_delete(args: argparse.Namespace) -> int:
     async with _services(load_settings()) as services:
         run = await services.history.get_run(args.run_id)
         keys = [] if args.keep_images else await services.store.list(run_prefix(run.run_id))
-        what = f"run {run.run_id} ({run.title or 'untitled'})"
+        what = f"run {run.run_id} ({_t(run.title) or 'untitled'})"
         if keys:
             what += f" and its {len(keys)} image file{'s' if len(keys) != 1 else ''}"
         if not _confirm(f"Delete {what}?", args.yes):
@@ -283,7 +301,7 @@ async def cmd_orphans(args: argparse.Namespace) -> int:
         known = await _all_run_ids(services)
         found = await find_orphans(services.store, known)
         for run_id in found.run_ids:
-            print(f"{run_id}  {len(found.by_run[run_id])} objects")
+            print(f"{_t(run_id)}  {len(found.by_run[run_id])} objects")
         if not found:
             print("no orphaned objects", file=sys.stderr)
             return EXIT_OK
@@ -332,7 +350,7 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"warn {warning}")
         for c in checks:
             mark = "ok  " if c["ok"] else "FAIL"
-            print(f"{mark} {c['name']:<9} {c['mode']:<9} {c['detail']}: {c['message']}")
+            print(f"{mark} {c['name']:<9} {c['mode']:<9} {_t(c['detail'])}: {_t(c['message'])}")
     return EXIT_OK if ok else EXIT_RUN_NOT_COMPLETE
 
 
@@ -366,7 +384,7 @@ class _services:
         self.services = await open_services(self.settings)
         reason = getattr(self.services.history, "reason", None)
         if reason:  # runs still work; say once that they are not being kept
-            print(f"storyreel: history is unavailable, runs are not kept: {reason}",
+            print(f"storyreel: history is unavailable, runs are not kept: {_t(reason)}",
                   file=sys.stderr)
         return self.services
 

@@ -33,6 +33,19 @@ class StorageError(StoryreelError):
     """A blob could not be written, read or found."""
 
 
+class DiskError(StorageError):
+    """The disk refused a write: full, over quota, read-only, or not ours to write.
+
+    No shot or export is at fault, so nothing is retried: a run stops at the first
+    one (see ``Pipeline``). ``path`` is the folder that could not be written.
+    """
+
+    def __init__(self, message: str, *, path: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+
 class HistoryError(StoryreelError):
     """The history store failed or is unavailable."""
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -78,33 +80,23 @@ def from_text(text: str, *, source: str | None = None, suffix: str = "") -> Idea
 
 
 def read(path: str | Path) -> list[Idea]:
-    """Read one idea file (or a ``.json`` batch of ideas). Raises ``IdeaError``."""
+    """Read one idea file (or a ``.json`` batch of ideas). Raises ``IdeaError``.
+
+    Only regular files are read, also behind a symbolic link: a folder, a named pipe, a
+    device or a socket is refused with what it is. The file is opened non-blocking (a
+    pipe swapped in after the check cannot hang the open), checked again on the open
+    descriptor, and read up to the size limit and one byte more, whatever ``stat`` said.
+    """
     path = Path(path)
     name = path.name or str(path)
     try:
-        if path.is_dir():
-            raise IdeaError(f"{name} is a folder, not an idea file")
-        if not path.exists() and not path.is_symlink():
-            raise IdeaError(f"{name}: no such file")
-        suffix = path.suffix.lower()
-        if suffix not in SUFFIXES:
-            kind = f"'{path.suffix}'" if path.suffix else "without an extension"
-            raise IdeaError(
-                f"{name}: unsupported file type {kind}; use .txt, .md, .fountain, .fdx or a "
-                ".json batch"
-            )
-        size = path.stat().st_size
-        if size > MAX_IDEA_BYTES:
-            raise IdeaError(f"{name} is {_megabytes(size)}; an idea file can be at most 1 MB")
-        data = path.read_bytes()
+        data, suffix = _read_regular(path, name)
     except IdeaError:
         raise
     except PermissionError:
         raise IdeaError(f"{name} cannot be read: permission denied") from None
     except OSError as exc:
         raise IdeaError(f"{name} cannot be read: {exc.strerror or exc}") from None
-    if len(data) > MAX_IDEA_BYTES:  # grew while we looked
-        raise IdeaError(f"{name} is {_megabytes(len(data))}; an idea file can be at most 1 MB")
     if suffix == ".fdx":  # Final Draft: XML, read safely into Fountain
         from app.core.screenplay_fdx import to_fountain
 
@@ -113,6 +105,61 @@ def read(path: str | Path) -> list[Idea]:
     if suffix == ".json":
         return _read_batch(text, name)
     return [from_text(text, source=name, suffix=suffix)]
+
+
+def _read_regular(path: Path, name: str) -> tuple[bytes, str]:
+    try:
+        st = os.stat(path)  # follows links: the kind of what is finally there
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise IdeaError(f"{name} is a link to a file that does not exist") from None
+        raise IdeaError(f"{name}: no such file") from None
+    _refuse_unless_regular(st, name)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        kind = f"'{path.suffix}'" if path.suffix else "without an extension"
+        raise IdeaError(
+            f"{name}: unsupported file type {kind}; use .txt, .md, .fountain, .fdx or a "
+            ".json batch"
+        )
+    if st.st_size > MAX_IDEA_BYTES:
+        raise IdeaError(f"{name} is {_megabytes(st.st_size)}; an idea file can be at most 1 MB")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | \
+        getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        _refuse_unless_regular(os.fstat(fd), name)  # what was opened, not what was checked
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_IDEA_BYTES:
+            chunk = os.read(fd, MAX_IDEA_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_IDEA_BYTES:  # grew since stat, or stat did not tell (a /proc file)
+        raise IdeaError(f"{name} is more than 1 MB; an idea file can be at most 1 MB")
+    return b"".join(chunks), suffix
+
+
+def _refuse_unless_regular(st: os.stat_result, name: str) -> None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IdeaError(f"{name} is a folder, not an idea file")
+    if stat.S_ISFIFO(mode):
+        what = "a named pipe (FIFO)"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        what = "a device"
+    elif stat.S_ISSOCK(mode):
+        what = "a socket"
+    else:
+        what = "something other than a file"
+    raise IdeaError(f"{name} is {what}, not an idea file: save the idea as a .txt, .md, "
+                    ".fountain or .json file and give that")
 
 
 def read_many(paths: list[str | Path]) -> list[Idea]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from app.core import events as ev
 from app.core import revisions
-from app.core.errors import HistoryError, RenderError, StageError, StoryreelError
+from app.core.errors import DiskError, HistoryError, RenderError, StageError, StoryreelError
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
 from app.core.metering import metering
@@ -290,6 +290,8 @@ class Pipeline:
                 task.uncancel()
                 return run
             raise
+        except DiskError as exc:  # the disk, not a shot: stop once, say how to go on
+            run.status, run.error = RunStatus.FAILED, f"{exc}, then `storyreel resume {run.run_id}`"
         except StoryreelError as exc:
             run.status, run.error = RunStatus.FAILED, str(exc)
         finally:
@@ -462,6 +464,10 @@ class Pipeline:
             started = time.monotonic()
             try:
                 result = await self.renderer.render_shot(request)
+            except DiskError as exc:  # no retry, no other shot: the run stops (see _drive)
+                shot.status, shot.error = ShotStatus.CANCELLED, str(exc)
+                await self._announce_final(run, shot)
+                raise
             except Exception as exc:  # (a cancel is not an Exception: it goes straight up)
                 retryable = isinstance(exc, RenderError) and exc.retryable
                 message = str(exc) if isinstance(exc, StoryreelError) else _bug(exc)

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from app.core import events as ev
 from app.core.models import ShotStatus, Stage
+from app.core.text import printable
 
 STAGE_TEXT = {
     Stage.QUEUED: "queued",
@@ -116,7 +117,8 @@ class ProgressPrinter:
     def _shot_progress(self) -> None:
         text = self.progress.describe()
         if self.tty:
-            self.stream.write(f"\r\033[K[{self.label}] {text}")
+            self.stream.write(f"\r\033[K[{printable(self.label, one_line=True)}] "
+                              f"{printable(text, one_line=True)}")
             self.stream.flush()
             self._last_line = text
             return
@@ -133,5 +135,8 @@ class ProgressPrinter:
 
     def _line(self, text: str) -> None:
         self._end_status()
-        self.stream.write(f"[{self.label}] {text}\n")
+        # Titles, errors and file names are untrusted: no control character reaches the
+        # terminal (see app.core.text).
+        self.stream.write(f"[{printable(self.label, one_line=True)}] "
+                          f"{printable(text, one_line=True)}\n")
         self.stream.flush()

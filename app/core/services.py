@@ -8,6 +8,7 @@ default; nothing else in the app decides which.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from app.core.errors import HistoryError, StoryreelError
 from app.core.estimate import Estimate, estimate_run, recent_runs, usual_job_seconds
+from app.core.files import PRIVATE_DIR, secure_home, tighten
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
@@ -114,6 +116,7 @@ def build_renderer(settings: Settings, store: BlobStore) -> Renderer:
 async def open_services(settings: Settings) -> Services:
     """Every part, ready. Raises ``ConfigError`` for settings that cannot work together;
     an unreachable history does not raise (runs go on, see ``history.reason``)."""
+    await asyncio.to_thread(secure_home, settings.home)  # 0700 folders, looser ones tightened
     store = open_blob_store(settings)
     parts: list = [store]
     try:
@@ -124,6 +127,7 @@ async def open_services(settings: Settings) -> Services:
         cache = open_preview_cache(settings, store)
         parts.append(cache)
         history = await open_history(settings)
+        await asyncio.to_thread(tighten, settings.db_dir, PRIVATE_DIR)  # made just now: 0700
     except BaseException:
         for part in reversed(parts):
             with contextlib.suppress(Exception):

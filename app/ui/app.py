@@ -42,7 +42,10 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.core.errors import ConfigError, StoryreelError
+from app.core.files import PrivateRotatingFileHandler, private_dir
 from app.core.settings import Settings, default_home, load_settings, parse
+from app.core.text import PrintableFormatter
+from app.core.urls import RedactingFilter
 from app.ui import theme, translations
 from app.ui.bridge import EventBridge
 from app.ui.errors import Action, ErrorPresenter, install_excepthook, loop_exception_handler
@@ -274,8 +277,8 @@ def start_logging(folder: Path) -> Callable[[], None]:
     root = logging.getLogger()
     handlers: list[logging.Handler] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
+        private_dir(folder)  # 0700, and the log 0600: titles, errors, the database port
+        file_handler = PrivateRotatingFileHandler(
             folder / LOG_FILE, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -284,11 +287,12 @@ def start_logging(folder: Path) -> Callable[[], None]:
         print(f"storyreel: cannot write logs to {folder}: {exc.strerror}", file=sys.stderr)
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.WARNING)
-    stderr.setFormatter(logging.Formatter("storyreel: %(levelname)s %(name)s: %(message)s"))
+    stderr.setFormatter(PrintableFormatter("storyreel: %(levelname)s %(name)s: %(message)s"))
     records: queue.SimpleQueue = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, stderr,
                                               respect_handler_level=True)
     to_queue = logging.handlers.QueueHandler(records)
+    to_queue.addFilter(RedactingFilter())  # a URL in a log line: scheme, host and port only
     root.addHandler(to_queue)
     level = root.level
     root.setLevel(logging.INFO)

@@ -125,7 +125,8 @@ class ShotDetailDialog(QDialog):
         self.versions.setFixedHeight(self.versions.gridSize().height() + scrollbar + 8)
         self.versions.setToolTip(self.tr("This image and the ones it replaced: pick one to "
                                          "see it"))
-        self.version_info = QLabel(wordWrap=True, objectName="versionInfo")
+        self.version_info = QLabel(wordWrap=True, objectName="versionInfo",
+                                   textFormat=Qt.TextFormat.PlainText)
         self.version_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.version_prompt = QPlainTextEdit(readOnly=True, objectName="versionPrompt")
         self.version_prompt.setFixedHeight(self.fontMetrics().lineSpacing() * 4 + 16)
@@ -133,18 +134,18 @@ class ShotDetailDialog(QDialog):
         self.use_version = QPushButton(self.tr("&Use this version"))
         self.use_version.setToolTip(self.tr(
             "Make the version shown the shot's image; the current one is kept as a version"))
-        self.heading = QLabel(objectName="detailHeading")
-        self.status = QLabel(wordWrap=True)
-        self.description = QLabel(wordWrap=True)
+        self.heading = QLabel(objectName="detailHeading", textFormat=Qt.TextFormat.PlainText)
+        self.status = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.description = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.dialogue = QLabel(wordWrap=True)
+        self.dialogue = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.prompt = QPlainTextEdit(objectName="promptEdit")
         self.prompt.setMinimumHeight(96)
         self.prompt.setMaximumHeight(180)
         self.seed = QSpinBox(minimum=0, maximum=MAX_SEED)
         self.new_seed = QPushButton(self.tr("New seed"))
         self.timings = QLabel(wordWrap=True)
-        self.job = QLabel()
+        self.job = QLabel(textFormat=Qt.TextFormat.PlainText)
         self.job.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         seed_row = QHBoxLayout()

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import (
     ConfigError,
+    DiskError,
     HistoryError,
     IdeaError,
     RemoteError,
@@ -90,6 +91,9 @@ def hint_for(exc: BaseException) -> str:
             return translate("errors", "Check the R2 keys in File › Settings.")
         case BucketNotFound():
             return translate("errors", "Check the R2 bucket name in File › Settings.")
+        case DiskError():
+            return translate("errors", "Free some space on that disk (or make it writable), "
+                             "then try again: an unfinished run resumes from History.")
         case ObjectNotFound():
             return translate("errors", "The image is no longer in storage: render the shot "
                              "again.")
@@ -244,10 +248,12 @@ class MessageBar(QFrame):
         self.setObjectName("messageBar")
         self.setProperty("level", ERROR)
         self._queue: list[Message] = []
-        self.title = QLabel(objectName="messageTitle")
-        self.text = QLabel(objectName="messageText", wordWrap=True)
+        # Plain text: a message often quotes a server's error, which may hold HTML.
+        self.title = QLabel(objectName="messageTitle", textFormat=Qt.TextFormat.PlainText)
+        self.text = QLabel(objectName="messageText", wordWrap=True,
+                           textFormat=Qt.TextFormat.PlainText)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.more = QLabel(objectName="messageMore")
+        self.more = QLabel(objectName="messageMore", textFormat=Qt.TextFormat.PlainText)
         self.actions_box = QHBoxLayout()
         self.actions_box.setSpacing(6)
         self.details_button = QPushButton(self.tr("Details"), checkable=True, flat=True)

@@ -165,12 +165,13 @@ class ExportDialog(QDialog):
         self.path.setText(str(folder / suggested_filename(run, self._format)))
         self.path.setToolTip(self.tr("The file to write; the folder is created if needed"))
         self.browse = QPushButton(self.tr("Choose…"))
-        self.note = QLabel(wordWrap=True, objectName="formError")  # why it cannot, or failed
+        self.note = QLabel(wordWrap=True, objectName="formError",  # why it cannot, or failed
+                           textFormat=Qt.TextFormat.PlainText)
         self.note.hide()
         self.bar = QProgressBar(objectName="runProgress", textVisible=False, minimum=0,
                                 maximum=1000)
         self.bar.setFixedHeight(6)
-        self.state = QLabel(objectName="dialogIntro")
+        self.state = QLabel(objectName="dialogIntro", textFormat=Qt.TextFormat.PlainText)
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton(self.tr("Export"),
                                                     QDialogButtonBox.ButtonRole.AcceptRole)
@@ -337,7 +338,8 @@ class ExportDialog(QDialog):
         async def work(report) -> Path:
             run = await services.history.get_run(run_id)  # as stored, with every image
             return await export_run(run, fmt, target, image_path=services.image_path,
-                                    options=options, progress=lambda f, _m: report(f))
+                                    options=options, progress=lambda f, _m: report(f),
+                                    scratch=services.settings.home / "tmp")
 
         self._set_busy(True, self.tr("Exporting to %1…").replace("%1", target.name))
         self.task = self.ops.start(work, what=self.tr("Exporting"), parent=self,

@@ -107,7 +107,7 @@ class IdeaPanel(QFrame):
         self.generate = QPushButton(self.tr("Generate"), objectName="generateButton")
         self.generate.setToolTip(self.tr("Make a storyboard from this idea (Ctrl+Enter)"))
         self.generate.setDefault(True)
-        self.queue_label = QLabel(objectName="queueLabel")
+        self.queue_label = QLabel(objectName="queueLabel", textFormat=Qt.TextFormat.PlainText)
         self.clear_queue = QPushButton(self.tr("Clear queue"), flat=True)
         self.clear_queue.hide()
         self.estimate = QLabel(objectName="estimateLabel")

@@ -64,7 +64,7 @@ class EditorRow(QFrame):
         self.apply_button = QPushButton(self.tr("Apply"))
         self.apply_button.setToolTip(self.tr("Save this change; the shots it changes are "
                                              "marked stale (Ctrl+S)"))
-        self.note = _muted(QLabel(wordWrap=True))
+        self.note = _muted(QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText))
         self.note.hide()
         self.editable = False
         shortcut = QShortcut(QKeySequence.StandardKey.Save, self)
@@ -102,11 +102,11 @@ class LookEditor(EditorRow):
         self.setObjectName("lookEditor")
         self.name = character.name
         self.saved = character.description
-        self.title = QLabel(character.name.title())
+        self.title = QLabel(character.name.title(), textFormat=Qt.TextFormat.PlainText)
         font = QFont(self.title.font())
         font.setBold(True)
         self.title.setFont(font)
-        self.meta = _muted(QLabel())
+        self.meta = _muted(QLabel(textFormat=Qt.TextFormat.PlainText))
         self.look = _field(3)
         self.look.setPlaceholderText(self.tr("How %1 looks: age, build, face, hair, clothes")
                                      .replace("%1", character.name.title()))
@@ -177,7 +177,7 @@ class SceneEditor(EditorRow):
         self.summary.setPlainText(scene.summary)
         self.summary.setAccessibleName(self.tr("Summary of scene %1").replace(
             "%1", str(scene.index)))
-        self.meta = _muted(QLabel())
+        self.meta = _muted(QLabel(textFormat=Qt.TextFormat.PlainText))
         self.meta.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
         grid = QGridLayout(self)

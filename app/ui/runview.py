@@ -61,11 +61,12 @@ class RunView(QWidget):
         self.session: Session | None = None
         self._regenerating: str | None = None  # run id, from the press until the run ends
 
-        self.title = QLabel(self.tr("No run yet"), objectName="runTitle")
+        self.title = QLabel(self.tr("No run yet"), objectName="runTitle",
+                            textFormat=Qt.TextFormat.PlainText)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.meta = QLabel(objectName="runMeta")
+        self.meta = QLabel(objectName="runMeta", textFormat=Qt.TextFormat.PlainText)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.stage = QLabel(objectName="runStage")
+        self.stage = QLabel(objectName="runStage", textFormat=Qt.TextFormat.PlainText)
         self.bar = QProgressBar(objectName="runProgress", textVisible=False)
         self.bar.setFixedHeight(6)
         self.retry_button = QPushButton(self.tr("Retry failed"))

@@ -110,7 +110,8 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         for title, part, names in PAGES:
             self.tabs.addTab(self._page(part, names), self.tr(title))
-        self.error = QLabel(wordWrap=True, objectName="formError")
+        self.error = QLabel(wordWrap=True, objectName="formError",
+                            textFormat=Qt.TextFormat.PlainText)
         self.error.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -154,7 +155,8 @@ class SettingsDialog(QDialog):
             form.addRow(name, field)
         if part is not None:
             button = QPushButton(self.tr("Test"), objectName=f"test_{part}")
-            result = QLabel(wordWrap=True, objectName=f"result_{part}")
+            result = QLabel(wordWrap=True, objectName=f"result_{part}",
+                            textFormat=Qt.TextFormat.PlainText)
             result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             button.clicked.connect(lambda _=False, p=part: self.test(p))
             row = QHBoxLayout()

@@ -93,7 +93,8 @@ class MainWindow(QMainWindow):
         # "Queued …" takes the whole bar while it shows, rather than being cut short by this
         # long line (longer still in French); the line comes back when the message goes.
         self.where = QLabel(objectName="whereLabel",
-                            alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                            alignment=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                            textFormat=Qt.TextFormat.PlainText)
         self.statusBar().addWidget(self.where, 1)
         self.statusBar().setSizeGripEnabled(False)
         self._menus()

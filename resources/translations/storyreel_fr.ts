@@ -1556,6 +1556,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Vérifiez le nom du compartiment R2 dans Fichier › Paramètres.</translation>
     </message>
     <message>
+        <source>Free some space on that disk (or make it writable), then try again: an unfinished run resumes from History.</source>
+        <translation>Libérez de la place sur ce disque (ou rendez-le inscriptible), puis réessayez : une génération inachevée reprend depuis l’historique.</translation>
+    </message>
+    <message>
         <source>The image is no longer in storage: render the shot again.</source>
         <translation>L’image n’est plus dans le stockage : refaites le rendu du plan.</translation>
     </message>

@@ -164,3 +164,104 @@ def test_typed_ideas_are_checked_too():
         ideas.from_text("   ")
     with pytest.raises(IdeaError, match="at most 1 MB"):
         ideas.from_text("x" * 1_000_001)
+
+
+# Paths that are not plain files: refused with what they are, never read or waited on.
+
+def _read_in_thread(path):
+    """``ideas.read`` with a guard: a hang (the old FIFO behaviour) fails the test
+    instead of stopping the suite."""
+    import threading
+
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["value"] = ideas.read(path)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        # unblock the reader so the thread can end, then fail
+        with open(path, "wb", opener=lambda p, f: os.open(p, f | os.O_NONBLOCK)):
+            pass
+        pytest.fail(f"reading {path} hung")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this platform")
+    path = tmp_path / "idea.txt"
+    os.mkfifo(path)
+    return path
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(fifo):
+    with pytest.raises(IdeaError, match=r"idea.txt is a named pipe \(FIFO\), not an idea file"):
+        _read_in_thread(fifo)
+
+
+def test_a_named_pipe_behind_a_link_is_refused_too(fifo, tmp_path):
+    link = tmp_path / "story.md"
+    link.symlink_to(fifo)
+    with pytest.raises(IdeaError, match=r"story.md is a named pipe"):
+        _read_in_thread(link)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_a_device_is_refused_even_behind_a_link_with_a_text_name(tmp_path):
+    link = tmp_path / "idea.txt"
+    link.symlink_to("/dev/zero")  # read "to the limit" it would be a megabyte of NULs
+    with pytest.raises(IdeaError, match=r"idea\.txt is a device, not an idea file"):
+        _read_in_thread(link)
+    with pytest.raises(IdeaError, match="zero is a device"):
+        _read_in_thread("/dev/zero")
+
+
+def test_a_socket_is_refused(tmp_path):
+    import socket
+
+    if not hasattr(socket, "AF_UNIX"):
+        pytest.skip("no Unix sockets on this platform")
+    path = tmp_path / "idea.txt"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(IdeaError, match=r"idea\.txt is a socket, not an idea file"):
+            _read_in_thread(path)
+
+
+def test_a_folder_behind_a_link_and_a_dangling_link_are_refused(tmp_path):
+    (tmp_path / "folder.txt").mkdir()
+    (tmp_path / "a.txt").symlink_to(tmp_path / "folder.txt")
+    with pytest.raises(IdeaError, match=r"a\.txt is a folder"):
+        ideas.read(tmp_path / "a.txt")
+    (tmp_path / "b.txt").symlink_to(tmp_path / "gone.txt")
+    with pytest.raises(IdeaError, match=r"b\.txt is a link to a file that does not exist"):
+        ideas.read(tmp_path / "b.txt")
+
+
+def test_a_link_to_a_regular_file_is_read(tmp_path):
+    (tmp_path / "real.txt").write_text("A keeper keeps a light.", encoding="utf-8")
+    (tmp_path / "link.md").symlink_to(tmp_path / "real.txt")
+    [idea] = ideas.read(tmp_path / "link.md")
+    assert idea.text == "A keeper keeps a light." and idea.source == "link.md"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/kallsyms"), reason="needs a Linux /proc file")
+def test_the_size_limit_holds_while_reading_when_stat_says_nothing(tmp_path):
+    # /proc files say 0 bytes to stat; this one holds megabytes (the kernel's symbols).
+    with open("/proc/kallsyms", "rb") as f:
+        if len(f.read(ideas.MAX_IDEA_BYTES + 1)) <= ideas.MAX_IDEA_BYTES:
+            pytest.skip("/proc/kallsyms is smaller than the limit here")
+    assert os.stat("/proc/kallsyms").st_size == 0
+    link = tmp_path / "symbols.txt"
+    link.symlink_to("/proc/kallsyms")
+    with pytest.raises(IdeaError, match=r"symbols\.txt is more than 1 MB"):
+        ideas.read(link)

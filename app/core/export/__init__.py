@@ -44,6 +44,7 @@ from app.core.export.base import (
     slug,
     story_order,
 )
+from app.core.files import disk_error
 from app.core.models import ImageRef, Run
 
 __all__ = [
@@ -100,14 +101,17 @@ async def export_run(
     image_path: ImagePath,
     options: ExportOptions | None = None,
     progress: Progress | None = None,
+    scratch: Path | None = None,
 ) -> Path:
     """Write ``run`` as ``fmt`` to ``out`` and return the path written.
 
     ``out`` gets the format's suffix when it has none. ``image_path`` gives a
     local file for an image (``Services.image_path``). ``progress(fraction,
     message)`` is called on the event loop's thread, fractions never going
-    back. Raises an ``ExportError`` subclass with a one-line message; on any
-    failure or cancellation nothing is left at ``out``.
+    back. ``scratch`` is a folder for work files (the mp4's frames; pass the data
+    folder's ``tmp``, so what a killed export leaves is swept later). Raises an
+    ``ExportError`` subclass with a one-line message; on any failure or cancellation
+    nothing is left at ``out``.
     """
     spec = FORMATS.get(fmt.strip().lower()) if isinstance(fmt, str) else None
     if spec is None:
@@ -131,8 +135,15 @@ async def export_run(
     report(0.0, f"exporting {spec.name} to {target.name}")
     temp = await _reserve(target)
     try:  # formats run their blocking work through in_thread: none is left running here
-        await spec.write(ExportJob(run, panels, options, target, temp, report))
+        await spec.write(ExportJob(run, panels, options, target, temp, report,
+                                   scratch=scratch))
         await in_thread(None, publish, temp, target, options.overwrite)
+    except OSError as exc:  # a full or read-only disk: say which, not a traceback
+        discard(temp)
+        error = disk_error(exc, exc.filename or target)
+        if error is None:
+            raise
+        raise error from None
     except BaseException:
         discard(temp)  # a quick unlink; also on cancellation
         raise

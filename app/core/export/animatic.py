@@ -11,23 +11,34 @@ ffmpeg's ``-progress`` output.
 
 The encoder is a good neighbour: it leaves one core free (``-threads``) and runs at a
 lower priority, so that the window it is started from stays responsive while it works.
+It never outlives us: a cancel (Ctrl-C, SIGTERM, the window's Cancel) kills it and
+removes the frames; on Linux a SIGKILL of the app kills it too (``PR_SET_PDEATHSIG``,
+set in the child). The frames are drawn in a private folder inside the data folder
+(``job.scratch``), so those a killed export leaves are swept at the next export or start.
+Titles and captions are stripped of control characters (a NUL cannot reach ffmpeg).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
 from app.core.export.base import EncodeError, ExportJob, ExportToolMissing, Panel, in_thread
+from app.core.files import private_dir, sweep_scratch
 from app.core.renderers.panel import wrap
+from app.core.text import printable
 
 BACKGROUND = (12, 12, 14)
 PAPER = (246, 244, 238)
@@ -60,8 +71,8 @@ def caption_text(panel: Panel) -> str:
     shot = panel.shot
     if shot.dialogue:
         who = f"{panel.speaker}: " if panel.speaker else ""
-        return f"{who}“{shot.dialogue}”"
-    return shot.description
+        return printable(f"{who}“{shot.dialogue}”", one_line=True)
+    return printable(shot.description, one_line=True)
 
 
 def compose_frame(panel: Panel, size: tuple[int, int], captions: bool) -> Image.Image:
@@ -95,7 +106,7 @@ def _missing_card(frame: Image.Image, panel: Panel, room: tuple[int, int]) -> No
     w, h = room
     draw.rectangle([0, 0, w, h], fill=PAPER)
     size = max(10, h // 12)
-    text = f"{panel.shot.number} {panel.shot.shot_type.value}: no image"
+    text = printable(f"{panel.shot.number} {panel.shot.shot_type.value}: no image", one_line=True)
     font = _font(size)
     draw.text(((w - draw.textlength(text, font=font)) / 2, h / 2 - size), text, fill=INK,
               font=font)
@@ -108,7 +119,7 @@ def _caption_band(panel: Panel, w: int, h: int) -> Image.Image:
     font = _font(size)
     pad, line_h = size // 2, int(size * 1.3)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    tag = f" {panel.shot.number}  {panel.shot.shot_type.value} "
+    tag = f" {printable(panel.shot.number, one_line=True)}  {panel.shot.shot_type.value} "
     tag_w = int(measure.textlength(tag, font=font))
     lines = wrap(measure, caption_text(panel), font, w - 3 * pad - tag_w, 2) or [""]
     band = Image.new("RGB", (w, 2 * pad + 2 * line_h), CAPTION)
@@ -153,7 +164,8 @@ def ffmpeg_command(exe: str, concat: Path, out: Path, *, seconds: float, fps: in
         "-c:v", "libx264", "-preset", "veryfast", "-tune", "stillimage", "-crf", "20",
         "-threads", str(threads), "-filter_threads", str(threads),
         "-an", "-movflags", "+faststart",
-        "-metadata", f"title={title}", "-metadata", f"comment={comment}",
+        "-metadata", f"title={printable(title, one_line=True)}",
+        "-metadata", f"comment={printable(comment, one_line=True)}",
         "-progress", "pipe:1", "-nostats", "-f", "mp4", str(out),
     ]
 
@@ -170,7 +182,10 @@ def progress_seconds(line: str) -> float | None:
 async def write_mp4(job: ExportJob) -> None:
     exe = ffmpeg_exe()
     fps = job.options.fps
-    with tempfile.TemporaryDirectory(prefix="storyreel-mp4-", ignore_cleanup_errors=True) as tmp:
+    if job.scratch is not None:  # private, and rid of what killed exports left
+        await in_thread(None, _prepare_scratch, job.scratch)
+    with tempfile.TemporaryDirectory(prefix=f"export-{os.getpid()}-", dir=job.scratch,
+                                     ignore_cleanup_errors=True) as tmp:
         folder = Path(tmp)
         entries = await in_thread(job, _prepare_frames, job, folder,
                                   job.report.part(0.0, PREPARE_SHARE))
@@ -181,6 +196,11 @@ async def write_mp4(job: ExportJob) -> None:
                                  title=job.title, comment=f"storyreel run {job.run.run_id}")
         await _encode(command, seconds, folder / "ffmpeg.log",
                       job.report.part(PREPARE_SHARE, 0.99))
+
+
+def _prepare_scratch(folder: Path) -> None:
+    private_dir(folder)
+    sweep_scratch(folder)
 
 
 def _prepare_frames(job: ExportJob, folder: Path, report) -> list[tuple[str, int]]:
@@ -197,15 +217,15 @@ def _prepare_frames(job: ExportJob, folder: Path, report) -> list[tuple[str, int
 
 async def _encode(command: list[str], seconds: float, log_path: Path, report) -> None:
     log = await in_thread(None, open, log_path, "wb")  # ffmpeg's stderr, for the error
+    encoder = _Encoder(command, log, seconds, report)
     try:
-        proc = await _start(command, log)
-        following = asyncio.ensure_future(asyncio.to_thread(_follow, proc, seconds, report))
+        running = asyncio.ensure_future(asyncio.to_thread(encoder.run))
         try:
-            code = await asyncio.shield(following)
-        except asyncio.CancelledError:  # stop the encoder; _follow then sees the end of it
-            proc.kill()
+            code = await asyncio.shield(running)
+        except asyncio.CancelledError:  # stop the encoder; its thread then sees the end
+            encoder.kill()
             with contextlib.suppress(BaseException):
-                await following
+                await running
             raise
     finally:
         log.close()
@@ -215,18 +235,76 @@ async def _encode(command: list[str], seconds: float, log_path: Path, report) ->
         raise EncodeError(f"ffmpeg failed (exit {code}): {lines[-1] if lines else 'no output'}")
 
 
+class _Encoder:
+    """ffmpeg started and followed by one worker thread, which lives exactly as long as
+    ffmpeg does: ``PR_SET_PDEATHSIG`` fires when the thread that started the child ends,
+    so the starting thread must not be a pool thread that could end first."""
+
+    def __init__(self, command: list[str], log, seconds: float, report) -> None:
+        self.command, self.log, self.seconds, self.report = command, log, seconds, report
+        self._proc: subprocess.Popen | None = None
+        self._killed = False
+        self._lock = threading.Lock()
+
+    def run(self) -> int:
+        try:
+            proc = _popen(self.command, self.log)
+        except OSError as exc:
+            raise ExportToolMissing(f"cannot start ffmpeg ({self.command[0]}): "
+                                    f"{exc.strerror or exc}") from None
+        with self._lock:
+            self._proc = proc
+            if self._killed:  # cancelled while it was starting
+                proc.kill()
+        return _follow(proc, self.seconds, self.report)
+
+    def kill(self) -> None:
+        with self._lock:
+            self._killed = True
+            if self._proc is not None:
+                with contextlib.suppress(OSError):
+                    self._proc.kill()
+
+
 def _popen(command: list[str], log) -> subprocess.Popen:
     """Start the encoder at a lower priority than the app: below-normal on Windows, and
-    ``NICENESS`` more on POSIX, set by the parent once the child exists (a ``preexec_fn``
-    is unsafe in a process with threads, as Qt's is)."""
+    ``NICENESS`` more on POSIX, set by the parent once the child exists. On Linux the
+    child asks the kernel to SIGKILL it when we die (see ``die_with_parent``)."""
     flags = 0
     if sys.platform == "win32":
         flags = subprocess.CREATE_NO_WINDOW | subprocess.BELOW_NORMAL_PRIORITY_CLASS
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=log, creationflags=flags)
+                            stderr=log, creationflags=flags, preexec_fn=die_with_parent())
     if sys.platform != "win32":
         lower_priority(proc.pid)
     return proc
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when the thread that started it
+    (and so this process) ends, kill -9 included: Linux ``prctl(PR_SET_PDEATHSIG)``.
+    None elsewhere (macOS and Windows have no such call; there a cancel still kills the
+    encoder, but a SIGKILL of the app does not).
+
+    A ``preexec_fn`` runs between fork and exec, where only async-signal-safe calls are
+    sound in a process with threads (Qt's): this one makes one system call through a
+    function pointer and arguments resolved here, in the parent, and reads getppid."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    args = (ctypes.c_int(1), ctypes.c_ulong(signal.SIGKILL),  # PR_SET_PDEATHSIG
+            ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(*args)
+        if os.getppid() != parent:  # we died before the call above: go at once
+            os._exit(1)
+
+    return preexec
 
 
 def lower_priority(pid: int, by: int = NICENESS) -> None:
@@ -234,21 +312,6 @@ def lower_priority(pid: int, by: int = NICENESS) -> None:
     with contextlib.suppress(OSError):  # gone already, or not allowed: run as it is
         current = os.getpriority(os.PRIO_PROCESS, pid)
         os.setpriority(os.PRIO_PROCESS, pid, min(19, current + by))
-
-
-async def _start(command: list[str], log) -> subprocess.Popen:
-    starting = asyncio.ensure_future(asyncio.to_thread(_popen, command, log))
-    try:
-        return await asyncio.shield(starting)
-    except OSError as exc:
-        raise ExportToolMissing(f"cannot start ffmpeg ({command[0]}): "
-                                f"{exc.strerror or exc}") from None
-    except asyncio.CancelledError:  # cancelled while starting: stop what did start
-        with contextlib.suppress(Exception):
-            proc = await starting
-            proc.kill()
-            await asyncio.to_thread(proc.wait)
-        raise
 
 
 def _follow(proc: subprocess.Popen, seconds: float, report) -> int:

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.core.errors import StoryreelError
+from app.core.files import pid_alive
 from app.core.models import Run, Shot
+from app.core.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,7 @@ class ExportJob:
     temp: Path  # where the format writes it
     report: Reporter
     stop: threading.Event = field(default_factory=threading.Event)  # set on cancellation
+    scratch: Path | None = None  # a private folder for work files (frames); None: system temp
 
     def check_stop(self) -> None:
         """Called by long loops in worker threads between steps."""
@@ -148,8 +151,9 @@ class ExportJob:
 
     @property
     def title(self) -> str:
-        return self.run.title or (self.run.script.title if self.run.script else "") or \
-            f"Run {self.run.run_id}"
+        """The run's title, on one line without control characters (it is untrusted)."""
+        title = self.run.title or (self.run.script.title if self.run.script else "")
+        return printable(title, one_line=True) or f"Run {self.run.run_id}"
 
     @property
     def with_images(self) -> list[Panel]:
@@ -253,8 +257,11 @@ def check_target(out: Path, suffix: str, overwrite: bool) -> Path:
 
 
 def reserve_temp(target: Path) -> Path:
-    """An empty temporary file beside ``target`` (same file system, so the rename is atomic)."""
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    """An empty temporary file beside ``target`` (same file system, so the rename is atomic),
+    named with our process id; those of the same target that a killed export left (their
+    process is gone) are removed first."""
+    _sweep_parts(target)
+    temp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         with open(temp, "xb"):
             pass
@@ -262,6 +269,18 @@ def reserve_temp(target: Path) -> Path:
         raise ExportTargetError(f"cannot write in {target.parent}: "
                                 f"{exc.strerror or exc}") from None
     return temp
+
+
+def _sweep_parts(target: Path) -> None:
+    prefix = f".{target.name}."
+    with contextlib.suppress(OSError):
+        for entry in target.parent.iterdir():
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(".part")):
+                continue
+            pid = name[len(prefix):-len(".part")].partition("-")[0]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                discard(entry)
 
 
 def publish(temp: Path, target: Path, overwrite: bool) -> None:

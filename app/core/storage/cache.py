@@ -31,7 +31,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.errors import StorageError
+from app.core.errors import DiskError, StorageError
+from app.core.files import PRIVATE_DIR, disk_error
 from app.core.storage import BlobStore, ChecksumMismatch, ObjectNotFound, check_key
 
 if TYPE_CHECKING:
@@ -155,7 +156,13 @@ class PreviewCache:
             index[path] = size
             index.move_to_end(path)
             return path
-        await make()
+        try:
+            await make()
+        except (OSError, DiskError) as exc:  # full or read-only: one message, the cache's
+            error = disk_error(OSError(exc.errno, ""), self.root)
+            if error is None:
+                raise
+            raise error from None
         size = (await asyncio.to_thread(path.stat)).st_size
         index[path] = size
         index.move_to_end(path)
@@ -164,7 +171,8 @@ class PreviewCache:
 
     async def _download(self, store: BlobStore, ref: ImageRef, path: Path,
                         expected: str | None) -> Path:
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.parent.mkdir, mode=PRIVATE_DIR, parents=True,
+                                exist_ok=True)
         fd, tmp_name = await asyncio.to_thread(
             tempfile.mkstemp, prefix=".", suffix=".part", dir=path.parent)
         os.close(fd)
@@ -324,7 +332,7 @@ def _write_thumbnail(source: Path, dest: Path, width: int, quality: int, key: st
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise StorageError(f"image {key!r} is not a readable picture ({exc.__class__.__name__})"
                            ) from None
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".part", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from app.core.errors import StorageError
+from app.core.files import PRIVATE_DIR, disk_error, private_dir
 from app.core.storage import BlobInfo, ObjectNotFound, check_key
 
 
@@ -35,7 +36,7 @@ class LocalBlobStore:
 
     async def put(self, key: str, data: bytes, content_type: str = "image/png") -> BlobInfo:
         path = self._path(key)
-        await asyncio.to_thread(_write_atomic, path, data)
+        await asyncio.to_thread(_write_atomic, path, data, self.root)
         return BlobInfo(key=key, size=len(data), content_type=content_type)
 
     async def get_bytes(self, key: str) -> bytes:
@@ -49,7 +50,7 @@ class LocalBlobStore:
 
     async def get_to_file(self, key: str, path: Path) -> Path:
         data = await self.get_bytes(key)
-        await asyncio.to_thread(_write_atomic, Path(path), data)
+        await asyncio.to_thread(_write_atomic, Path(path), data, Path(path).parent)
         return Path(path)
 
     async def head(self, key: str) -> BlobInfo | None:
@@ -94,10 +95,13 @@ class LocalBlobStore:
 
     def _check(self) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            private_dir(self.root)
             with tempfile.TemporaryFile(dir=self.root):
                 pass
         except OSError as exc:
+            error = disk_error(exc, self.root)
+            if error is not None:
+                raise error from None
             raise StorageError(
                 f"cannot write to the blob folder {self.root}: {exc.strerror}; "
                 "free some space or point STORYREEL_HOME at a writable folder"
@@ -107,8 +111,20 @@ class LocalBlobStore:
         return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_atomic(path: Path, data: bytes, root: Path | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename. A full,
+    read-only or unwritable disk raises ``DiskError`` naming ``root`` (the store)."""
+    try:
+        _write_atomic_raw(path, data)
+    except OSError as exc:
+        error = disk_error(exc, root or path.parent)
+        if error is not None:
+            raise error from None
+        raise
+
+
+def _write_atomic_raw(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -18,7 +19,7 @@ from app.core.export import EncodeError, ExportOptions, export_run
 from app.core.export.animatic import (
     CAPTION,
     _encode,
-    _start,
+    _popen,
     canvas_size,
     compose_frame,
     encoder_threads,
@@ -215,6 +216,88 @@ async def test_the_encoder_runs_at_a_lower_priority_than_the_app():
                "and time.monotonic() < deadline:\n"
                "    time.sleep(0.01)\n"
                "print(os.getpriority(os.PRIO_PROCESS, 0), flush=True)\n"]
-    proc = await _start(command, subprocess.DEVNULL)
+    proc = await asyncio.to_thread(_popen, command, subprocess.DEVNULL)
     out, _ = await asyncio.to_thread(proc.communicate)
     assert int(out) == min(19, mine + 10)
+
+
+async def test_control_characters_in_the_title_and_captions_do_not_stop_the_export(small_board,
+                                                                                  tmp_path):
+    small_board.run.title = "Nul\x00 and \x1b[31mred\x1b[0m\nlight"
+    small_board.run.shots[0].description = "a bell\x00 rings \x07"
+    written = await export_run(small_board.run, "mp4", tmp_path / "a.mp4",
+                               image_path=small_board.image_path,
+                               options=ExportOptions(video_width=WIDTH, captions=True))
+    info = probe(written)
+    assert re.search(r"title\s*: Nul and \[31mred\[0m light\n", info), info
+
+
+def test_ffmpeg_metadata_never_carries_control_characters():
+    command = ffmpeg_command("ffmpeg", Path("in"), Path("out.mp4"), seconds=1.0, fps=24,
+                             title="a\x00b\x1bc\nd", comment="e\x9bf")
+    assert "title=abc d" in command and "comment=ef" in command
+
+
+async def test_frames_are_drawn_in_the_scratch_folder_and_none_are_left(small_board, tmp_path):
+    scratch = tmp_path / "home" / "tmp"
+    seen: list[list[str]] = []
+
+    def progress(_f, message):
+        if message.startswith("encoding"):
+            seen.append(sorted(p.name for p in scratch.glob("export-*/*.png")))
+
+    await export_run(small_board.run, "mp4", tmp_path / "a.mp4", image_path=small_board.image_path,
+                     options=ExportOptions(video_width=WIDTH), progress=progress, scratch=scratch)
+    assert seen and seen[0] == ["frame_00001.png", "frame_00002.png", "frame_00003.png"]
+    assert list(scratch.iterdir()) == []
+    assert (scratch.stat().st_mode & 0o777) == 0o700
+
+
+def test_the_frames_of_dead_exports_are_swept_and_live_ones_kept(tmp_path):
+    from app.core.files import sweep_scratch
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f"export-{dead.pid}-x").mkdir()
+    (tmp_path / f"export-{dead.pid}-x" / "frame_00001.png").write_bytes(b"frame")
+    (tmp_path / f"export-{os.getpid()}-y").mkdir()
+    (tmp_path / "something-else").mkdir()
+    assert sweep_scratch(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"export-{os.getpid()}-y",
+                                                          "something-else"]
+
+
+def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie waiting for its new parent to reap it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return "\nState:\tZ" in status
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_encoder_dies_with_the_app_even_on_sigkill(tmp_path):
+    # A stand-in for the app: it starts a long "encoder" the way the export does, then waits.
+    app = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         "from app.core.export.animatic import _popen\n"
+         "child = _popen([sys.executable, '-c', 'import time; time.sleep(120)'], "
+         "subprocess.DEVNULL)\n"
+         "print(child.pid, flush=True)\n"
+         "time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[3])
+    try:
+        encoder = int(app.stdout.readline())
+        assert not _gone(encoder)
+        app.kill()
+        app.wait()
+        for _ in range(500):  # the kernel kills it at once; give a loaded machine time
+            if _gone(encoder):
+                break
+            time.sleep(0.02)
+        assert _gone(encoder), "the encoder outlived the app"
+    finally:
+        app.kill()
+        app.wait()
