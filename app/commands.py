@@ -28,6 +28,7 @@ from app.core.export import (
     UnknownFormat,
     export_run,
 )
+from app.core.history import PageCursor
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
@@ -285,12 +286,12 @@ async def cmd_orphans(args: argparse.Namespace) -> int:
 async def _all_run_ids(services: Services) -> set[str]:
     ids: set[str] = set()
     before = None
-    while True:  # page by creation time: no skip-scans on large histories
+    while True:  # page by a cursor (time, then id): no skip-scans, no run skipped
         page = await services.history.list_runs(limit=500, before=before)
         ids.update(r.run_id for r in page)
         if len(page) < 500:
             return ids
-        before = page[-1].created_at
+        before = PageCursor.after(page[-1])
 
 
 def _confirm(question: str, yes: bool) -> bool:

@@ -20,7 +20,7 @@ from app.core.errors import HistoryError
 from app.core.history import DayUsage, HistoryStore
 from app.core.history.embedded import EmbeddedServer
 from app.core.history.mongo import MongoHistory
-from app.core.models import Run, Shot
+from app.core.models import Run, RunOwner, Shot
 from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,19 @@ class UnavailableHistory:
 
     async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
         raise self._fail()
+
+    async def run_owner(self, run_id: str) -> RunOwner | None:
+        raise self._fail()
+
+    async def claim_run(self, run_id: str, owner: RunOwner, *,
+                        previous: RunOwner | None) -> bool:
+        raise self._fail()
+
+    async def renew_run_owner(self, run_id: str, owner: RunOwner) -> bool:
+        return True  # nothing is kept, so nobody can take the run over
+
+    async def release_run(self, run_id: str, token: str) -> bool:
+        return True
 
     async def aclose(self) -> None:
         return None
