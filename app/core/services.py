@@ -18,6 +18,7 @@ from app.core.estimate import Estimate, estimate_run, recent_runs, usual_job_sec
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
+from app.core.ownership import Identity
 from app.core.pipeline import Pipeline, RetryPolicy
 from app.core.renderers import Renderer
 from app.core.renderers.draft import DraftRenderer
@@ -47,6 +48,7 @@ class Services:
             self.history,
             concurrency=concurrency or self.settings.concurrency,
             retry=RetryPolicy(max_attempts=self.settings.max_attempts),
+            identity=Identity.of_this_process(self.settings.home),  # the run owner it records
         )
 
     @property
