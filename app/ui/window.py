@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import ownership
 from app.core.ideas import SUFFIXES, Idea
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.settings import Settings
@@ -352,6 +353,13 @@ class MainWindow(QMainWindow):
 
     def _offer(self, runs: list[Run]) -> None:
         runs = [r for r in runs if not self.session.is_active(r.run_id)]
+        # Runs another window or machine is rendering (its heartbeat is fresh) are its own.
+        runs, busy = ownership.split_unfinished(runs, self.session.pipeline.leases.identity,
+                                                ownership.now_ms())
+        if busy:
+            self.statusBar().showMessage(
+                self.tr("%1 unfinished run(s) are being rendered by another window or computer;"
+                        " they are left alone").replace("%1", str(len(busy))), 10000)
         if not runs:
             return
         names = ", ".join(f"“{r.title or r.run_id}”" for r in runs[:3])
