@@ -231,6 +231,7 @@ class Leases:
         self._clock = clock
         self._alive = alive
         self._held: dict[str, int] = {}  # run id -> how many pieces of work hold it
+        self._tried: dict[str, float] = {}  # run id -> when its heartbeat was last tried
         self._beat: asyncio.Task | None = None
         self.beats = 0  # heartbeats written (tests and benchmarks look at it)
 
@@ -270,6 +271,7 @@ class Leases:
     def hold(self, run_id: str) -> None:
         """Count the run as ours (acquired, or created with ``owner()``) and beat for it."""
         self._held[run_id] = self._held.get(run_id, 0) + 1
+        self._tried.setdefault(run_id, time.monotonic())
         if self._beat is None or self._beat.done():
             self._beat = asyncio.create_task(self._beating(), name="run-heartbeat")
 
@@ -281,6 +283,7 @@ class Leases:
             return
         if self._held.pop(run_id, None) is None:
             return
+        self._tried.pop(run_id, None)
         if not self._held:
             await self._stop_beating()
         try:
@@ -307,7 +310,20 @@ class Leases:
             for run_id in list(self._held):
                 await self._renew(run_id)
 
+    async def confirm(self, run_id: str) -> bool:
+        """Whether the run is still ours, before doing something that costs (a new cloud
+        job) or that the new owner would have to undo. Free while the heartbeat keeps up;
+        when it is overdue (this process was frozen, suspended, starved) the heartbeat is
+        written first, and a run another process took over meanwhile is given up here."""
+        if run_id not in self._held:
+            return False
+        if time.monotonic() - self._tried.get(run_id, 0.0) < self.interval_s * 1.5:
+            return True
+        await self._renew(run_id)
+        return run_id in self._held
+
     async def _renew(self, run_id: str) -> None:
+        self._tried[run_id] = time.monotonic()
         record = self.identity.owner(self._clock(), self.interval_s)
         try:
             async with asyncio.timeout(self.interval_s * 2):
@@ -319,6 +335,7 @@ class Leases:
         if ours or run_id not in self._held:
             return
         del self._held[run_id]
+        self._tried.pop(run_id, None)
         log.warning("run %s was taken over by another process while this one was not "
                     "heard from; stopping work on it", run_id)
         if self.on_lost is not None:

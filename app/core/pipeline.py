@@ -255,6 +255,13 @@ class Pipeline:
         await self.leases.release(run_id)
         self._lost.discard(run_id)
 
+    async def _still_ours(self, run: Run) -> bool:
+        """False once another process took the run over (runs not held, such as those of
+        tests driving ``_drive`` directly, count as ours)."""
+        if run.run_id not in self.leases.held:
+            return run.run_id not in self._lost
+        return await self.leases.confirm(run.run_id)
+
     def _lost_run(self, run_id: str) -> None:
         """Another process took the run over while ours was not heard from: stop, and
         write nothing more (the other process now keeps its record)."""
@@ -483,6 +490,7 @@ class Pipeline:
             raise
 
     async def _announce_final(self, run: Run, shot: Shot) -> None:
+        await self._still_ours(run)  # (given up meanwhile: the saves below are skipped)
         await self._save_shot(shot)
         await self._save_counts(run)
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
@@ -493,6 +501,8 @@ class Pipeline:
         tries = 0
         while True:
             tries += 1
+            if resume_job is None and not await self._still_ours(run):
+                raise asyncio.CancelledError  # taken over while this process was frozen
             if resume_job is None:
                 shot.attempts += 1
                 shot.job_id = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import stat
+import time
 from typing import Any
 
 import pytest
@@ -152,6 +153,29 @@ async def test_a_stale_owner_is_taken_over_and_learns_it_at_its_next_heartbeat()
     assert theirs.held == []
     assert (await history.run_owner("r1")).token == ME.token
     await mine.aclose()
+
+
+async def test_a_frozen_owner_checks_before_it_pays_and_gives_the_run_up():
+    history = MemoryHistory()
+    await history.create_run(Run(run_id="r1", idea="x"))
+    lost: list[str] = []
+    mine = Leases(history, ME, interval_s=0.05, on_lost=lost.append)
+    await mine.acquire("r1")
+    assert await mine.confirm("r1") is True  # heartbeat keeping up: no write needed
+    writes = history.writes
+    assert await mine.confirm("r1") is True and history.writes == writes
+
+    time.sleep(0.3)  # the whole process freezes (suspended laptop, SIGSTOP): no heartbeat
+    # Another machine sees the heartbeat run out and takes the run, before ours wakes up
+    # (the memory store answers without yielding to the event loop).
+    theirs = Leases(history, THEM, interval_s=30)
+    assert (await theirs.acquire("r1")).message is not None
+
+    # Ours wakes: before its next paid job it finds out, and stops.
+    assert await mine.confirm("r1") is False
+    assert lost == ["r1"] and mine.held == []
+    assert (await history.run_owner("r1")).token == THEM.token
+    await theirs.aclose()
 
 
 # The pipeline.
