@@ -165,7 +165,7 @@ async def test_a_frozen_owner_checks_before_it_pays_and_gives_the_run_up():
     writes = history.writes
     assert await mine.confirm("r1") is True and history.writes == writes
 
-    time.sleep(0.3)  # the whole process freezes (suspended laptop, SIGSTOP): no heartbeat
+    time.sleep(0.3)  # noqa: ASYNC251 - the whole process freezes (as SIGSTOP): no heartbeat
     # Another machine sees the heartbeat run out and takes the run, before ours wakes up
     # (the memory store answers without yielding to the event loop).
     theirs = Leases(history, THEM, interval_s=30)

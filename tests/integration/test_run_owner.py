@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 
+from app.core.ownership import now_ms
 from tests.fakes.runpod_server import JobPlan
 from tests.integration.support import (
     SHOT_ENDPOINT,
@@ -95,3 +96,55 @@ def test_a_second_process_leaves_a_live_run_alone_and_takes_it_over_once_its_own
     assert len({j["key"] for j in jobs_after}) == len(jobs_after)
     assert all(shot["attempts"] == 1 for shot in run["shots"])
     assert stored_run(home, run_id).owner is None  # released when the work ended
+
+
+def test_a_frozen_owner_is_taken_over_after_its_heartbeat_runs_out_and_then_stands_down(
+        runpod, s3, bucket, cloud_env, home):
+    """SIGSTOP, not SIGKILL: the first process still exists (a suspended laptop), so only
+    its heartbeat running out lets another take over. When it wakes it finds the run
+    taken, stops, and writes nothing over the new owner's record."""
+    state = {"shot_jobs": 0, "hold": True}
+
+    def plan(endpoint, job_input, n):
+        if endpoint != SHOT_ENDPOINT:
+            return JobPlan()
+        state["shot_jobs"] += 1
+        if state["shot_jobs"] > 2 and state["hold"]:
+            return JobPlan(hold=True)
+        return JobPlan(run_s=0.05)
+
+    runpod.call(lambda: setattr(runpod.fake, "plan_for", plan))
+
+    with reaped(spawn("run", "--text", "A keeper and a boy in a storm.", "--json",
+                      "--concurrency", "2", env=cloud_env)) as first:
+        def in_flight() -> list[dict]:
+            held = [j for j in runpod.shot_jobs() if j["held"] and j["reads"] >= 1]
+            return held if len(held) == 2 else []
+
+        wait_for(in_flight, "two shot jobs in flight")
+        run_id = shot_of_run(runpod.shot_jobs()[0]["key"])
+        first.send_signal(signal.SIGSTOP)
+        try:
+            # Wait (on this machine's clock, as the taker judges) for the heartbeat to run out.
+            owner = wait_for(lambda: stored_run(home, run_id).owner, "the owner record")
+            wait_for(lambda: now_ms() > stored_run(home, run_id).owner.expires_ms,
+                     "the frozen owner's heartbeat to run out", limit_s=60, step_s=0.5)
+            runpod.call(lambda: (state.update(hold=False), runpod.fake.release_all()))
+
+            resumed = storyreel("resume", run_id, "--json", env=cloud_env)
+
+            assert resumed.returncode == 0, resumed.stderr
+            assert f"taking it over from process {owner.pid}" in resumed.stderr
+            run = one_run(resumed)
+            assert run["status"] == "completed" and run["shots_done"] == 6
+        finally:
+            first.send_signal(signal.SIGCONT)
+        _, err = first.communicate(timeout=120)
+
+    assert first.returncode == 1, err  # it stood down: its run did not end there
+    assert "taken over by another process" in err, err
+    stored = stored_run(home, run_id)
+    assert stored.status.value == "completed" and stored.owner is None
+    assert [s.status.value for s in stored.shots] == ["done"] * 6
+    jobs = runpod.shot_jobs()
+    assert len(jobs) == 6 and len({j["key"] for j in jobs}) == 6  # none paid twice
