@@ -102,7 +102,7 @@ def machine_id(home: Path | None) -> str:
 
 def _new_machine_id(path: Path) -> str:
     value = secrets.token_hex(6)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first: use theirs
