@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import ownership
+from app.core.events import RunTakenOver
 from app.core.ideas import SUFFIXES, Idea
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.settings import Settings
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         bridge.event.connect(self.run_view.on_event)
         bridge.run_started.connect(self._run_started)
         bridge.run_finished.connect(self._run_finished)
+        bridge.event.connect(self._taken_over)
         bridge.shot_started.connect(self._shot_changed)
         bridge.shot_finished.connect(self._shot_changed)
         self.idea.ideas_submitted.connect(self.queue_ideas)
@@ -370,6 +372,11 @@ class MainWindow(QMainWindow):
             self.tr("%1%2 did not finish last time. Resume renders only the missing shots.")
             .replace("%1", names).replace("%2", more),
             actions=(Action(self.tr("Resume"), lambda: self._resume(ids)),))
+
+    def _taken_over(self, event: object) -> None:
+        """A resumed run whose owner had stopped: say from whom it was taken over."""
+        if isinstance(event, RunTakenOver):
+            self.statusBar().showMessage(event.message, 10000)
 
     def _resume(self, run_ids: list[str]) -> None:
         self.follow = True

@@ -210,15 +210,28 @@ def test_a_run_another_process_is_rendering_is_not_offered_for_resume(make_ui, q
     history = first.session.services.history
     elsewhere = Identity(machine="desktop/bbb", host="desktop", pid=1234, token="tok-them")
     theirs = Run(idea="Theirs", title="Their run", owner=elsewhere.owner(now_ms()))
-    crashed = Run(idea="Mine", title="My crashed run")
+    stopped = Run(idea="A keeper and a lamp.", title="Stopped run",
+                  owner=elsewhere.owner(now_ms() - 60_000))  # its heartbeat ran out
     finish(qtbot, history.create_run(theirs))
-    finish(qtbot, history.create_run(crashed))
+    finish(qtbot, history.create_run(stopped))
 
     second = make_ui()
+    shown: list[str] = []
+    second.window.statusBar().messageChanged.connect(shown.append)
     qtbot.waitUntil(lambda: second.presenter.last is not None, timeout=WAIT_MS)
 
     offer = second.presenter.last
     assert offer.title == "1 interrupted run(s)"
-    assert "My crashed run" in offer.text and "Their run" not in offer.text
+    assert "Stopped run" in offer.text and "Their run" not in offer.text
     assert "being rendered by another window or computer" in (
         second.window.statusBar().currentMessage())
+
+    finished = []
+    second.bridge.run_finished.connect(finished.append)
+    second.window.message_bar.actions_box.itemAt(0).widget().click()
+    qtbot.waitUntil(lambda: len(finished) == 1, timeout=WAIT_MS)
+    assert finished[0].run_id == stopped.run_id
+    assert any(m.startswith(f"run {stopped.run_id}: taking it over from process 1234 on "
+                            "host desktop") for m in shown), shown
+    owner = finish(qtbot, history.run_owner(theirs.run_id))
+    assert owner is not None and owner.token == "tok-them"  # theirs was left alone
