@@ -190,14 +190,6 @@ def takeover_message(run_id: str, owner: RunOwner, now: int) -> str:
             f"which stopped (last heartbeat {_ago(now - owner.heartbeat_ms)} ago)")
 
 
-def busy_summary(runs: list[Run], now: int) -> str:
-    """One line for the unfinished runs left alone because another owner works on them."""
-    parts = [f"{r.run_id} ({describe(r.owner, now)})" for r in runs if r.owner is not None]
-    n = len(runs)
-    return (f"leaving {n} run{'s' if n != 1 else ''} alone: being rendered by another "
-            f"process: {', '.join(parts)}")
-
-
 @dataclass(frozen=True)
 class Taken:
     """A run we now hold; ``previous`` is the stale owner we took it from, if any."""
@@ -242,9 +234,6 @@ class Leases:
     def owner(self) -> RunOwner:
         """Our owner record as of now, for a run we are about to create."""
         return self.identity.owner(self._clock(), self.interval_s)
-
-    def standing(self, owner: RunOwner | None) -> Standing:
-        return standing(owner, self.identity, self._clock(), alive=self._alive)
 
     async def acquire(self, run_id: str) -> Taken:
         """Take the run, or raise ``RunBusy`` naming its live owner (``RunNotFound`` if
