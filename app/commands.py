@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from app import __version__
-from app.core import ideas
+from app.core import ideas, ownership
 from app.core.errors import ConfigError, IdeaError, RunNotFound, StorageError, StoryreelError
 from app.core.export import (
     FORMATS,
@@ -29,6 +29,7 @@ from app.core.export import (
     UnknownFormat,
     export_run,
 )
+from app.core.history import PageCursor
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
@@ -110,8 +111,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     print(f"{each}{estimate.describe()}")
                 return EXIT_OK
             print(f"storyreel: {estimate.describe()}", file=sys.stderr)
-        await _mention_unfinished(services)
         pipeline = services.pipeline(concurrency=args.concurrency)
+        await _mention_unfinished(services, pipeline)
         runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
                                lambda idea: pipeline.start(idea, options), args.json)
         return _exit_code(runs) if len(runs) == len(batch) else EXIT_RUN_NOT_COMPLETE
@@ -240,14 +241,24 @@ async def cmd_retry(args: argparse.Namespace) -> int:
 async def cmd_resume(args: argparse.Namespace) -> int:
     async with _services(load_settings()) as services:
         await _require_recorded(services)
+        pipeline = services.pipeline()
         if args.run_id:
             targets = [await services.history.get_run(args.run_id)]
         else:
-            targets = await services.history.find_unfinished()
+            unfinished = await services.history.find_unfinished()
+            # Runs another live process is rendering are left to it, said once each.
+            now = ownership.now_ms()
+            targets, busy = ownership.split_unfinished(unfinished, pipeline.leases.identity,
+                                                       now)
+            for run in busy:
+                assert run.owner is not None
+                print(f"storyreel: {ownership.busy_message(run.run_id, run.owner, now)}",
+                      file=sys.stderr)
             if not targets:
-                print("nothing to resume: no unfinished runs", file=sys.stderr)
+                print("nothing to resume: no unfinished runs"
+                      + (" that no other process is rendering" if busy else ""),
+                      file=sys.stderr)
                 return EXIT_OK
-        pipeline = services.pipeline()
         runs = await _each_run(services, pipeline, targets, lambda run: run.title or run.run_id,
                                lambda run: pipeline.resume(run.run_id), args.json)
         return _exit_code(runs) if len(runs) == len(targets) else EXIT_RUN_NOT_COMPLETE
@@ -317,12 +328,12 @@ async def cmd_orphans(args: argparse.Namespace) -> int:
 async def _all_run_ids(services: Services) -> set[str]:
     ids: set[str] = set()
     before = None
-    while True:  # page by creation time: no skip-scans on large histories
+    while True:  # page by a cursor (time, then id): no skip-scans, no run skipped
         page = await services.history.list_runs(limit=500, before=before)
         ids.update(r.run_id for r in page)
         if len(page) < 500:
             return ids
-        before = page[-1].created_at
+        before = PageCursor.after(page[-1])
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -441,6 +452,9 @@ async def _each_run(services: Services, pipeline: Pipeline, items: list[T],
             unsubscribe = pipeline.subscribe(ProgressPrinter(sys.stderr, label=label(item)))
             try:
                 run = await drive(item)
+            except ownership.RunBusy as exc:  # another live process has it: leave it alone
+                print(f"storyreel: {exc}", file=sys.stderr)
+                continue
             finally:
                 unsubscribe()
             runs.append(run)
@@ -491,11 +505,13 @@ def _read_ideas(paths: list[str], texts: list[str]) -> list[ideas.Idea]:
     return batch
 
 
-async def _mention_unfinished(services: Services) -> None:
+async def _mention_unfinished(services: Services, pipeline: Pipeline) -> None:
     try:
         unfinished = await services.history.find_unfinished()
     except StoryreelError:
         return
+    unfinished, _ = ownership.split_unfinished(unfinished, pipeline.leases.identity,
+                                               ownership.now_ms())  # not those in progress
     if unfinished:
         n = len(unfinished)
         print(f"storyreel: {n} unfinished run{'s' if n > 1 else ''} from an earlier session; "

@@ -71,4 +71,12 @@ class RunDetached(Event):
     run: Run
 
 
+@dataclass(frozen=True, slots=True)
+class RunTakenOver(Event):
+    """This process took the run over from an owner that stopped (see
+    ``app.core.ownership``); ``message`` says from whom."""
+
+    message: str
+
+
 Listener = Callable[[Event], None]

@@ -245,6 +245,21 @@ class RunOptions(Model):
     height: int = Field(default=576, ge=64, le=4096)
 
 
+class RunOwner(Model):
+    """The one process working on a run (see ``app.core.ownership``). Times are the
+    owner's wall clock in epoch milliseconds: plain numbers, which every store compares
+    alike (a date set inside a document is not, on the embedded server)."""
+
+    machine: str = Field(description="host name and a stable id of the install")
+    host: str = Field(description="the host name, for messages")
+    pid: int
+    token: str = Field(description="random, one per pipeline: tells owners apart even "
+                       "when a process id comes round again")
+    heartbeat_ms: int = Field(description="when the owner last said it was working")
+    expires_ms: int = Field(description="after this, without a newer heartbeat, anyone "
+                            "may take the run over")
+
+
 class Run(Model):
     run_id: str = Field(default_factory=new_run_id)
     idea: str
@@ -278,6 +293,8 @@ class Run(Model):
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     wall_seconds: float = 0.0
+    # Kept by the stores beside the run (never in exports or events): who works on it.
+    owner: RunOwner | None = Field(default=None, exclude=True)
     # Not part of the run document: stores fill it from the shots, one document each.
     shots: list[Shot] = Field(default_factory=list, exclude=True)
 

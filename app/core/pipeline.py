@@ -9,6 +9,7 @@ before it is announced, so a crash loses nothing that was shown.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -18,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.core import events as ev
-from app.core import revisions
+from app.core import ownership, revisions
 from app.core.errors import DiskError, HistoryError, RenderError, StageError, StoryreelError
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
@@ -59,6 +60,21 @@ class RetryPolicy:
         return ceiling * rng.uniform(0.5, 1.0)
 
 
+def _owned(method):
+    """Work on the run ``run_id`` (the method's first argument) only while holding it:
+    taken first (``RunBusy`` while another process's heartbeat is fresh), released after."""
+
+    @functools.wraps(method)
+    async def holding(self: Pipeline, run_id: str, *args, **kwargs):
+        await self._take(run_id)
+        try:
+            return await method(self, run_id, *args, **kwargs)
+        finally:
+            await self._let_go(run_id)
+
+    return holding
+
+
 class Pipeline:
     def __init__(
         self,
@@ -70,6 +86,8 @@ class Pipeline:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        identity: ownership.Identity | None = None,
+        heartbeat_s: float = ownership.HEARTBEAT_S,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -84,6 +102,11 @@ class Pipeline:
         self._tasks: dict[str, asyncio.Task] = {}
         self._cancel_requested: set[str] = set()
         self._detached: set[str] = set()
+        # One owner per run (app.core.ownership): runs this pipeline works on are held,
+        # with a heartbeat; a run another process took over is dropped without a write.
+        self.leases = ownership.Leases(history, identity or ownership.Identity.of_this_process(),
+                                       interval_s=heartbeat_s, on_lost=self._lost_run)
+        self._lost: set[str] = set()
 
     # Observing.
 
@@ -116,11 +139,17 @@ class Pipeline:
             budget_gpu_s=options.budget_gpu_s,
             writer=self.writer.name,
             renderer=self.renderer.name,
+            owner=self.leases.owner(),  # ours from the first write: nobody else resumes it
         )
         await self.history.create_run(run)  # before any GPU work
-        self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
-        return await self._drive(run, idea, pending=None)
+        self.leases.hold(run.run_id)
+        try:
+            self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
+            return await self._drive(run, idea, pending=None)
+        finally:
+            await self._let_go(run.run_id)
 
+    @_owned
     async def resume(self, run_id: str) -> Run:
         """Finish a run that a crash, a closed app or a cancel left unfinished.
 
@@ -134,6 +163,7 @@ class Pipeline:
         pending = [s for s in run.shots if s.status is not ShotStatus.DONE]
         return await self._restart(run, pending)
 
+    @_owned
     async def retry(self, run_id: str, shot_ids: Iterable[str] | None = None) -> Run:
         """Render again the given shots, or every failed or cancelled shot of the run."""
         run = await self.history.get_run(run_id)
@@ -148,6 +178,7 @@ class Pipeline:
             return run
         return await self._restart(run, pending)
 
+    @_owned
     async def regenerate(self, run_id: str, shot_id: str, *, seed: int | None = None,
                          prompt: str | None = None) -> Run:
         """Render one shot again with a new seed (given, or the next one derived from the run
@@ -162,6 +193,7 @@ class Pipeline:
             shot.prompt = prompt.strip()
         return await self._restart(run, [shot])
 
+    @_owned
     async def regenerate_stale(self, run_id: str) -> Run:
         """Render again only the shots an edit made stale, each with the prompt the edit
         gave it and its seed unchanged. The images they replace are kept as versions."""
@@ -188,6 +220,7 @@ class Pipeline:
         return await self._edit(run_id, lambda run: revisions.edit_scene(
             run, index, heading=heading, summary=summary))
 
+    @_owned
     async def pick_version(self, run_id: str, shot_id: str, attempt: int) -> Run:
         """Make an earlier version of a shot its current image (the current one is kept)."""
         run = await self.history.get_run(run_id)
@@ -198,6 +231,7 @@ class Pipeline:
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
         return run
 
+    @_owned
     async def _edit(self, run_id: str, apply: Callable[[Run], list[Shot]]
                     ) -> tuple[Run, list[str]]:
         run = await self.history.get_run(run_id)
@@ -208,6 +242,31 @@ class Pipeline:
             await self._save_shot(shot)
             self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
         return run, [s.shot_id for s in stale]
+
+    # Owning the runs worked on (see app.core.ownership).
+
+    async def _take(self, run_id: str) -> None:
+        """Hold the run for the work about to start, or raise ``RunBusy``."""
+        taken = await self.leases.acquire(run_id)
+        if taken.message:
+            self._emit(ev.RunTakenOver(run_id, taken.message))
+
+    async def _let_go(self, run_id: str) -> None:
+        await self.leases.release(run_id)
+        self._lost.discard(run_id)
+
+    async def _still_ours(self, run: Run) -> bool:
+        """False once another process took the run over (runs not held, such as those of
+        tests driving ``_drive`` directly, count as ours)."""
+        if run.run_id not in self.leases.held:
+            return run.run_id not in self._lost
+        return await self.leases.confirm(run.run_id)
+
+    def _lost_run(self, run_id: str) -> None:
+        """Another process took the run over while ours was not heard from: stop, and
+        write nothing more (the other process now keeps its record)."""
+        self._lost.add(run_id)
+        self.detach(run_id)
 
     def _refuse_while_running(self, run: Run) -> None:
         if run.run_id in self.active_runs:
@@ -433,6 +492,7 @@ class Pipeline:
             raise
 
     async def _announce_final(self, run: Run, shot: Shot) -> None:
+        await self._still_ours(run)  # (given up meanwhile: the saves below are skipped)
         await self._save_shot(shot)
         await self._save_counts(run)
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
@@ -443,6 +503,8 @@ class Pipeline:
         tries = 0
         while True:
             tries += 1
+            if resume_job is None and not await self._still_ours(run):
+                raise asyncio.CancelledError  # taken over while this process was frozen
             if resume_job is None:
                 shot.attempts += 1
                 shot.job_id = None
@@ -518,6 +580,8 @@ class Pipeline:
                 run.tally()
 
     async def _save_shot(self, shot: Shot) -> None:
+        if shot.run_id in self._lost:
+            return
         shot.updated_at = utcnow()
         try:
             await self.history.upsert_shot(shot)
@@ -529,6 +593,8 @@ class Pipeline:
         await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds", "queue_seconds")
 
     async def _save_run(self, run: Run, *fields: str) -> None:
+        if run.run_id in self._lost:
+            return
         run.updated_at = utcnow()
         doc = run.model_dump(mode="json", include={*fields, "updated_at"})
         try:

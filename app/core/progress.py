@@ -93,6 +93,8 @@ class ProgressPrinter:
         match event:
             case ev.RunStarted(run=run):
                 self._line(f"run {run.run_id} ({run.writer} writer, {run.renderer} renderer)")
+            case ev.RunTakenOver(message=message):
+                self._line(message)
             case ev.StageStarted(stage=stage) if stage is not Stage.RENDERING_SHOTS:
                 self._line(STAGE_TEXT[stage] + "…")
             case ev.ScenesPlanned(shots=shots):

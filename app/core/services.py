@@ -20,6 +20,7 @@ from app.core.files import PRIVATE_DIR, secure_home, tighten
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
+from app.core.ownership import Identity
 from app.core.pipeline import Pipeline, RetryPolicy
 from app.core.renderers import Renderer
 from app.core.renderers.draft import DraftRenderer
@@ -49,6 +50,7 @@ class Services:
             self.history,
             concurrency=concurrency or self.settings.concurrency,
             retry=RetryPolicy(max_attempts=self.settings.max_attempts),
+            identity=Identity.of_this_process(self.settings.home),  # the run owner it records
         )
 
     @property

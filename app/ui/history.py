@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.history import PageCursor
 from app.core.models import ImageRef, Run, RunStatus, ShotStatus
 from app.ui.costs import history_cost_text
 from app.ui.errors import ErrorPresenter
@@ -286,7 +287,7 @@ class HistoryPanel(QFrame):
             return
         text = self.search.text().strip() or None
         self.ops.start(self.session.services.history.list_runs(
-            limit=PAGE, before=runs[-1].created_at, search=text),
+            limit=PAGE, before=PageCursor.after(runs[-1]), search=text),
             what=self.tr("Loading older runs"), parent=self,
             success=lambda more, t=text: self._listed(more, t, append=True))
 

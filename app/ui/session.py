@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 from app.core.errors import HistoryError
 from app.core.ideas import Idea
 from app.core.models import Run, RunOptions
+from app.core.ownership import RunBusy
 from app.core.settings import Settings
 from app.ui.bridge import EventBridge
 from app.ui.ops import Ops
@@ -228,7 +229,15 @@ class Session(QObject):
     def resume(self, run_ids: list[str]) -> asyncio.Task:
         async def resume_each() -> list[Run]:
             await self._ready.wait()
-            return [await self.pipeline.resume(run_id) for run_id in run_ids]
+            runs, busy = [], []
+            for run_id in run_ids:
+                try:
+                    runs.append(await self.pipeline.resume(run_id))
+                except RunBusy as exc:  # another window or machine took it meanwhile
+                    busy.append(exc)
+            if busy:  # the others were resumed; these are left alone, and said so
+                raise RunBusy("; ".join(str(e) for e in busy), run_id=busy[0].run_id)
+            return runs
 
         return self.ops.start(resume_each, what=self.tr("Resuming runs"))
 

@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import ownership
+from app.core.events import RunTakenOver
 from app.core.ideas import SUFFIXES, Idea
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.settings import Settings
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         bridge.event.connect(self.run_view.on_event)
         bridge.run_started.connect(self._run_started)
         bridge.run_finished.connect(self._run_finished)
+        bridge.event.connect(self._taken_over)
         bridge.shot_started.connect(self._shot_changed)
         bridge.shot_finished.connect(self._shot_changed)
         self.idea.ideas_submitted.connect(self.queue_ideas)
@@ -353,6 +356,13 @@ class MainWindow(QMainWindow):
 
     def _offer(self, runs: list[Run]) -> None:
         runs = [r for r in runs if not self.session.is_active(r.run_id)]
+        # Runs another window or machine is rendering (its heartbeat is fresh) are its own.
+        runs, busy = ownership.split_unfinished(runs, self.session.pipeline.leases.identity,
+                                                ownership.now_ms())
+        if busy:
+            self.statusBar().showMessage(
+                self.tr("%1 unfinished run(s) are being rendered by another window or computer;"
+                        " they are left alone").replace("%1", str(len(busy))), 10000)
         if not runs:
             return
         names = ", ".join(f"“{r.title or r.run_id}”" for r in runs[:3])
@@ -363,6 +373,11 @@ class MainWindow(QMainWindow):
             self.tr("%1%2 did not finish last time. Resume renders only the missing shots.")
             .replace("%1", names).replace("%2", more),
             actions=(Action(self.tr("Resume"), lambda: self._resume(ids)),))
+
+    def _taken_over(self, event: object) -> None:
+        """A resumed run whose owner had stopped: say from whom it was taken over."""
+        if isinstance(event, RunTakenOver):
+            self.statusBar().showMessage(event.message, 10000)
 
     def _resume(self, run_ids: list[str]) -> None:
         self.follow = True

@@ -671,6 +671,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Recherche des générations interrompues</translation>
     </message>
     <message>
+        <source>%1 unfinished run(s) are being rendered by another window or computer; they are left alone</source>
+        <translation>%1 génération(s) inachevée(s) en cours dans une autre fenêtre ou sur un autre ordinateur : elles ne sont pas touchées</translation>
+    </message>
+    <message>
         <source> and %1 more</source>
         <translation> et %1 autre(s)</translation>
     </message>

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.events import RunDetached
 from app.core.ideas import from_text
 from app.core.models import Run, RunStatus, ShotStatus
+from app.core.ownership import Identity, now_ms
 from app.core.progress import Progress
 from app.ui.gallery import ImageRole
 from tests.ui.conftest import WAIT_MS, finish
@@ -202,3 +203,35 @@ def test_quitting_to_resume_later_leaves_the_run_resumable(ui, renderer, recorde
     assert detached.status is RunStatus.RUNNING
     assert {s.status for s in detached.shots} <= {ShotStatus.RENDERING, ShotStatus.QUEUED}
     assert ui.session.active_runs == []
+
+
+def test_a_run_another_process_is_rendering_is_not_offered_for_resume(make_ui, qtbot):
+    first = make_ui(show=False)
+    history = first.session.services.history
+    elsewhere = Identity(machine="desktop/bbb", host="desktop", pid=1234, token="tok-them")
+    theirs = Run(idea="Theirs", title="Their run", owner=elsewhere.owner(now_ms()))
+    stopped = Run(idea="A keeper and a lamp.", title="Stopped run",
+                  owner=elsewhere.owner(now_ms() - 60_000))  # its heartbeat ran out
+    finish(qtbot, history.create_run(theirs))
+    finish(qtbot, history.create_run(stopped))
+
+    second = make_ui()
+    shown: list[str] = []
+    second.window.statusBar().messageChanged.connect(shown.append)
+    qtbot.waitUntil(lambda: second.presenter.last is not None, timeout=WAIT_MS)
+
+    offer = second.presenter.last
+    assert offer.title == "1 interrupted run(s)"
+    assert "Stopped run" in offer.text and "Their run" not in offer.text
+    assert "being rendered by another window or computer" in (
+        second.window.statusBar().currentMessage())
+
+    finished = []
+    second.bridge.run_finished.connect(finished.append)
+    second.window.message_bar.actions_box.itemAt(0).widget().click()
+    qtbot.waitUntil(lambda: len(finished) == 1, timeout=WAIT_MS)
+    assert finished[0].run_id == stopped.run_id
+    assert any(m.startswith(f"run {stopped.run_id}: taking it over from process 1234 on "
+                            "host desktop") for m in shown), shown
+    owner = finish(qtbot, history.run_owner(theirs.run_id))
+    assert owner is not None and owner.token == "tok-them"  # theirs was left alone

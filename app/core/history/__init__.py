@@ -12,7 +12,28 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from app.core.models import Run, Shot
+from app.core.models import Run, RunOwner, Shot
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where a page of the listing ended: the next page starts after this run. Runs are
+    listed by creation time then run id, newest first, so runs created in the same
+    millisecond are neither skipped nor listed twice."""
+
+    created_at: datetime
+    run_id: str
+
+    @classmethod
+    def after(cls, run: Run) -> PageCursor:
+        return cls(run.created_at, run.run_id)
+
+
+def listing_key(created_at: datetime, run_id: str = "") -> tuple[datetime, str]:
+    """Where a run sorts in the listing: its creation time as stores keep it (UTC,
+    floored to the millisecond, as BSON dates are), then its run id."""
+    at = created_at.astimezone(UTC) if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    return at.replace(microsecond=at.microsecond // 1000 * 1000), run_id
 
 
 @dataclass(frozen=True)
@@ -45,9 +66,12 @@ class HistoryStore(Protocol):
         ...
 
     async def list_runs(
-        self, *, limit: int = 20, before: datetime | None = None, search: str | None = None
+        self, *, limit: int = 20, before: datetime | PageCursor | None = None,
+        search: str | None = None,
     ) -> list[Run]:
-        """Runs newest first, without their shots; ``before`` pages by creation time."""
+        """Runs newest first (by creation time, then run id), without their shots.
+        ``before``: a time (runs created strictly before it) or, to page, the cursor of
+        the last run of the previous page (``PageCursor.after(run)``)."""
         ...
 
     async def count_runs(self, *, search: str | None = None) -> int: ...
@@ -63,6 +87,27 @@ class HistoryStore(Protocol):
     async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
         """Per UTC day of creation (oldest first, from the day ``since`` on): runs, shots
         and GPU seconds. Whole days only, so no day's totals are ever partial."""
+        ...
+
+    # Ownership (see ``app.core.ownership``): one atomic conditional update each.
+
+    async def run_owner(self, run_id: str) -> RunOwner | None:
+        """Who holds the run now (None: nobody). Raises ``RunNotFound``."""
+        ...
+
+    async def claim_run(self, run_id: str, owner: RunOwner, *,
+                        previous: RunOwner | None) -> bool:
+        """Make ``owner`` the run's owner if its owner is still ``previous`` (None: no
+        owner; else the same token and the same heartbeat). False when it changed."""
+        ...
+
+    async def renew_run_owner(self, run_id: str, owner: RunOwner) -> bool:
+        """Write ``owner`` (a newer heartbeat) if ``owner.token`` still holds the run.
+        False when someone else took the run over, or it is gone."""
+        ...
+
+    async def release_run(self, run_id: str, token: str) -> bool:
+        """Clear the owner if ``token`` still holds the run."""
         ...
 
     async def aclose(self) -> None: ...

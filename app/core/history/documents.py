@@ -42,8 +42,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.core.history import search_words
-from app.core.models import Run, RunStatus, Shot
+from app.core.history import PageCursor, search_words
+from app.core.models import Run, RunOwner, RunStatus, Shot
 
 SCHEMA_VERSION = 1
 """Version of the document layout. Every document carries it as ``schema``;
@@ -138,6 +138,7 @@ def _dates_out(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
 def run_document(run: Run) -> dict[str, Any]:
     """The run document: the run without its shots, real dates, version and derived fields."""
     doc = {"_id": run.run_id, **_dates_in(run.model_dump(mode="json"), RUN_DATE_FIELDS)}
+    doc["owner"] = owner_document(run.owner)
     doc["schema"] = SCHEMA_VERSION
     doc["rev"] = 0
     return with_derived(doc)
@@ -222,11 +223,15 @@ def search_filter(search: str | None) -> dict[str, Any]:
     return {"search_text": {"$regex": "^" + "".join(f"(?=[\\s\\S]*{w})" for w in words)}}
 
 
-def list_filter(*, before: datetime | None, search: str | None) -> dict[str, Any]:
+def list_filter(*, before: datetime | PageCursor | None, search: str | None) -> dict[str, Any]:
     """Runs created before ``before`` (if given) that match ``search``: one flat document,
     no ``$and``, so that the embedded server runs all of it as SQL, on its index."""
     query = search_filter(search)
-    if before is not None:
+    if isinstance(before, PageCursor):
+        # The next page: below the last run listed, by time then run id (``page_key``
+        # sorts exactly so), so that runs created in the same millisecond are all seen.
+        query["page_key"] = {"$lt": f"{time_key(before.created_at)} {before.run_id}"}
+    elif before is not None:
         # Stored times are floored to the millisecond, so the bound is too: a run held
         # in memory (with microseconds) is then not listed before itself.
         query["page_key"] = {"$lt": time_key(before)}
@@ -234,6 +239,44 @@ def list_filter(*, before: datetime | None, search: str | None) -> dict[str, Any
 
 
 UNFINISHED = {"status": RunStatus.RUNNING.value}
+
+
+# Owners (see ``app.core.ownership``). Plain text and numbers only, set as one
+# sub-document: never a date, never a dotted update path. Matched by equality on
+# ``owner.token`` and ``owner.heartbeat_ms``, and ``owner: None`` (which also matches
+# a run written before owners existed). Not ``$exists: false``: nx-27017 answers it
+# true for a field that holds null. Not a top-level ``$or`` beside ``_id`` in an
+# update: nx-27017 then silently updates the first document the ``$or`` matches.
+
+
+def owner_document(owner: RunOwner | None) -> dict[str, Any] | None:
+    return owner.model_dump(mode="json") if owner is not None else None
+
+
+def owner_from_document(doc: Mapping[str, Any] | None) -> RunOwner | None:
+    value = (doc or {}).get("owner")
+    return RunOwner.model_validate(value) if isinstance(value, Mapping) else None
+
+
+def owner_filter(key: Mapping[str, Any], token: str | None,
+                 heartbeat_ms: int | None = None) -> dict[str, Any]:
+    """The run document ``key`` (``{"_id": ...}`` or ``{"run_id": ...}``) while the owner
+    with ``token`` holds it (None: while nobody does), and with ``heartbeat_ms`` only if
+    that owner has not beaten since (a stale owner that wakes up is not taken over)."""
+    query: dict[str, Any] = dict(key)
+    if token is None:
+        query["owner"] = None
+        return query
+    query["owner.token"] = token
+    if heartbeat_ms is not None:
+        query["owner.heartbeat_ms"] = heartbeat_ms
+    return query
+
+
+def owner_update(owner: RunOwner | None) -> dict[str, Any]:
+    """Set the owner and count the revision up: a read-change-replace of the run that
+    read it before (``same_revision``) then fails and reads again, keeping the owner."""
+    return {"$set": {"owner": owner_document(owner)}, "$inc": {"rev": 1}}
 
 
 def count_pipeline(search: str | None) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from app.core.history.journal import Journal
 from app.core.history.migrations import stored_version
 from app.core.history.mongo import MongoHistory, uri_hosts
 from app.core.history.writes import Change
-from app.core.models import Run, Shot
+from app.core.models import Run, RunOwner, Shot
 from app.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -274,6 +274,19 @@ class UnavailableHistory:
         if not self.dropped:
             return None
         return f"history is unavailable, {self.dropped} change(s) were not kept: {self.reason}"
+
+    async def run_owner(self, run_id: str) -> RunOwner | None:
+        raise self._fail()
+
+    async def claim_run(self, run_id: str, owner: RunOwner, *,
+                        previous: RunOwner | None) -> bool:
+        raise self._fail()
+
+    async def renew_run_owner(self, run_id: str, owner: RunOwner) -> bool:
+        return True  # nothing is kept, so nobody can take the run over
+
+    async def release_run(self, run_id: str, token: str) -> bool:
+        return True
 
     async def aclose(self) -> None:
         return None

@@ -8,8 +8,15 @@ from datetime import date, datetime
 from typing import Any
 
 from app.core.errors import RunNotFound
-from app.core.history import DayUsage, matches, search_words, usage_of
-from app.core.models import Run, RunStatus, Shot
+from app.core.history import (
+    DayUsage,
+    PageCursor,
+    listing_key,
+    matches,
+    search_words,
+    usage_of,
+)
+from app.core.models import Run, RunOwner, RunStatus, Shot
 
 
 class MemoryHistory:
@@ -21,7 +28,9 @@ class MemoryHistory:
         self.writes = 0  # how many writes reached the store (tests look at it)
 
     async def create_run(self, run: Run) -> None:
-        self._apply_create(run.model_dump(mode="json"))
+        doc = run.model_dump(mode="json")
+        doc["owner"] = run.owner.model_dump(mode="json") if run.owner else None
+        self._apply_create(doc)
 
     async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
         self._apply_update(run_id, dict(fields))
@@ -33,11 +42,16 @@ class MemoryHistory:
         return self._load(run_id)
 
     async def list_runs(
-        self, *, limit: int = 20, before: datetime | None = None, search: str | None = None
+        self, *, limit: int = 20, before: datetime | PageCursor | None = None,
+        search: str | None = None,
     ) -> list[Run]:
         runs = self._select(search)
-        if before is not None:
-            runs = [r for r in runs if r.created_at < before]
+        if isinstance(before, PageCursor):
+            bound = listing_key(before.created_at, before.run_id)
+            runs = [r for r in runs if listing_key(r.created_at, r.run_id) < bound]
+        elif before is not None:
+            time_bound = listing_key(before)[0]
+            runs = [r for r in runs if listing_key(r.created_at)[0] < time_bound]
         return runs[:limit]
 
     async def count_runs(self, *, search: str | None = None) -> int:
@@ -53,8 +67,44 @@ class MemoryHistory:
     async def usage_totals(self, *, since: date | None = None) -> list[DayUsage]:
         return usage_of(self._select(None), since)
 
+    async def run_owner(self, run_id: str) -> RunOwner | None:
+        return self._load(run_id).owner
+
+    async def claim_run(self, run_id: str, owner: RunOwner, *,
+                        previous: RunOwner | None) -> bool:
+        doc = self._runs.get(run_id)
+        if doc is None:
+            return False
+        current = doc.get("owner")
+        if previous is None:
+            if current is not None:
+                return False
+        elif current is None or (current["token"], current["heartbeat_ms"]) != (
+                previous.token, previous.heartbeat_ms):
+            return False
+        self._set_owner(doc, owner)
+        return True
+
+    async def renew_run_owner(self, run_id: str, owner: RunOwner) -> bool:
+        doc = self._runs.get(run_id)
+        if doc is None or (doc.get("owner") or {}).get("token") != owner.token:
+            return False
+        self._set_owner(doc, owner)
+        return True
+
+    async def release_run(self, run_id: str, token: str) -> bool:
+        doc = self._runs.get(run_id)
+        if doc is None or (doc.get("owner") or {}).get("token") != token:
+            return False
+        self._set_owner(doc, None)
+        return True
+
     async def aclose(self) -> None:
         return None
+
+    def _set_owner(self, doc: dict[str, Any], owner: RunOwner | None) -> None:
+        self.writes += 1
+        doc["owner"] = owner.model_dump(mode="json") if owner else None
 
     # The state changes.
 
@@ -85,4 +135,4 @@ class MemoryHistory:
         words = search_words(search)
         runs = [Run.model_validate(d) for d in self._runs.values()]
         runs = [r for r in runs if matches(r, words)]
-        return sorted(runs, key=lambda r: (r.created_at, r.run_id), reverse=True)
+        return sorted(runs, key=lambda r: listing_key(r.created_at, r.run_id), reverse=True)

@@ -37,7 +37,7 @@ from pymongo.errors import (
 )
 
 from app.core.errors import HistoryError, RunNotFound
-from app.core.history import DayUsage
+from app.core.history import DayUsage, PageCursor
 from app.core.history.documents import (
     NEWEST_FIRST,
     RUN_INDEXES,
@@ -47,6 +47,9 @@ from app.core.history.documents import (
     count_pipeline,
     list_filter,
     natural_key,
+    owner_filter,
+    owner_from_document,
+    owner_update,
     revised,
     run_changes,
     run_document,
@@ -59,7 +62,7 @@ from app.core.history.documents import (
 from app.core.history.journal import Journal
 from app.core.history.migrations import migrate
 from app.core.history.writes import Backoff, Change, OrderedWrites
-from app.core.models import Run, Shot
+from app.core.models import Run, RunOwner, Shot
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +285,8 @@ class MongoHistory:
         return run
 
     async def list_runs(
-        self, *, limit: int = 20, before: datetime | None = None, search: str | None = None
+        self, *, limit: int = 20, before: datetime | PageCursor | None = None,
+        search: str | None = None,
     ) -> list[Run]:
         if limit < 1:
             return []
@@ -356,6 +360,42 @@ class MongoHistory:
             return f"{waiting}; they are kept in {path} and written when history is next opened"
         why = f" ({self.writes.journal_error})" if self.writes.journal_error else ""
         return f"{waiting}, and are lost when the app exits{why}"
+
+    # Ownership: each change is one conditional update, straight to the server (not kept
+    # for later: an owner that cannot be written is not an owner). By ``_id``, which is
+    # indexed everywhere; then by ``run_id`` for a run written before ``_id`` was its id.
+
+    async def run_owner(self, run_id: str) -> RunOwner | None:
+        async with self._reading("read who works on a run"):
+            doc = await self._runs.find_one({"run_id": run_id}, {"owner": 1})
+        if doc is None:
+            raise RunNotFound(run_id)
+        return owner_from_document(doc)
+
+    async def claim_run(self, run_id: str, owner: RunOwner, *,
+                        previous: RunOwner | None) -> bool:
+        token, beat = (previous.token, previous.heartbeat_ms) if previous else (None, None)
+        async with self._reading("take a run"):
+            return await self._update_owner(run_id, owner, token, beat)
+
+    async def renew_run_owner(self, run_id: str, owner: RunOwner) -> bool:
+        if self.pending_writes:  # the run itself may not be written yet: judge later
+            return True
+        async with self._talking("renew a run's heartbeat"):
+            return await self._update_owner(run_id, owner, owner.token)
+
+    async def release_run(self, run_id: str, token: str) -> bool:
+        async with self._talking("release a run"):
+            return await self._update_owner(run_id, None, token)
+
+    async def _update_owner(self, run_id: str, owner: RunOwner | None, token: str | None,
+                            heartbeat_ms: int | None = None) -> bool:
+        update = owner_update(owner)
+        for key in ({"_id": run_id}, {"run_id": run_id}):
+            query = owner_filter(key, token, heartbeat_ms)
+            if (await self._runs.update_one(query, update)).matched_count:
+                return True
+        return False
 
     async def aclose(self) -> None:
         """Write what is kept (for at most the timeout), close the client, then ``on_close``."""

@@ -11,11 +11,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from app.core.errors import RunNotFound
-from app.core.history import DayUsage, HistoryStore
+from app.core.history import DayUsage, HistoryStore, PageCursor
+from app.core.history.documents import run_document
 from app.core.models import (
     Character,
     ImageRef,
     Run,
+    RunOwner,
     RunStatus,
     Scene,
     Script,
@@ -359,3 +361,101 @@ async def test_a_time_in_another_zone_is_kept_as_the_same_instant(store):
     assert same_instant(got.created_at, paris)  # 10:00 UTC
     # ...and it sorts as that instant, not as the text "11:00".
     assert [r.run_id for r in await store.list_runs()] == [later.run_id, run.run_id]
+
+
+async def test_paging_by_cursor_sees_every_run_created_in_the_same_millisecond(store):
+    # Seven runs in one millisecond (a batch, a fast script), between two others.
+    same = [make_run(n, at=T0 + timedelta(microseconds=n * 100)) for n in range(7)]
+    runs = [make_run(90, at=T0 + timedelta(minutes=1)), *same,
+            make_run(91, at=T0 - timedelta(minutes=1))]
+    for run in runs:
+        await store.create_run(run)
+
+    seen, cursor = [], None
+    while True:
+        page = await store.list_runs(limit=2, before=cursor)
+        if not page:
+            break
+        seen.extend(r.run_id for r in page)
+        cursor = PageCursor.after(page[-1])
+
+    newest_first = sorted(same, key=lambda r: r.run_id, reverse=True)
+    assert seen == [runs[0].run_id, *(r.run_id for r in newest_first), runs[-1].run_id]
+    # a time alone still pages strictly before it (the old way, kept for callers of it)
+    assert [r.run_id for r in await store.list_runs(before=same[0].created_at)] == [
+        runs[-1].run_id]
+
+
+def owner(token: str = "tok-a", *, beat: int = 1_000, pid: int = 4242,
+          machine: str = "host-a/abc") -> RunOwner:
+    return RunOwner(machine=machine, host=machine.split("/")[0], pid=pid, token=token,
+                    heartbeat_ms=beat, expires_ms=beat + 15_000)
+
+
+async def test_a_run_records_its_owner_and_reads_it_back(store):
+    run = make_run(1, owner=owner())
+    await store.create_run(run)
+    free = make_run(2)
+    await store.create_run(free)
+
+    assert await store.run_owner(run.run_id) == owner()
+    assert (await store.get_run(run.run_id)).owner == owner()
+    assert await store.run_owner(free.run_id) is None
+    with pytest.raises(RunNotFound):
+        await store.run_owner("20260101-000000-000000")
+
+
+async def test_taking_a_run_is_conditional_on_the_owner_it_saw(store):
+    run = make_run(1)
+    await store.create_run(run)
+    a, b = owner("tok-a", beat=1_000), owner("tok-b", beat=2_000, machine="host-b/def")
+
+    assert await store.claim_run(run.run_id, a, previous=None) is True  # nobody had it
+    assert await store.claim_run(run.run_id, b, previous=None) is False  # a has it now
+    # b saw an older heartbeat of a's: a beat since, so a is not taken over
+    assert await store.claim_run(run.run_id, b, previous=owner("tok-a", beat=500)) is False
+    assert await store.run_owner(run.run_id) == a
+    # a heartbeat is written only while its token holds the run
+    later = owner("tok-a", beat=6_000)
+    assert await store.renew_run_owner(run.run_id, later) is True
+    assert await store.renew_run_owner(run.run_id, owner("tok-b", beat=7_000)) is False
+    assert await store.run_owner(run.run_id) == later
+    # b, having seen a's last heartbeat go stale, takes it over; a's heartbeat then fails
+    assert await store.claim_run(run.run_id, b, previous=later) is True
+    assert await store.renew_run_owner(run.run_id, owner("tok-a", beat=9_000)) is False
+    assert await store.release_run(run.run_id, "tok-a") is False
+    assert await store.run_owner(run.run_id) == b
+    assert await store.release_run(run.run_id, "tok-b") is True
+    assert await store.run_owner(run.run_id) is None
+    assert await store.claim_run("20260101-000000-000000", a, previous=None) is False
+
+
+async def test_the_owner_survives_updates_and_leaves_the_other_fields_alone(store):
+    run = make_run(1, title="Before")
+    await store.create_run(run)
+    await store.update_run(run.run_id, {"shots_done": 2})
+    assert await store.claim_run(run.run_id, owner(), previous=None)
+
+    await store.update_run(run.run_id, {"title": "After", "status": "completed"})
+    await store.renew_run_owner(run.run_id, owner(beat=5_000))
+    got = await store.get_run(run.run_id)
+
+    assert got.owner == owner(beat=5_000)
+    assert (got.title, got.status, got.shots_done) == ("After", RunStatus.COMPLETED, 2)
+    assert same_instant(got.created_at, run.created_at)
+    assert [r.run_id for r in await store.find_unfinished()] == []
+
+
+async def test_a_run_written_before_owners_existed_can_be_taken(mongo):
+    # no ``owner`` field at all, and an ``_id`` that is not the run id
+    legacy = run_document(make_run(1))
+    legacy.pop("owner")
+    legacy["_id"] = "legacy-object-id"
+    await mongo.store.database["runs"].insert_one(legacy)
+
+    assert await mongo.store.run_owner(legacy["run_id"]) is None
+    assert await mongo.store.claim_run(legacy["run_id"], owner(), previous=None) is True
+    assert await mongo.store.renew_run_owner(legacy["run_id"], owner(beat=3_000)) is True
+    assert await mongo.store.run_owner(legacy["run_id"]) == owner(beat=3_000)
+    assert await mongo.store.release_run(legacy["run_id"], "tok-a") is True
+    assert await mongo.store.run_owner(legacy["run_id"]) is None
