@@ -66,6 +66,7 @@ PLACEMENTS = ("gpu", "text-offload", "offload")
 BF16_WHOLE_GIB = 40.0  # 33.7 GB of weights plus activations and the VAE
 FP8_WHOLE_GIB = 30.0  # ~22 GB with an fp8 transformer, plus the same
 FP8_COMPUTE = (8, 9)  # float8 matmuls need Ada or Hopper or newer
+BLOCK_MODULES = {"text_encoder_2": ["encoder"]}  # T5EncoderModel.encoder.block
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +179,12 @@ def place(pipe: FluxPipeline, device: torch.device, placement: str) -> None:
     for name in ("transformer", "text_encoder", "text_encoder_2", "vae"):
         part = getattr(pipe, name)
         if name in streamed:
+            # Groups are made of the ModuleLists found among a part's children: the
+            # transformer's blocks are there; T5's are one level down, in its encoder.
             apply_group_offloading(part, onload_device=device, offload_device=torch.device("cpu"),
                                    offload_type="block_level", num_blocks_per_group=1,
-                                   use_stream=stream, record_stream=stream)
+                                   use_stream=stream, record_stream=stream,
+                                   block_modules=BLOCK_MODULES.get(name))
         else:
             part.to(device)
     pipe.set_progress_bar_config(disable=True)
@@ -249,6 +253,10 @@ def load(env: Mapping[str, str], *, device: str | None = None,
     if total_gib is not None:
         total = total_gib
     placement = choose_placement(env, total, fp8)
+    if placement == "offload" and fp8:  # fp8 tensors are not streamed: offload in bf16
+        log.warning("STORYREEL_FP8 is ignored with STORYREEL_CPU_OFFLOAD=1: the offloaded "
+                    "transformer streams in bf16")
+        fp8 = False
     log.info("loading %s (%s) from %s: placement %s, transformer %s", source.model_id,
              source.how, source.path, placement, "fp8" if fp8 else "bf16")
     pipe = read_pipeline(str(source.path), where, placement, capability if fp8 else None)

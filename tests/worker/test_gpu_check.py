@@ -43,3 +43,26 @@ def test_the_gpu_check_runs_the_gpu_backend_on_a_tiny_random_flux(tmp_path):
     assert lines["fp8"] == "skipped: needs a CUDA GPU"
     assert lines["result"] == "ok"
     assert (tmp_path / "flux" / "model_index.json").is_file()
+
+
+PLACEMENT_CHECK = """
+from app.worker.gpu import choose_placement, fp8_config
+from torchao.quantization import (Float8DynamicActivationFloat8WeightConfig,
+                                  Float8WeightOnlyConfig)
+cases = [({}, 80.0, False), ({}, 48.0, False), ({}, 24.0, False), ({}, 48.0, True),
+         ({}, 32.0, True), ({}, 24.0, True), ({"STORYREEL_CPU_OFFLOAD": "1"}, 80.0, False),
+         ({"STORYREEL_CPU_OFFLOAD": "0"}, 24.0, False)]
+print([choose_placement(env, gib, fp8) for env, gib, fp8 in cases])
+print(type(fp8_config((8, 9))).__name__, type(fp8_config((8, 0))).__name__)
+"""
+
+
+def test_placement_follows_the_cards_memory_and_fp8_the_cards_compute():
+    assert WORKER_PYTHON is not None
+    done = subprocess.run([WORKER_PYTHON, "-c", PLACEMENT_CHECK], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    placements, configs = done.stdout.strip().splitlines()[-2:]
+    assert placements == str(["gpu", "gpu", "offload", "gpu", "gpu", "text-offload", "offload",
+                              "gpu"])
+    assert configs == "Float8DynamicActivationFloat8WeightConfig Float8WeightOnlyConfig"
