@@ -308,8 +308,17 @@ class ShotWorker:
         async with self._gpu:  # one render at a time; a job cancelled while waiting never renders
             if self.broken:
                 return self._broken_answer()
+            render = asyncio.ensure_future(asyncio.to_thread(self._render, shot))
             try:
-                image, render_s = await asyncio.to_thread(self._render, shot)
+                image, render_s = await asyncio.shield(render)
+            except asyncio.CancelledError:
+                # Stopped mid-render (runpod cancels the job's task): the thread cannot be
+                # stopped, so the lock is held until it ends, or two renders would share the card.
+                try:
+                    await render
+                except Exception as exc:
+                    self._render_failed(job, exc)  # a GPU error still marks the worker
+                raise
             except Exception as exc:
                 return self._render_failed(job, exc)
         # Outside the lock: the next job renders while this one is encoded and uploaded.

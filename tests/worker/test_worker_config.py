@@ -316,3 +316,47 @@ def test_the_desktop_shows_a_misconfigured_worker_as_such_and_does_not_retry():
     gpu = Job(id="j-2", status=JobStatus.FAILED,
               error=f"{GPU_ERROR} on this worker (OutOfMemoryError: CUDA out of memory)")
     assert _job_error(gpu).retryable is True  # another worker takes the next attempt
+
+
+class HeldBackend(FakeBackend):
+    """Its renders wait for ``release``; ``rendering`` tells when one has begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.rendering = threading.Event()
+        self.finished: list[int] = []
+        self.begun: list[int] = []
+
+    def render(self, **kwargs):
+        self.begun.append(kwargs["seed"])
+        self.rendering.set()
+        self.release.wait(timeout=20)
+        image = super().render(**kwargs)
+        self.finished.append(kwargs["seed"])
+        return image
+
+
+def test_a_job_stopped_mid_render_keeps_the_gpu_until_its_render_ends(s3):
+    backend = HeldBackend()
+    worker = ShotWorker(backend, S3Uploader(s3, bucket=s3.bucket))
+
+    async def stop_the_first():
+        first = asyncio.create_task(worker.run(job(s3.bucket, key(1), seed=1)))
+        await asyncio.to_thread(backend.rendering.wait, 20)
+        first.cancel()  # runpod stops the job; its render thread goes on
+        second = asyncio.create_task(worker.run(job(s3.bucket, key(2), seed=2)))
+        for _ in range(50):  # give a second render every chance to begin (it must not)
+            if len(backend.begun) > 1:
+                break
+            await asyncio.sleep(0.02)
+        begun_while_held = list(backend.begun)
+        backend.release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return begun_while_held, await second
+
+    begun_while_held, second = asyncio.run(stop_the_first())
+    assert begun_while_held == [1]  # the second render waited for the first to end
+    assert backend.finished == [1, 2] and "image" in second
+    assert s3.list_objects_v2(Bucket=s3.bucket)["KeyCount"] == 1  # the stopped job uploads nothing
