@@ -18,7 +18,8 @@ Where the model sits (``placement``), decided from the card's memory unless set:
 - ``offload`` (``STORYREEL_CPU_OFFLOAD=1``, or bf16 on a card under 40 GiB): the
   transformer and T5 stream from CPU memory by groups of blocks on a side CUDA
   stream (diffusers' group offloading); the transformer never goes whole to the
-  card, so a 24 GB card renders, slowly (each step moves 24 GB over PCIe).
+  card, so a 24 GB card renders, slowly (each step moves 24 GB over PCIe). The streamed
+  parts are pinned in host memory: the host needs about 48 GB of RAM.
 
 fp8 (``STORYREEL_FP8=1``): the transformer's linear layers in float8 through
 torchao, halving its 23.8 GB. Dynamic activation and weight fp8 on cards of

@@ -209,10 +209,14 @@ def run_backend(label: str, env: dict[str, str], args, config: dict, **load_kwar
     say(f"{label}: load", f"{time.perf_counter() - started:.1f} s, placement "
                           f"{backend.placement}, limits {backend.limits.max_pixels / 1e6:.2f} MP "
                           f"/ {backend.limits.max_steps} steps")
+    if args.device == "cuda":
+        say(f"{label}: on the card after load", f"{torch.cuda.memory_allocated() / 2**30:.2f} GiB"
+                                                f" (load peak {peak_gib(args.device)})")
+    reset_peak(args.device)  # from here: the peak of rendering
     for (width, height), seconds in latency(backend, config["sizes"], args.device,
                                             args.repeats).items():
         say(f"{label}: {width}x{height}, 4 steps", f"{seconds:.3f} s (median of {args.repeats})")
-    say(f"{label}: peak GPU memory", peak_gib(args.device))
+    say(f"{label}: peak GPU memory", f"{peak_gib(args.device)} while rendering")
     return backend
 
 
