@@ -21,11 +21,24 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 # The RunPod worker's own environment (runpod's SDK cannot share .venv, see
-# packaging/worker/requirements-cpu.txt); tests run the worker under runpod's local server.
+# packaging/worker/requirements-cpu.txt); tests run the worker under runpod's job loop and
+# local server, and the GPU backend on a tiny random FLUX with a CPU torch (~200 MB, from
+# the wheel folder pip is pointed at here; never the multi-GB CUDA build).
 $(WORKER_VENV)/.installed: packaging/worker/requirements-cpu.txt
 	$(PYTHON) -m venv $(WORKER_VENV)
 	$(WORKER_VENV)/bin/python -m pip install --quiet -r packaging/worker/requirements-cpu.txt
 	touch $@
+
+# The wheels packaging/worker/gpu_check.py needs beyond torch, transformers and accelerate,
+# for Python 3.12 on x86_64 Linux (about 43 MB), into .whl/: carry them to a GPU machine
+# without network (packaging/worker/README.md). Not part of `make test`.
+.PHONY: worker-wheels
+worker-wheels:
+	$(PYTHON) -m pip download --quiet --dest .whl --python-version 3.12 --only-binary=:all: \
+		--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+		--platform manylinux_2_17_x86_64 \
+		diffusers==0.42.1 torchao==0.18.0 'pillow>=10.1' 'pydantic>=2.7,<3'
+	@du -sh .whl
 
 run: $(VENV)/.installed
 	$(BIN)/storyreel $(ARGS)

@@ -8,10 +8,11 @@ the start of the prompt (``build_shot_prompt`` writes them there).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from PIL import Image
 
 from app.core.models import ShotType
-from app.core.renderers.panel import PanelSpec, render_panel_png
+from app.core.renderers.panel import PanelSpec, render_panel
+from app.worker.limits import DRAFT, Limits
 
 MODEL = "storyreel-draft-panel-1"
 _LABELS = sorted(((t.label, t.value) for t in ShotType), key=lambda lv: -len(lv[0]))
@@ -38,6 +39,7 @@ class DraftBackend:
     name = "draft"
     model = MODEL
     load_s = 0.0
+    limits: Limits = DRAFT
 
     def render(
         self,
@@ -49,12 +51,8 @@ class DraftBackend:
         seed: int,
         steps: int,
         guidance: float,
-        on_step: Callable[[int, int], None] | None = None,
-    ) -> bytes:
-        png = render_panel_png(panel_spec(prompt, width=width, height=height, seed=seed))
-        if on_step is not None:
-            on_step(steps, steps)
-        return png
+    ) -> Image.Image:
+        return render_panel(panel_spec(prompt, width=width, height=height, seed=seed))
 
-
-BACKEND = DraftBackend()
+    def recover(self) -> None:
+        """Nothing to free: no GPU."""

@@ -288,7 +288,7 @@ def endpoint_worker(s3: MotoS3, bucket: str) -> Callable[[Any], Any]:
                                     "R2_ACCESS_KEY_ID": S3_ACCESS_KEY,
                                     "R2_SECRET_ACCESS_KEY": S3_SECRET_KEY,
                                     "R2_BUCKET": bucket})
-    worker = ShotWorker(DraftBackend(), uploader, progress=lambda job, payload: None)
+    worker = ShotWorker(DraftBackend(), uploader)
     ids = itertools.count(1)
 
     def handle(job_input: Any) -> Any:

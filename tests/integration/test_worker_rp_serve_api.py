@@ -119,7 +119,7 @@ def test_the_worker_renders_uploads_and_answers_the_contract(worker, s3, bucket)
     assert (image["bucket"], image["key"]) == (bucket, key)
     assert (image["width"], image["height"], image["seed"]) == (640, 368, 11)  # 360 -> 368
     assert image["mime"] == "image/png"
-    assert set(output["timings"]) == {"load_s", "render_s", "upload_s"}
+    assert set(output["timings"]) == {"load_s", "render_s", "encode_s", "upload_s"}
     assert output["model"] == "storyreel-draft-panel-1"
     data = s3.get(bucket, key)  # the worker uploaded it itself; the answer holds no bytes
     assert hashlib.sha256(data).hexdigest() == image["sha256"]
@@ -155,7 +155,8 @@ def test_run_then_status_runs_the_job_and_bad_input_is_refused(worker, s3, bucke
     elsewhere["output"]["bucket"] = "someone-elses-bucket"
     refused = post(f"{worker}/runsync", {"input": elsewhere})
     assert refused["status"] == "FAILED"
-    assert "does not write to bucket 'someone-elses-bucket'" in refused["error"]
+    assert refused["error"] == ("invalid shot input: this worker writes only to its own bucket "
+                                "(R2_BUCKET), not to 'someone-elses-bucket'")
 
     for refused_shot in ("s01-03", "s01-04", "s01-05"):  # refused: nothing stored
         assert s3.keys(bucket, f"runs/{RUN_ID}/shots/{refused_shot}/") == []

@@ -1,8 +1,10 @@
 """Fixtures of the worker tests: moto's S3 server standing in for R2 (one per module, a
-fresh bucket per test) and the environment the worker reads on RunPod."""
+fresh bucket per test), the environment the worker reads on RunPod, and ``run_job``,
+which awaits the async ``handler`` as runpod's job loop does."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import boto3
@@ -34,13 +36,19 @@ def s3(s3_endpoint):
 
 
 @pytest.fixture
-def worker_env(monkeypatch, s3_endpoint):
+def worker_env(monkeypatch, s3_endpoint, s3):
+    """The endpoint's environment: R2 settings naming this test's bucket, draft backend."""
     for name, value in {"R2_ENDPOINT_URL": s3_endpoint, "R2_ACCESS_KEY_ID": "test",
-                        "R2_SECRET_ACCESS_KEY": "test", "STORYREEL_WORKER_BACKEND": "draft"
-                        }.items():
+                        "R2_SECRET_ACCESS_KEY": "test", "R2_BUCKET": s3.bucket,
+                        "STORYREEL_WORKER_BACKEND": "draft"}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("R2_BUCKET", raising=False)
-    monkeypatch.delenv("RUNPOD_ENDPOINT_ID", raising=False)
+    for name in ("RUNPOD_ENDPOINT_ID", "R2_ACCOUNT_ID", "STORYREEL_WORKER_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
     worker_handler.reset()
     yield
     worker_handler.reset()
+
+
+def run_job(job: dict) -> dict:
+    """One job through the async entry point runpod awaits."""
+    return asyncio.run(worker_handler.handler(job))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -24,11 +25,10 @@ from app.worker.handler import (
     InvalidInput,
     ShotWorker,
     check_key,
-    handler,
-    load_backend,
     parse_input,
 )
 from app.worker.upload import S3Uploader, UploadError
+from tests.worker.conftest import run_job
 
 BUCKET = "storyreel"
 KEY = "runs/20261127-120000-abcdef/shots/s01-01/1.png"
@@ -43,14 +43,14 @@ def job_input(bucket: str, **changes) -> dict:
 
 
 def test_handler_renders_uploads_and_answers_the_contract(worker_env, s3):
-    output = handler({"id": "job-1", "input": job_input(s3.bucket)})
+    output = run_job({"id": "job-1", "input": job_input(s3.bucket)})
 
     assert set(output) == {"image", "timings", "model"}
     image = output["image"]
     assert {k: image[k] for k in ("bucket", "key", "width", "height", "seed", "mime")} == {
         "bucket": s3.bucket, "key": KEY, "width": 512, "height": 288, "seed": 77,
         "mime": "image/png"}
-    assert set(output["timings"]) == {"load_s", "render_s", "upload_s"}
+    assert set(output["timings"]) == {"load_s", "render_s", "encode_s", "upload_s"}
     assert output["model"] == "storyreel-draft-panel-1"
     assert len(json.dumps(output)) < 1000  # keys and numbers, never image bytes
 
@@ -67,7 +67,7 @@ def test_the_same_seed_gives_the_same_image(worker_env, s3):
     def picture(job_id: str, **changes) -> Image.Image:
         payload = job_input(s3.bucket, **changes)
         payload["output"] = {"bucket": s3.bucket, "key": f"runs/r/shots/s01-01/{job_id}.png"}
-        handler({"id": job_id, "input": payload})
+        run_job({"id": job_id, "input": payload})
         data = s3.get_object(Bucket=s3.bucket, Key=payload["output"]["key"])["Body"].read()
         return Image.open(io.BytesIO(data)).convert("RGB")
 
@@ -77,21 +77,19 @@ def test_the_same_seed_gives_the_same_image(worker_env, s3):
     assert ImageChops.difference(first, other).getbbox() is not None
 
 
-def test_progress_is_reported_and_load_time_charged_once(s3):
-    calls = []
+def test_load_time_is_charged_to_the_first_job_only(s3):
     backend = DraftBackend()
     backend.load_s = 12.5
-    worker = ShotWorker(backend, S3Uploader(s3), progress=lambda job, p: calls.append(p))
+    worker = ShotWorker(backend, S3Uploader(s3, bucket=s3.bucket))
     first = worker.handle({"id": "j", "input": job_input(s3.bucket)})
-    second = worker.handle({"id": "k", "input": job_input(s3.bucket)})
+    payload = job_input(s3.bucket)
+    payload["output"]["key"] = KEY.replace("/1.png", "/2.png")
+    second = worker.handle({"id": "k", "input": payload})
     assert first["timings"]["load_s"] == 12.5 and second["timings"]["load_s"] == 0.0
-    stages = [c["stage"] for c in calls[:3]]
-    assert stages == ["rendering", "rendering", "uploading"]
-    assert calls[1] == {"stage": "rendering", "step": 4, "steps": 4}
 
 
 def test_uploader_uses_the_checksum_settings_r2_needs(worker_env):
-    uploader = S3Uploader.from_env()
+    uploader = S3Uploader.from_env(os.environ)
     config = uploader.client.meta.config
     assert config.request_checksum_calculation == "when_required"
     assert config.response_checksum_validation == "when_required"
@@ -120,6 +118,17 @@ BAD_INPUTS = [
     ({"output": {"bucket": BUCKET, "key": "runs\\x\\1.png"}}, "must be a relative path"),
     ({"output": {"bucket": BUCKET, "key": "runs/x/1.jpg"}}, "must end in .png"),
     ({"output": {"bucket": BUCKET, "key": ""}}, "empty or too long"),
+    # only the shape the desktop writes: runs/<run>/shots/<shot>/<attempt>.png
+    ({"output": {"bucket": BUCKET, "key": "elsewhere/panel.png"}},
+     "must be runs/<run>/shots/<shot>/<attempt>.png"),
+    ({"output": {"bucket": BUCKET, "key": "runs/r/shots/s01-01/0.png"}}, "<attempt>.png"),
+    ({"output": {"bucket": BUCKET, "key": "runs/r/shots/s01-01/x/1.png"}}, "<attempt>.png"),
+    ({"output": {"bucket": BUCKET, "key": "runs/r/other/s01-01/1.png"}}, "<attempt>.png"),
+    ({"output": {"bucket": BUCKET, "key": "index.png"}}, "<attempt>.png"),
+    # the endpoint's bucket only
+    ({"output": {"bucket": "someone-elses", "key": KEY}},
+     "writes only to its own bucket (R2_BUCKET), not to 'someone-elses'"),
+    # the worker's own limits (draft: 50 steps is the contract's bound; pixels fit)
 ]
 
 
@@ -129,7 +138,7 @@ def test_bad_input_is_refused_and_nothing_is_uploaded(worker_env, s3, change, me
     if "output" in change and isinstance(change["output"], dict):
         payload["output"] = {**change["output"],
                              "bucket": change["output"]["bucket"].replace(BUCKET, s3.bucket)}
-    output = handler({"id": "bad", "input": payload})
+    output = run_job({"id": "bad", "input": payload})
     assert set(output) == {"error"}
     assert output["error"].startswith(f"{INVALID_INPUT}: ")
     assert message in output["error"]
@@ -142,29 +151,38 @@ def test_input_that_is_not_a_shot_object_is_refused(raw):
         parse_input(raw)
 
 
-def test_the_endpoint_bucket_is_the_only_one_written_when_set(worker_env, s3, monkeypatch):
-    monkeypatch.setenv("R2_BUCKET", "only-this-one")
+def test_an_existing_object_is_never_overwritten(worker_env, s3):
+    s3.put_object(Bucket=s3.bucket, Key=KEY, Body=b"earlier image")
+    output = run_job({"id": "again", "input": job_input(s3.bucket)})
+    assert output == {"error": f"{s3.bucket}/{KEY} already exists: the worker never "
+                               "overwrites an image (a new attempt writes a new key)"}
+    assert s3.get_object(Bucket=s3.bucket, Key=KEY)["Body"].read() == b"earlier image"
+
+
+def test_the_same_job_twice_writes_once(worker_env, s3):
+    first = run_job({"id": "j1", "input": job_input(s3.bucket)})
+    stored = s3.get_object(Bucket=s3.bucket, Key=KEY)["Body"].read()
+    second = run_job({"id": "j1", "input": job_input(s3.bucket)})  # RunPod delivered it again
+    assert "image" in first and "already exists" in second["error"]
+    assert s3.get_object(Bucket=s3.bucket, Key=KEY)["Body"].read() == stored
+
+
+def test_a_bucket_r2_does_not_have_is_a_configuration_error(worker_env, monkeypatch):
+    monkeypatch.setenv("R2_BUCKET", "no-such-bucket")
     worker_handler.reset()
-    output = handler({"id": "x", "input": job_input(s3.bucket)})
-    assert "does not write to bucket" in output["error"]
-
-
-def test_an_upload_failure_is_a_readable_job_error(worker_env):
-    output = handler({"id": "x", "input": job_input("no-such-bucket")})
-    assert output == {"error": f"upload to no-such-bucket/{KEY} failed: NoSuchBucket"}
+    output = run_job({"id": "x", "input": job_input("no-such-bucket")})
+    assert output == {"error": "worker misconfigured: R2 refused the upload (upload to "
+                               f"no-such-bucket/{KEY} failed: NoSuchBucket); check R2_BUCKET "
+                               "and the R2 token in the endpoint's environment"}
 
 
 def test_missing_credentials_are_named():
     with pytest.raises(UploadError) as caught:
         S3Uploader.from_env({"R2_ACCOUNT_ID": "abc"})
-    assert "R2_ACCESS_KEY_ID" in str(caught.value) and "R2_SECRET_ACCESS_KEY" in str(caught.value)
-    assert "R2_ENDPOINT_URL" not in str(caught.value)
-
-
-def test_an_unknown_backend_is_refused():
-    with pytest.raises(ValueError, match="STORYREEL_WORKER_BACKEND"):
-        load_backend("tpu")
-    assert load_backend("draft").name == "draft"
+    message = str(caught.value)
+    assert all(name in message for name in ("R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY",
+                                            "R2_BUCKET"))
+    assert "R2_ENDPOINT_URL" not in message
 
 
 @pytest.mark.parametrize("key", [KEY, "a.png", "runs/r-1/shots/s_1/10.png", "../x.png",

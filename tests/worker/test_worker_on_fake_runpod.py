@@ -51,8 +51,7 @@ def s3():
 async def test_a_run_on_the_fake_api_with_the_real_worker(s3):
     uploader = S3Uploader.from_env({"R2_ENDPOINT_URL": s3.endpoint, "R2_ACCESS_KEY_ID": "test",
                                     "R2_SECRET_ACCESS_KEY": "test", "R2_BUCKET": BUCKET})
-    worker = ShotWorker(DraftBackend(), uploader, endpoint="shots",
-                        progress=lambda job, p: None)
+    worker = ShotWorker(DraftBackend(), uploader, endpoint="shots")
 
     def endpoint_handler(job_input):
         output = worker.handle({"id": "fake", "input": job_input})

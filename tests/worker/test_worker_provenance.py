@@ -13,8 +13,9 @@ from PIL import Image, ImageChops
 
 from app.core.provenance import read_chunks, read_provenance
 from app.worker.draft import MODEL, DraftBackend
-from app.worker.handler import INVALID_INPUT, MAX_ID_CHARS, ShotWorker, handler
+from app.worker.handler import INVALID_INPUT, MAX_ID_CHARS, ShotWorker, encode_png
 from app.worker.upload import S3Uploader
+from tests.worker.conftest import run_job
 
 RUN = "20261127-120000-abcdef"
 KEY = f"runs/{RUN}/shots/s02-03/2.png"
@@ -37,7 +38,7 @@ def uploaded(s3, key: str = KEY) -> bytes:
 
 def test_the_uploaded_png_carries_what_made_it(worker_env, s3, monkeypatch):
     monkeypatch.setenv("RUNPOD_ENDPOINT_ID", "ep-shots-1")  # runpod sets it on the endpoint
-    output = handler({"id": "job-42-e1", "input": job_input(s3.bucket)})
+    output = run_job({"id": "job-42-e1", "input": job_input(s3.bucket)})
 
     data = uploaded(s3)
     assert hashlib.sha256(data).hexdigest() == output["image"]["sha256"]  # of these bytes
@@ -63,7 +64,7 @@ def test_the_uploaded_png_carries_what_made_it(worker_env, s3, monkeypatch):
 def test_without_the_provenance_object_the_key_names_the_shot(worker_env, s3):
     payload = job_input(s3.bucket)
     del payload["provenance"]  # a desktop from before the field: still accepted
-    output = handler({"id": "job-7", "input": payload})
+    output = run_job({"id": "job-7", "input": payload})
     assert "error" not in output
 
     p = read_provenance(uploaded(s3))
@@ -73,24 +74,10 @@ def test_without_the_provenance_object_the_key_names_the_shot(worker_env, s3):
     assert p.endpoint == ""  # not on RunPod: no RUNPOD_ENDPOINT_ID
 
 
-def test_a_key_of_another_layout_takes_the_object_or_names_nothing(worker_env, s3):
-    handler({"id": "a", "input": job_input(s3.bucket, key="elsewhere/panel.png")})
-    p = read_provenance(uploaded(s3, "elsewhere/panel.png"))
-    assert (p.run_id, p.scene, p.shot_id, p.shot_number, p.attempt) == (
-        RUN, 2, "s02-03", "2C", 2)
-
-    bare = job_input(s3.bucket, key="elsewhere/bare.png")
-    del bare["provenance"]
-    handler({"id": "b", "input": bare})
-    p = read_provenance(uploaded(s3, "elsewhere/bare.png"))
-    assert (p.run_id, p.scene, p.shot_id, p.attempt) == ("", 0, "", 0)
-    assert (p.prompt, p.seed, p.job_id) == (PROMPT, 77, "b")  # the job itself still says
-
-
 def test_the_chunks_leave_the_backends_pixels_alone(worker_env, s3):
-    handler({"id": "px", "input": job_input(s3.bucket)})
-    plain = DraftBackend().render(prompt=PROMPT, negative_prompt="", width=512, height=288,
-                                  seed=77, steps=4, guidance=0.0)
+    run_job({"id": "px", "input": job_input(s3.bucket)})
+    plain = encode_png(DraftBackend().render(prompt=PROMPT, negative_prompt="", width=512,
+                                             height=288, seed=77, steps=4, guidance=0.0), {})
     marked = Image.open(io.BytesIO(uploaded(s3)))
     marked.verify()  # every chunk's CRC
     marked = Image.open(io.BytesIO(uploaded(s3))).convert("RGB")
@@ -102,7 +89,7 @@ def test_the_chunks_leave_the_backends_pixels_alone(worker_env, s3):
 def test_the_endpoint_is_the_workers_and_the_load_time_the_first_jobs(s3):
     backend = DraftBackend()
     backend.load_s = 3.25
-    worker = ShotWorker(backend, S3Uploader(s3), endpoint="ep-9", progress=lambda job, p: None)
+    worker = ShotWorker(backend, S3Uploader(s3, bucket=s3.bucket), endpoint="ep-9")
     second_key = f"runs/{RUN}/shots/s02-03/3.png"
     worker.handle({"id": "j1", "input": job_input(s3.bucket)})
     worker.handle({"id": "j2", "input": job_input(s3.bucket, key=second_key, provenance=None)})
@@ -136,7 +123,7 @@ BAD_PROVENANCE = [
 @pytest.mark.parametrize("provenance, message", BAD_PROVENANCE)
 def test_bad_provenance_is_refused_and_nothing_is_uploaded(worker_env, s3, provenance,
                                                            message):
-    output = handler({"id": "bad", "input": job_input(s3.bucket, provenance=provenance)})
+    output = run_job({"id": "bad", "input": job_input(s3.bucket, provenance=provenance)})
     assert set(output) == {"error"}
     assert output["error"].startswith(f"{INVALID_INPUT}: provenance")
     assert message in output["error"]
@@ -146,5 +133,5 @@ def test_bad_provenance_is_refused_and_nothing_is_uploaded(worker_env, s3, prove
 def test_unknown_provenance_fields_are_ignored(worker_env, s3):
     payload = job_input(s3.bucket)
     payload["provenance"] = {**payload["provenance"], "lora": "ink-wash"}  # a newer desktop
-    assert "error" not in handler({"id": "n", "input": payload})
+    assert "error" not in run_job({"id": "n", "input": payload})
     assert read_provenance(uploaded(s3)).shot_number == "2C"

@@ -47,6 +47,9 @@ DEFAULT_STEPS = 4  # FLUX.1-schnell
 DEFAULT_GUIDANCE = 0.0
 # The worker's own validation errors start so: no new job will fix the input.
 INVALID_INPUT = "invalid shot input"
+# ...and a worker whose endpoint settings are wrong (R2, bucket, model, GPU) fails every job
+# with this prefix: a configuration error, not worth another job.
+WORKER_MISCONFIGURED = "worker misconfigured"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -243,6 +246,11 @@ def _job_error(job: Job) -> RenderError:
         return RenderError(f"RunPod job {job.id} was cancelled", retryable=False, gpu_s=billed)
     if job.status is JobStatus.TIMED_OUT:
         return RenderError(f"RunPod job {job.id} timed out", retryable=True, gpu_s=billed)
+    if detail.startswith(WORKER_MISCONFIGURED):
+        reason = detail.removeprefix(WORKER_MISCONFIGURED).lstrip(": ")
+        return RenderError(f"The RunPod shot endpoint is misconfigured: {reason}. Fix the "
+                           "endpoint's settings in the RunPod console (retrying will not help)",
+                           retryable=False, gpu_s=billed)
     if detail.startswith(INVALID_INPUT):
         return RenderError(f"RunPod job {job.id} refused the shot: {detail}", retryable=False,
                            gpu_s=billed)
