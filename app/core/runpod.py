@@ -19,6 +19,7 @@ logged and is scrubbed from any error text a server echoes back.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
@@ -234,20 +235,19 @@ def parse_error(error: Any) -> tuple[str, dict[str, Any] | None]:
 
     The runpod SDK reports a raised exception as a JSON string with
     ``error_type``, ``error_message`` and ``error_traceback``; a handler that
-    returns ``{"error": ...}`` gives that value as it is.
+    returns ``{"error": ...}`` gives that value as it is, and a generator handler
+    (worker-vllm) that yields ``{"error": {...}}`` gives ``str()`` of that object:
+    Python's repr, read here with ``ast.literal_eval`` (literals only, never code).
     """
     if error is None:
         return "", None
     info: Any = error
     if isinstance(error, str):
-        text = error.strip()
-        if text.startswith(("{", "[")):
-            try:
-                info = json.loads(text)
-            except ValueError:
-                info = error
+        info = _structured(error.strip()) or error
     if isinstance(info, dict):
         message = info.get("error_message") or info.get("error") or info.get("message")
+        if isinstance(message, dict):  # {"error": {"message": ...}} (vLLM's ErrorResponse)
+            return parse_error(message)[0], info
         kind = info.get("error_type")
         if isinstance(message, str | int | float) and str(message).strip():
             text = str(message).strip()
@@ -257,6 +257,20 @@ def parse_error(error: Any) -> tuple[str, dict[str, Any] | None]:
             text = json.dumps(info, sort_keys=True)[:500]
         return _one_line(text), info
     return _one_line(str(info)), None
+
+
+def _structured(text: str) -> dict[str, Any] | list | None:
+    """A JSON object, or the Python repr of one (``{'message': ..., 'code': None}``)."""
+    if not text.startswith(("{", "[")) or len(text) > 200_000:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+    return value if isinstance(value, dict | list) else None
 
 
 def _short_type(kind: str) -> str:
