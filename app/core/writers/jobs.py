@@ -32,11 +32,17 @@ def request_key(job_input: Any) -> str:
 
 
 class JobLog:
-    def __init__(self, known: MutableMapping[str, str],
-                 save: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, known: MutableMapping[str, str], save: Callable[[], Awaitable[None]],
+                 keep: Callable[[], bool] | None = None) -> None:
         self.known = known
         self._save = save
+        self._keep = keep
         self._resumable = dict(known)  # from earlier processes, each to be polled once
+
+    def keeps_jobs(self) -> bool:
+        """True when a cancelled stage should leave its job running (the app is closing
+        and the run is kept for ``resume``), rather than cancel it."""
+        return self._keep is not None and self._keep()
 
     def resumable(self, key: str) -> str | None:
         """The id of the job an earlier process submitted for this request (once)."""
@@ -51,9 +57,9 @@ _current: ContextVar[JobLog | None] = ContextVar("storyreel_writer_jobs", defaul
 
 
 @contextmanager
-def recording_jobs(known: MutableMapping[str, str],
-                   save: Callable[[], Awaitable[None]]) -> Iterator[JobLog]:
-    log = JobLog(known, save)
+def recording_jobs(known: MutableMapping[str, str], save: Callable[[], Awaitable[None]],
+                   keep: Callable[[], bool] | None = None) -> Iterator[JobLog]:
+    log = JobLog(known, save, keep)
     token = _current.set(log)
     try:
         yield log

@@ -98,7 +98,7 @@ def read_vllm_error(error: Any) -> tuple[int | None, str]:
     info: Any = error
     if isinstance(error, str):
         text, parsed = parse_error(error)
-        if parsed is None:
+        if parsed is None or "error_message" in parsed:  # plain text, or an exception
             return _status_in(text), text
         info = parsed
     status, message = _dig(info)
@@ -225,7 +225,8 @@ class RunPodVllmTransport:
             try:
                 await jobs.record(key, job.id)
             except asyncio.CancelledError:
-                await self.client.cancel_quietly(self.endpoint, job.id)
+                if not jobs.keeps_jobs():
+                    await self.client.cancel_quietly(self.endpoint, job.id)
                 raise
         return await self._wait(job.id)
 
@@ -233,7 +234,9 @@ class RunPodVllmTransport:
         try:
             final = await self.client.wait(self.endpoint, job_id, timeout_s=self.wait_timeout_s)
         except asyncio.CancelledError:
-            await self.client.cancel_quietly(self.endpoint, job_id)
+            jobs = current_log()
+            if jobs is None or not jobs.keeps_jobs():  # kept: ``resume`` polls it later
+                await self.client.cancel_quietly(self.endpoint, job_id)
             raise
         except WaitTimedOut:  # we gave up waiting: don't leave the job running
             await self.client.cancel_quietly(self.endpoint, job_id)
