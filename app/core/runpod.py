@@ -200,6 +200,12 @@ class PollPolicy:
     client saw finish, or given to ``wait``), polls are ``near_s`` apart from
     ``lead * expected`` until ``overrun * expected``: an ending job is seen within
     ``near_s`` at the cost of a few requests, instead of up to ``max_s`` late.
+
+    Blind (nothing known yet: a new user's first jobs): polls are at most ``blind_max_s``
+    apart for the first ``blind_for_s`` seconds, and when any job of the endpoint ends,
+    every wait on that endpoint that has run about as long (``lead`` times that job's
+    time) polls at once: jobs submitted together end together, so the first one seen
+    ending announces the others (``RunPodClient.wait``).
     """
 
     first_s: float = 0.25
@@ -210,6 +216,8 @@ class PollPolicy:
     lead: float = 0.85
     overrun: float = 1.5
     learn_weight: float = 0.3  # of the newest job in the running average
+    blind_max_s: float = 1.0
+    blind_for_s: float = 30.0
 
     def intervals(self, rng: random.Random):
         interval = self.first_s
@@ -221,7 +229,7 @@ class PollPolicy:
         """The next pause, ``elapsed`` seconds into a wait for a job expected to take
         ``expected`` seconds (None: unknown)."""
         if expected is None or expected <= 0:
-            return backoff
+            return min(backoff, self.blind_max_s) if elapsed < self.blind_for_s else backoff
         window = expected * self.lead
         if elapsed < window:
             return min(backoff, window - elapsed) if elapsed + backoff > window else backoff
@@ -312,6 +320,8 @@ class RunPodClient:
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task] = set()
         self._expected: dict[str, float] = {}  # endpoint -> usual seconds per job
+        # endpoint -> {waiter's wake-up future: when its wait started}
+        self._waiters: dict[str, dict[asyncio.Future, float]] = {}
         self.requests = 0  # HTTP requests sent (benchmarks read it)
 
     def __repr__(self) -> str:  # never shows the key
@@ -447,7 +457,6 @@ class RunPodClient:
         """
         started = self._clock()
         deadline = None if timeout_s is None else started + timeout_s
-        expected = expected_s if expected_s is not None else self._expected.get(endpoint)
         intervals = self.poll.intervals(self._rng)
         while True:
             job = await self.status(endpoint, job_id)
@@ -458,15 +467,45 @@ class RunPodClient:
                 maybe = on_update(job)
                 if maybe is not None:
                     await maybe
-            pause = self.poll.pause(next(intervals), self._clock() - started, expected)
-            if deadline is not None:
-                left = deadline - self._clock()
-                if left <= 0:
-                    raise WaitTimedOut(f"gave up waiting after {timeout_s:g} s "
-                                      f"(the job is {job.status.value})",
-                                      endpoint=endpoint, job_id=job_id)
-                pause = min(pause, left)
-            await self._sleep(pause)
+            backoff = next(intervals)
+            while True:  # sleep until the next poll, or until a sibling job's end
+                expected = expected_s if expected_s is not None else self._expected.get(
+                    endpoint)  # read again: a job of this endpoint may have ended meanwhile
+                elapsed = self._clock() - started
+                pause = self.poll.pause(backoff, elapsed, expected)
+                if deadline is not None:
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        raise WaitTimedOut(f"gave up waiting after {timeout_s:g} s "
+                                          f"(the job is {job.status.value})",
+                                          endpoint=endpoint, job_id=job_id)
+                    pause = min(pause, left)
+                napped = self._clock()
+                if not await self._nap(endpoint, pause, started):
+                    break
+                backoff = max(0.0, backoff - (self._clock() - napped))
+                expected = expected_s if expected_s is not None else self._expected.get(
+                    endpoint)
+                if backoff <= 0 or (expected is not None
+                                    and self._clock() - started >= expected * self.poll.lead):
+                    break  # a job submitted about when this one was has ended: look now
+
+    async def _nap(self, endpoint: str, pause: float, started: float) -> bool:
+        """Sleep ``pause`` seconds; True when woken early by another job's end."""
+        waker = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(endpoint, {})
+        waiters[waker] = started
+        sleeper = asyncio.ensure_future(self._sleep(pause))
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiters.pop(waker, None)
+            if not sleeper.done():
+                sleeper.cancel()
+        woken = waker.done()
+        if not woken:
+            waker.cancel()
+        return woken
 
     def expect(self, endpoint: str, seconds: float) -> None:
         """Seed an endpoint's usual submission-to-end time (learnt from history by an
@@ -487,6 +526,11 @@ class RunPodClient:
         weight = self.poll.learn_weight
         self._expected[job.endpoint] = took if before is None else (
             before + weight * (took - before))
+        # Waits that have run about as long as this job took are likely over too.
+        now, soon = self._clock(), took * self.poll.lead
+        for waker, started in list(self._waiters.get(job.endpoint, {}).items()):
+            if now - started >= soon and not waker.done():
+                waker.set_result(None)
 
     # One request, with retries.
 
