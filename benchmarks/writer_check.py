@@ -26,8 +26,10 @@ Usage: python benchmarks/writer_check.py [--sample PATH] [--max-shots N] [--buil
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -60,7 +62,8 @@ def log(message: str) -> None:
 
 
 def server_binary() -> Path:
-    return CACHE / "bin" / "llama-server"
+    # Left in the build tree: it finds its shared ggml/llama libraries there (rpath).
+    return CACHE / "build" / "bin" / "llama-server"
 
 
 def build_server() -> Path:
@@ -99,9 +102,6 @@ def build_server() -> Path:
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*nice, "cmake", "--build", str(build), "--target", "llama-server", "-j", jobs],
                    check=True, stdout=subprocess.DEVNULL)
-    built = next(build.rglob("llama-server"))
-    binary.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(built, binary)
     log(f"writer-check: built llama-server in {time.monotonic() - started:.0f} s")
     return binary
 
@@ -130,15 +130,110 @@ def model_file() -> Path:
     return target
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(binary: Path, model: Path, port: int, context: int) -> subprocess.Popen:
+    log_file = (CACHE / "llama-server.log").open("w")
+    command = [str(binary), "-m", str(model), "-c", str(context), "-t", "2", "--jinja",
+               "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+
+
+async def wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 120.0) -> float:
+    import aiohttp
+
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() - started < timeout_s:
+            if server.poll() is not None:
+                raise SystemExit(f"llama-server exited ({server.returncode}); see "
+                                 f"{CACHE / 'llama-server.log'}")
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return time.monotonic() - started
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise SystemExit(f"llama-server was not ready after {timeout_s:g} s")
+
+
+async def run_stages(base_url: str, sample: Path, args: argparse.Namespace) -> int:
+    from app.core.ideas import read
+    from app.core.settings import parse
+    from app.core.writers.openai_compat import OpenAICompatWriter
+
+    settings = parse({"WRITER_BASE_URL": base_url, "WRITER_MODEL": "gemma-3-270m"})
+    writer = OpenAICompatWriter.from_settings(settings)
+    writer.script_max_tokens = args.script_max_tokens
+    writer.plan_tokens_per_scene = args.plan_tokens_per_scene
+    writer.context_tokens = args.context
+    idea = read(sample)[0]
+    print(f"writer: {writer.name}; sample {sample.name} ({idea.kind.value}, "
+          f"{len(idea.text)} characters); script max_tokens {writer.script_max_tokens}, "
+          f"planning {writer.plan_tokens_per_scene} tokens a scene, context {args.context}")
+    failed = 0
+    try:
+        started = time.monotonic()
+        try:
+            script = await writer.write_script(idea, seed=args.seed, style=None)
+        except Exception as exc:
+            print(f"script   FAILED after {time.monotonic() - started:6.1f} s: {exc}")
+            return 1
+        print(f"script   passed in {time.monotonic() - started:6.1f} s: {script.title!r}, "
+              f"{len(script.screenplay)} characters, {len(script.characters)} characters "
+              f"in the cast")
+        started = time.monotonic()
+        try:
+            plans = await writer.plan_scenes(idea, script, seed=args.seed)
+        except Exception as exc:
+            print(f"planning FAILED after {time.monotonic() - started:6.1f} s: {exc}")
+            failed = 1
+        else:
+            shots = sum(len(p.shots) for p in plans)
+            print(f"planning passed in {time.monotonic() - started:6.1f} s: {len(plans)} "
+                  f"scenes, {shots} shots")
+            for plan in plans[:3]:
+                print(f"  {plan.scene.index}. {plan.scene.heading[:60]!r}: "
+                      f"{', '.join(s.shot_type.value for s in plan.shots)}")
+    finally:
+        await writer.aclose()
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--sample", type=Path,
+                        default=ROOT / "resources" / "samples" / "lighthouse.txt")
+    parser.add_argument("--context", type=int, default=8192, help="llama-server's -c")
+    parser.add_argument("--script-max-tokens", type=int, default=1024)
+    parser.add_argument("--plan-tokens-per-scene", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    build_server()
-    model_file()
+    started = time.monotonic()
+    binary = build_server()
+    model = model_file()
+    print(f"llama-server {binary} and model {model.name} ready in "
+          f"{time.monotonic() - started:.1f} s")
     if args.build_only:
         return 0
-    return 0
+    port = free_port()
+    server = start_server(binary, model, port, args.context)
+    try:
+        ready = asyncio.run(wait_ready(f"http://127.0.0.1:{port}/health", server))
+        print(f"llama-server up in {ready:.1f} s on 127.0.0.1:{port}")
+        return asyncio.run(run_stages(f"http://127.0.0.1:{port}/v1", args.sample, args))
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 if __name__ == "__main__":
