@@ -409,6 +409,15 @@ def test_parse_error_shapes():
     assert parse_error('{"odd": 1}')[0] == '{"odd": 1}'
 
 
+def test_parse_error_reads_the_python_repr_a_generator_handler_leaves():
+    # runpod's job loop gives str() of a yielded {"error": {...}}: a repr, not JSON.
+    text = str({"message": "vLLM returned HTTP 503: busy", "type": "worker_error",
+                "code": None})
+    detail, info = parse_error(text)
+    assert detail == "vLLM returned HTTP 503: busy" and info["code"] is None
+    assert parse_error("{'a': __import__('os')}")[1] is None  # literals only, never code
+
+
 def test_retry_after_parsing():
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("3") == 3.0

@@ -326,9 +326,15 @@ async def test_a_run_detached_in_the_writer_stage_resumes_its_writer_job_without
         task = asyncio.create_task(first.start(IDEA))
         await eventually(rig.fake.in_progress, what="the script job to run")
         run_id = first.active_runs[0]
+
+        async def recorded() -> bool:
+            return bool((await history.get_run(run_id)).writer_jobs)
+
+        await eventually(recorded, what="the writer job in history")
         stored = await history.get_run(run_id)
         [job] = rig.fake.submissions
         assert list(stored.writer_jobs.values()) == [job.id]  # written as RunPod answered
+        assert rig.fake.state(job.id) == "IN_PROGRESS"  # before the job ended
         assert first.detach(run_id)
         await task
         assert rig.fake.cancels == []  # the job was kept for resume
@@ -343,3 +349,23 @@ async def test_a_run_detached_in_the_writer_stage_resumes_its_writer_job_without
         assert len(scripts) == 1  # the script job was polled again, not paid for twice
         assert request_key(job.input) in resumed.writer_jobs
         await later.writer.aclose()
+
+
+async def test_an_openai_compatible_vllm_refusing_max_tokens_is_asked_with_fewer():
+    from app.core.writers.openai_compat import OpenAICompatWriter
+    from tests.fakes.openai_server import FakeOpenAI
+
+    llm = FakeLLM()
+    server = FakeOpenAI(llm)
+    await server.start()
+    writer = OpenAICompatWriter(server.base_url, "m", retry=FAST_RETRY, sleep=Sleeps())
+    try:
+        message = context_message(4096, 900, 4096)
+        server.inject(400, body={"error": {"message": message, "type": "BadRequestError",
+                                           "param": None, "code": 400}})
+        await writer.write_script(IDEA, seed=1, style=None)
+        [body] = llm.requests
+        assert body["max_tokens"] == 4096 - 900 - 16
+    finally:
+        await writer.aclose()
+        await server.close()
