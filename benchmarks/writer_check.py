@@ -94,7 +94,7 @@ def build_server() -> Path:
         shutil.rmtree(top)
     tree = source / "llama.cpp"
     build = CACHE / "build"
-    nice = ["nice", "-n", "15"] if shutil.which("nice") else []
+    nice = ["nice", "-n", "10"] if shutil.which("nice") else []
     jobs = str(max(1, min(2, os.cpu_count() or 1)))
     log(f"writer-check: building llama-server into {CACHE} (about 6 min on two cores, once)")
     started = time.monotonic()
