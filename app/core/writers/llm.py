@@ -519,10 +519,16 @@ class LLMWriter:
                 if len(batch) == 1:
                     raise StageError(self._too_long(f"scene {first}", exc.overflow,
                                                     messages)) from None
-                half = len(batch) // 2
-                log.info("writer %s: scenes %d-%d do not fit the model's context; planning "
-                         "them in two halves", self.name, first, first + len(batch) - 1)
-                pending[:0] = [batch[:half], batch[half:]]
+                log.info("writer %s: scenes %d-%d do not fit the model's context (%d "
+                         "tokens); planning them in smaller batches", self.name, first,
+                         first + len(batch) - 1, exc.overflow.limit)
+                # The context is known now: batch what is left again, and at least halve
+                # the batch that did not fit.
+                pending = self._batches(script, [*batch, *(s for b in pending for s in b)])
+                if len(pending[0]) >= len(batch):
+                    head = pending.pop(0)
+                    half = len(batch) // 2
+                    pending[:0] = [head[:half], head[half:]]
                 continue
             plans.extend(batch_plans)
             done += len(batch)
@@ -533,7 +539,7 @@ class LLMWriter:
     def _batches(self, script: Script, scenes: list[str]) -> list[list[str]]:
         per_batch = max(1, self.max_scenes_per_batch)
         fixed = estimate_tokens(llm_prompts.plan_messages(script, [], first=1,
-                                                          total=len(scenes)))
+                                                          total=len(scenes) + 1))
         budget = self.context_tokens - self._plan_tokens(per_batch) - 64
         return plan_batches(scenes, fixed_tokens=fixed, budget_tokens=budget,
                             max_scenes=per_batch)

@@ -256,6 +256,8 @@ async def test_a_batch_too_long_for_the_context_is_split():
         plans = await rig.writer.plan_scenes(IDEA, script, seed=1)
         assert [p.scene.index for p in plans] == list(range(1, 7))
         assert rig.writer.context_tokens == 2000
+        refused = [b for b in rig.worker.bodies if prompt_tokens(b) + b["max_tokens"] > 2000]
+        assert len(refused) == 1  # once the context is known, every later batch fits
 
 
 # Bounds and loops.
