@@ -238,6 +238,37 @@ class PollPolicy:
         return backoff
 
 
+class Naps:
+    """The pauses of ``wait`` between polls, which another job's end can cut short."""
+
+    def __init__(self) -> None:
+        # endpoint -> {a nap's wake-up future: when its wait started}
+        self._waiting: dict[str, dict[asyncio.Future, float]] = {}
+
+    async def nap(self, endpoint: str, started: float, sleep: Awaitable[None]) -> bool:
+        """Await ``sleep``; True when woken before it ended."""
+        waker = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.setdefault(endpoint, {})
+        waiting[waker] = started
+        sleeper = asyncio.ensure_future(sleep)
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.pop(waker, None)
+            if not sleeper.done():
+                sleeper.cancel()
+        woken = waker.done()
+        if not woken:
+            waker.cancel()
+        return woken
+
+    def wake(self, endpoint: str, *, started_before: float) -> None:
+        """End the naps of the waits on ``endpoint`` that started before that time."""
+        for waker, started in list(self._waiting.get(endpoint, {}).items()):
+            if started <= started_before and not waker.done():
+                waker.set_result(None)
+
+
 def parse_error(error: Any) -> tuple[str, dict[str, Any] | None]:
     """A FAILED job's ``error``: readable text, and the object when the string is JSON.
 
@@ -320,8 +351,7 @@ class RunPodClient:
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task] = set()
         self._expected: dict[str, float] = {}  # endpoint -> usual seconds per job
-        # endpoint -> {waiter's wake-up future: when its wait started}
-        self._waiters: dict[str, dict[asyncio.Future, float]] = {}
+        self._naps = Naps()
         self.requests = 0  # HTTP requests sent (benchmarks read it)
 
     def __repr__(self) -> str:  # never shows the key
@@ -492,20 +522,7 @@ class RunPodClient:
 
     async def _nap(self, endpoint: str, pause: float, started: float) -> bool:
         """Sleep ``pause`` seconds; True when woken early by another job's end."""
-        waker = asyncio.get_running_loop().create_future()
-        waiters = self._waiters.setdefault(endpoint, {})
-        waiters[waker] = started
-        sleeper = asyncio.ensure_future(self._sleep(pause))
-        try:
-            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiters.pop(waker, None)
-            if not sleeper.done():
-                sleeper.cancel()
-        woken = waker.done()
-        if not woken:
-            waker.cancel()
-        return woken
+        return await self._naps.nap(endpoint, started, self._sleep(pause))
 
     def expect(self, endpoint: str, seconds: float) -> None:
         """Seed an endpoint's usual submission-to-end time (learnt from history by an
@@ -527,10 +544,7 @@ class RunPodClient:
         self._expected[job.endpoint] = took if before is None else (
             before + weight * (took - before))
         # Waits that have run about as long as this job took are likely over too.
-        now, soon = self._clock(), took * self.poll.lead
-        for waker, started in list(self._waiters.get(job.endpoint, {}).items()):
-            if now - started >= soon and not waker.done():
-                waker.set_result(None)
+        self._naps.wake(job.endpoint, started_before=self._clock() - took * self.poll.lead)
 
     # One request, with retries.
 
