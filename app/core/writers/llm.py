@@ -12,7 +12,8 @@ Structured output is bounded (``maxItems`` on scenes per batch, shots per scene 
 names, ``maxLength`` on strings): under constrained decoding (vLLM, llama.cpp) bounds are
 what stop a weak or looping model. OpenAI's strict mode documents ``minItems`` and
 ``maxItems`` but not ``maxLength``; a server that refuses a bound (a 400 naming it) is
-asked again without bounds, then with ``json_object``, then with no ``response_format``.
+asked again without that keyword; one that refuses the schema itself, with
+``json_object``, then with no ``response_format``.
 A reply that repeats itself is refused (``looks_looping``) and asked again with a
 corrective note. A refusal for the model's context length (vLLM's own wording) shrinks
 ``max_tokens`` to what fits, or, when the prompt itself is too long, makes planning split
@@ -486,7 +487,7 @@ class LLMWriter:
         self.max_scenes_per_batch = max_scenes_per_batch
         self.min_output_tokens = min_output_tokens
         self._format = "json_schema"  # "json_object", then "none", for servers refusing it
-        self._bounded = True  # schema bounds, until a server refuses them
+        self._refused: set[str] = set()  # schema bounds a server refused ("maxlength", ...)
 
     async def write_script(self, idea: Idea, *, seed: int, style: str | None) -> Script:
         messages = llm_prompts.script_messages(idea, style)
@@ -569,7 +570,9 @@ class LLMWriter:
         body.update(messages=messages, max_tokens=max_tokens, temperature=temperature,
                     seed=seed)
         if self._format == "json_schema":
-            chosen = schema(bounded=self._bounded) if callable(schema) else schema
+            chosen = schema(bounded=True) if callable(schema) else schema
+            if self._refused:
+                chosen = _without(chosen, self._refused)
             body["response_format"] = response_format(format_name, chosen)
         elif self._format == "json_object":
             body["response_format"] = {"type": "json_object"}
@@ -648,11 +651,11 @@ class LLMWriter:
         detail = exc.detail.casefold()
         if exc.status != 400 or self._format == "none":
             return False
-        if self._bounded and self._format == "json_schema" and any(
-                word in detail for word in _BOUND_WORDS):
-            self._bounded = False
-            log.warning("writer %s: the server refused the schema's bounds; asking without",
-                        self.name)
+        named = {word for word in _BOUND_WORDS if word in detail} - self._refused
+        if self._format == "json_schema" and named:
+            self._refused |= named  # OpenAI's strict mode takes maxItems, not maxLength
+            log.warning("writer %s: the server refused %s in the schema; asking without",
+                        self.name, ", ".join(sorted(named)))
             return True
         if not any(word in detail for word in ("response_format", "json_schema", "json schema",
                                                "guided", "structured output", "grammar")):
@@ -661,6 +664,16 @@ class LLMWriter:
         log.warning("writer %s: the server refused the response format; asking with %s",
                     self.name, self._format)
         return True
+
+
+def _without(schema: Any, keywords: set[str]) -> Any:
+    """``schema`` less the keywords named (compared without case), at every depth."""
+    if isinstance(schema, dict):
+        return {k: _without(v, keywords) for k, v in schema.items()
+                if k.casefold() not in keywords or k == "properties"}
+    if isinstance(schema, list):
+        return [_without(v, keywords) for v in schema]
+    return schema
 
 
 def _repair_turn(problem: ReplyProblem, reply: Reply | None) -> list[dict[str, str]]:

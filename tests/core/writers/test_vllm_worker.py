@@ -164,6 +164,12 @@ async def test_refused_bounds_are_dropped_before_the_schema():
         assert "maxLength" in json.dumps(first["response_format"])
         assert second["response_format"]["type"] == "json_schema"
         assert "maxLength" not in json.dumps(second["response_format"])
+        await rig.writer.plan_scenes(IDEA, await rig.writer.write_script(IDEA, seed=1,
+                                                                         style=None), seed=1)
+        plan = rig.worker.bodies[-1]["response_format"]["json_schema"]["schema"]
+        # Only the refused keyword is dropped: the scene and shot counts stay bounded.
+        assert plan["properties"]["scenes"]["maxItems"] == 2
+        assert "maxLength" not in json.dumps(plan) and len(rig.worker.bodies) == 4
 
 
 @pytest.mark.parametrize("style", ["proxy", "engine", "old"])
