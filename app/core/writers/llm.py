@@ -436,17 +436,19 @@ def split_scenes(screenplay: str) -> list[str]:
 
 
 def plan_batches(scenes: list[str], *, fixed_tokens: int, budget_tokens: int,
-                 max_scenes: int) -> list[list[str]]:
-    """Consecutive scenes grouped so that each batch's estimated prompt tokens
-    (``fixed_tokens`` for the instructions plus ~4 characters a token of its scenes) stay
-    within ``budget_tokens`` and it holds at most ``max_scenes``; a scene too long for any
-    batch goes alone."""
+                 max_scenes: int,
+                 output_tokens: Callable[[int], int] = lambda n: 0) -> list[list[str]]:
+    """Consecutive scenes grouped so that each batch's estimated request stays within
+    ``budget_tokens``: ``fixed_tokens`` for the instructions, ~4 characters a token of its
+    scenes, and ``output_tokens(n)`` asked for n scenes; at most ``max_scenes`` a batch. A
+    scene too long for any batch goes alone."""
     batches: list[list[str]] = []
     current: list[str] = []
     used = fixed_tokens
     for scene in scenes:
         cost = len(scene) // 4 + 1
-        if current and (used + cost > budget_tokens or len(current) >= max_scenes):
+        if current and (used + cost + output_tokens(len(current) + 1) > budget_tokens
+                        or len(current) >= max_scenes):
             batches.append(current)
             current, used = [], fixed_tokens
         current.append(scene)
@@ -541,9 +543,8 @@ class LLMWriter:
         per_batch = max(1, self.max_scenes_per_batch)
         fixed = estimate_tokens(llm_prompts.plan_messages(script, [], first=1,
                                                           total=len(scenes) + 1))
-        budget = self.context_tokens - self._plan_tokens(per_batch) - 64
-        return plan_batches(scenes, fixed_tokens=fixed, budget_tokens=budget,
-                            max_scenes=per_batch)
+        return plan_batches(scenes, fixed_tokens=fixed, budget_tokens=self.context_tokens - 64,
+                            max_scenes=per_batch, output_tokens=self._plan_tokens)
 
     def _plan_tokens(self, scenes: int) -> int:
         """A batch's ``max_tokens``: enough for its scenes, small enough that a looping
