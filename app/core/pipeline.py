@@ -42,6 +42,7 @@ from app.core.prompts import NEGATIVE_PROMPT, build_shot_prompt
 from app.core.renderers import Renderer, RenderRequest
 from app.core.styles import Style, resolve_style
 from app.core.writers import Writer
+from app.core.writers.jobs import recording_jobs
 
 log = logging.getLogger(__name__)
 
@@ -386,7 +387,8 @@ class Pipeline:
     async def _write_script(self, run: Run, idea: Idea, style: Style) -> None:
         await self._enter(run, Stage.WRITING_SCRIPT)
         async with self._timing(run, Stage.WRITING_SCRIPT):
-            script = await self.writer.write_script(idea, seed=run.seed, style=style.prompt)
+            with self._writer_jobs(run):
+                script = await self.writer.write_script(idea, seed=run.seed, style=style.prompt)
         run.script, run.title = script, script.title
         await self._save_run(run, "script", "title", "stages", "gpu_seconds", "queue_seconds")
         self._emit(ev.ScriptWritten(run.run_id, script))
@@ -395,7 +397,8 @@ class Pipeline:
         assert run.script is not None
         await self._enter(run, Stage.PLANNING_SCENES)
         async with self._timing(run, Stage.PLANNING_SCENES):
-            plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
+            with self._writer_jobs(run):
+                plans = await self.writer.plan_scenes(idea, run.script, seed=run.seed)
         if not plans:
             raise StageError("the writer planned no scenes")
         run.scenes = [p.scene for p in plans]  # every scene of the script, drawn or not
@@ -555,6 +558,12 @@ class Pipeline:
             shot.image_attempt = None
             shot.status = ShotStatus.DONE
             return
+
+    def _writer_jobs(self, run: Run):
+        """Writer jobs are written to history as RunPod returns their ids; a resumed stage
+        polls them instead of paying again (``app.core.writers.jobs``)."""
+        return recording_jobs(run.writer_jobs, lambda: self._save_run(run, "writer_jobs"),
+                              keep=lambda: run.run_id in self._detached)
 
     async def _record_job(self, shot: Shot, job_id: str) -> None:
         shot.job_id = job_id

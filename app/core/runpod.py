@@ -19,6 +19,7 @@ logged and is scrubbed from any error text a server echoes back.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
@@ -199,6 +200,12 @@ class PollPolicy:
     client saw finish, or given to ``wait``), polls are ``near_s`` apart from
     ``lead * expected`` until ``overrun * expected``: an ending job is seen within
     ``near_s`` at the cost of a few requests, instead of up to ``max_s`` late.
+
+    Blind (nothing known yet: a new user's first jobs): polls are at most ``blind_max_s``
+    apart for the first ``blind_for_s`` seconds, and when any job of the endpoint ends,
+    every wait on that endpoint that has run about as long (``lead`` times that job's
+    time) polls at once: jobs submitted together end together, so the first one seen
+    ending announces the others (``RunPodClient.wait``).
     """
 
     first_s: float = 0.25
@@ -209,6 +216,8 @@ class PollPolicy:
     lead: float = 0.85
     overrun: float = 1.5
     learn_weight: float = 0.3  # of the newest job in the running average
+    blind_max_s: float = 1.0
+    blind_for_s: float = 30.0
 
     def intervals(self, rng: random.Random):
         interval = self.first_s
@@ -220,7 +229,7 @@ class PollPolicy:
         """The next pause, ``elapsed`` seconds into a wait for a job expected to take
         ``expected`` seconds (None: unknown)."""
         if expected is None or expected <= 0:
-            return backoff
+            return min(backoff, self.blind_max_s) if elapsed < self.blind_for_s else backoff
         window = expected * self.lead
         if elapsed < window:
             return min(backoff, window - elapsed) if elapsed + backoff > window else backoff
@@ -229,25 +238,55 @@ class PollPolicy:
         return backoff
 
 
+class Naps:
+    """The pauses of ``wait`` between polls, which another job's end can cut short."""
+
+    def __init__(self) -> None:
+        # endpoint -> {a nap's wake-up future: when its wait started}
+        self._waiting: dict[str, dict[asyncio.Future, float]] = {}
+
+    async def nap(self, endpoint: str, started: float, sleep: Awaitable[None]) -> bool:
+        """Await ``sleep``; True when woken before it ended."""
+        waker = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.setdefault(endpoint, {})
+        waiting[waker] = started
+        sleeper = asyncio.ensure_future(sleep)
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.pop(waker, None)
+            if not sleeper.done():
+                sleeper.cancel()
+        woken = waker.done()
+        if not woken:
+            waker.cancel()
+        return woken
+
+    def wake(self, endpoint: str, *, started_before: float) -> None:
+        """End the naps of the waits on ``endpoint`` that started before that time."""
+        for waker, started in list(self._waiting.get(endpoint, {}).items()):
+            if started <= started_before and not waker.done():
+                waker.set_result(None)
+
+
 def parse_error(error: Any) -> tuple[str, dict[str, Any] | None]:
     """A FAILED job's ``error``: readable text, and the object when the string is JSON.
 
     The runpod SDK reports a raised exception as a JSON string with
     ``error_type``, ``error_message`` and ``error_traceback``; a handler that
-    returns ``{"error": ...}`` gives that value as it is.
+    returns ``{"error": ...}`` gives that value as it is, and a generator handler
+    (worker-vllm) that yields ``{"error": {...}}`` gives ``str()`` of that object:
+    Python's repr, read here with ``ast.literal_eval`` (literals only, never code).
     """
     if error is None:
         return "", None
     info: Any = error
     if isinstance(error, str):
-        text = error.strip()
-        if text.startswith(("{", "[")):
-            try:
-                info = json.loads(text)
-            except ValueError:
-                info = error
+        info = _structured(error.strip()) or error
     if isinstance(info, dict):
         message = info.get("error_message") or info.get("error") or info.get("message")
+        if isinstance(message, dict):  # {"error": {"message": ...}} (vLLM's ErrorResponse)
+            return parse_error(message)[0], info
         kind = info.get("error_type")
         if isinstance(message, str | int | float) and str(message).strip():
             text = str(message).strip()
@@ -257,6 +296,20 @@ def parse_error(error: Any) -> tuple[str, dict[str, Any] | None]:
             text = json.dumps(info, sort_keys=True)[:500]
         return _one_line(text), info
     return _one_line(str(info)), None
+
+
+def _structured(text: str) -> dict[str, Any] | list | None:
+    """A JSON object, or the Python repr of one (``{'message': ..., 'code': None}``)."""
+    if not text.startswith(("{", "[")) or len(text) > 200_000:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+    return value if isinstance(value, dict | list) else None
 
 
 def _short_type(kind: str) -> str:
@@ -298,6 +351,7 @@ class RunPodClient:
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task] = set()
         self._expected: dict[str, float] = {}  # endpoint -> usual seconds per job
+        self._naps = Naps()
         self.requests = 0  # HTTP requests sent (benchmarks read it)
 
     def __repr__(self) -> str:  # never shows the key
@@ -433,7 +487,6 @@ class RunPodClient:
         """
         started = self._clock()
         deadline = None if timeout_s is None else started + timeout_s
-        expected = expected_s if expected_s is not None else self._expected.get(endpoint)
         intervals = self.poll.intervals(self._rng)
         while True:
             job = await self.status(endpoint, job_id)
@@ -444,15 +497,32 @@ class RunPodClient:
                 maybe = on_update(job)
                 if maybe is not None:
                     await maybe
-            pause = self.poll.pause(next(intervals), self._clock() - started, expected)
-            if deadline is not None:
-                left = deadline - self._clock()
-                if left <= 0:
-                    raise WaitTimedOut(f"gave up waiting after {timeout_s:g} s "
-                                      f"(the job is {job.status.value})",
-                                      endpoint=endpoint, job_id=job_id)
-                pause = min(pause, left)
-            await self._sleep(pause)
+            backoff = next(intervals)
+            while True:  # sleep until the next poll, or until a sibling job's end
+                expected = expected_s if expected_s is not None else self._expected.get(
+                    endpoint)  # read again: a job of this endpoint may have ended meanwhile
+                elapsed = self._clock() - started
+                pause = self.poll.pause(backoff, elapsed, expected)
+                if deadline is not None:
+                    left = deadline - self._clock()
+                    if left <= 0:
+                        raise WaitTimedOut(f"gave up waiting after {timeout_s:g} s "
+                                          f"(the job is {job.status.value})",
+                                          endpoint=endpoint, job_id=job_id)
+                    pause = min(pause, left)
+                napped = self._clock()
+                if not await self._nap(endpoint, pause, started):
+                    break
+                backoff = max(0.0, backoff - (self._clock() - napped))
+                expected = expected_s if expected_s is not None else self._expected.get(
+                    endpoint)
+                if backoff <= 0 or (expected is not None
+                                    and self._clock() - started >= expected * self.poll.lead):
+                    break  # a job submitted about when this one was has ended: look now
+
+    async def _nap(self, endpoint: str, pause: float, started: float) -> bool:
+        """Sleep ``pause`` seconds; True when woken early by another job's end."""
+        return await self._naps.nap(endpoint, started, self._sleep(pause))
 
     def expect(self, endpoint: str, seconds: float) -> None:
         """Seed an endpoint's usual submission-to-end time (learnt from history by an
@@ -473,6 +543,8 @@ class RunPodClient:
         weight = self.poll.learn_weight
         self._expected[job.endpoint] = took if before is None else (
             before + weight * (took - before))
+        # Waits that have run about as long as this job took are likely over too.
+        self._naps.wake(job.endpoint, started_before=self._clock() - took * self.poll.lead)
 
     # One request, with retries.
 

@@ -134,13 +134,17 @@ async def test_wait_polls_fast_first_then_slower(fake, client, clock):
     assert polls[0] <= client.poll.first_s
     assert max(polls) <= client.poll.max_s
     assert polls[-1] > polls[0] * 4
-    # A 35 s job costs a bounded number of status requests, not one per 0.25 s.
-    assert fake.requests["status"] < 35 / client.poll.max_s + 12
+    # Nothing known of the endpoint yet: at most blind_max_s apart for blind_for_s, then
+    # backing off to max_s. A 35 s job costs a bounded number of status requests.
+    policy = client.poll
+    assert max(polls[:20]) <= policy.blind_max_s and polls[-1] > policy.blind_max_s
+    assert fake.requests["status"] < policy.blind_for_s / (policy.blind_max_s * 0.8) + 12
 
 
 def test_pause_closes_in_around_the_expected_end():
     policy = PollPolicy(first_s=0.25, max_s=3.0, near_s=0.2, lead=0.8, overrun=1.5)
-    assert policy.pause(3.0, elapsed=1.0, expected=None) == 3.0
+    assert policy.pause(3.0, elapsed=1.0, expected=None) == policy.blind_max_s  # blind
+    assert policy.pause(3.0, elapsed=policy.blind_for_s + 1, expected=None) == 3.0
     assert policy.pause(1.0, elapsed=1.0, expected=10.0) == 1.0  # far from the end
     assert policy.pause(3.0, elapsed=6.0, expected=10.0) == 2.0  # not past 0.8 x 10
     assert policy.pause(3.0, elapsed=8.0, expected=10.0) == 0.2  # near the end
@@ -160,6 +164,32 @@ async def test_a_learnt_duration_makes_endings_seen_sooner_at_few_requests(fake,
     late_second = clock.now - fake.jobs[second.id].finished_at
     assert late_second <= client.poll.near_s < late_first
     assert fake.requests["status"] - reads <= 12
+
+
+async def test_a_job_seen_ending_wakes_the_waits_submitted_with_it():
+    """A new user's first wave: nothing known, long naps; the first job seen ending makes
+    the others that have run as long poll at once (here their naps would never end)."""
+    async with FakeRunPod() as fake:
+        naps: list[float] = []
+
+        async def never(seconds: float) -> None:  # a nap only a wake-up ends
+            naps.append(seconds)
+            await asyncio.Event().wait()
+
+        client = RunPodClient(fake.api_key, base_url=fake.base_url, sleep=never)
+        try:
+            fake.plan_next(JobPlan(hold=True), JobPlan(hold=True), JobPlan(run_s=0.0))
+            held = [await client.submit(ENDPOINT, {}) for _ in range(2)]
+            waits = [asyncio.create_task(client.wait(ENDPOINT, j.id)) for j in held]
+            await eventually(lambda: len(naps) >= 2, what="both waits to nap")
+            fake.release_all()
+            done = await client.submit(ENDPOINT, {})
+            assert (await client.wait(ENDPOINT, done.id)).status is JobStatus.COMPLETED
+            finished = await asyncio.wait_for(asyncio.gather(*waits), 5)
+            assert [j.status for j in finished] == [JobStatus.COMPLETED] * 2
+            assert all(fake.jobs[j.id].status_reads == 2 for j in held)
+        finally:
+            await client.aclose()
 
 
 async def test_429_is_retried_after_retry_after(fake, client, clock):
@@ -377,6 +407,15 @@ def test_parse_error_shapes():
     assert text == "ValueError: boom" and info["error_type"] == "<class 'ValueError'>"
     assert parse_error("{not json")[0] == "{not json"
     assert parse_error('{"odd": 1}')[0] == '{"odd": 1}'
+
+
+def test_parse_error_reads_the_python_repr_a_generator_handler_leaves():
+    # runpod's job loop gives str() of a yielded {"error": {...}}: a repr, not JSON.
+    text = str({"message": "vLLM returned HTTP 503: busy", "type": "worker_error",
+                "code": None})
+    detail, info = parse_error(text)
+    assert detail == "vLLM returned HTTP 503: busy" and info["code"] is None
+    assert parse_error("{'a': __import__('os')}")[1] is None  # literals only, never code
 
 
 def test_retry_after_parsing():

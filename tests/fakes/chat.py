@@ -9,6 +9,7 @@ tests feed broken, fenced or truncated JSON.
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from typing import Any
 
@@ -105,8 +106,25 @@ class FakeLLM:
         if name == SCRIPT_FORMAT:
             return SCRIPT
         if name == PLAN_FORMAT:
-            return PLAN
+            return plan_for(body)
         if name is None:  # asked without a schema: read the request like a model would
             asked = " ".join(m.get("content", "") for m in body.get("messages", []))
-            return PLAN if '"scenes"' in asked else SCRIPT
+            return plan_for(body) if '"scenes"' in asked else SCRIPT
         raise ValueError(f"the fake LLM does not know the format {name!r}")
+
+
+_HEADING = re.compile(r"^(?:INT|EXT)[. ].*$", re.MULTILINE)
+
+
+def plan_for(body: dict[str, Any]) -> dict[str, Any]:
+    """A plan with one scene per scene heading of the screenplay in the request (the
+    scenes of ``PLAN`` in turn, under those headings); ``PLAN`` when it has none."""
+    asked = body.get("messages", [{}])[1].get("content", "") if len(
+        body.get("messages", [])) > 1 else ""
+    text = asked.split("<<<", 1)[-1]
+    headings = _HEADING.findall(text)
+    if not headings:
+        return PLAN
+    scenes = PLAN["scenes"]
+    return {"scenes": [{**scenes[i % len(scenes)], "heading": h.strip()}
+                       for i, h in enumerate(headings)]}

@@ -14,9 +14,20 @@ A job lives on the wall clock: ``queue_s`` in IN_QUEUE (a cold start), then
 ``run_s`` in IN_PROGRESS (``output`` holds a progress payload meanwhile), then
 its outcome. ``hold=True`` keeps it IN_PROGRESS until ``release()``, for tests
 that must stop a run at a known point without timing. ``policy.executionTimeout``
-is enforced (TIMED_OUT). A COMPLETED job's output comes from the endpoint's
-handler (``handlers[endpoint] = fn(input) -> output``); a handler that raises
-``FakeJobFailure`` fails the job with that error string.
+is enforced (TIMED_OUT). A job's result comes from the endpoint's handler
+(``handlers[endpoint] = fn(input) -> output``), turned into a job the way
+runpod-python's job loop does it (``runpod/serverless/modules/rp_job.py``):
+
+- a handler that returns ``{"error": ...}`` makes the job FAILED, with that value as
+  the ``error`` (a string as it is, anything else as JSON text); no HTTP status;
+- a handler that raises makes the job FAILED with the SDK's JSON error string
+  (``error_type``, ``error_message``, ``error_traceback``, ...); ``FakeJobFailure``
+  gives its own string instead;
+- a generator handler (``GeneratorHandler``, as worker-vllm's is, with
+  ``return_aggregate_stream``) yields items: one whose ``output`` is a dict with an
+  ``error`` makes the job FAILED with ``str()`` of that error (Python's repr of a dict,
+  not JSON); a raise gives ``"handler: <message> \ntraceback: ..."``; otherwise the job
+  is COMPLETED with the list of everything yielded.
 
 Faults: ``inject("status", 429, retry_after=1)``, ``inject("run", 500, times=2)``;
 ``run_gate`` delays the answer to ``/run`` after the job exists;
@@ -57,6 +68,42 @@ def sdk_error(message: str, error_type: str = "RuntimeError") -> str:
     return json.dumps({"error_type": f"<class '{error_type}'>", "error_message": message,
                        "error_traceback": "Traceback (most recent call last): ...",
                        "hostname": "fake-worker", "worker_id": "w1", "runpod_version": "1.12.0"})
+
+
+class GeneratorHandler:
+    """A handler that yields (like worker-vllm's async generator); the job's output is
+    the list of what it yielded (runpod's ``return_aggregate_stream``)."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, job_input: Any) -> Any:
+        return self.fn(job_input)
+
+
+def run_like_runpod(handler: Callable[[Any], Any], job_input: Any) -> tuple[str, Any, Any]:
+    """(status, output, error) as runpod-python's job loop reports a handler's result."""
+    if isinstance(handler, GeneratorHandler):
+        outputs = []
+        try:
+            for item in handler(job_input):
+                if isinstance(item, dict) and item.get("error"):
+                    return "FAILED", None, str(item["error"])
+                outputs.append(item)
+        except Exception as exc:
+            trace = "Traceback (most recent call last): ..."
+            return "FAILED", None, f"handler: {exc} \ntraceback: {trace}"
+        return "COMPLETED", outputs, None
+    try:
+        output = handler(job_input)
+    except FakeJobFailure as exc:
+        return "FAILED", None, exc.error
+    except Exception as exc:
+        return "FAILED", None, sdk_error(str(exc), type(exc).__name__)
+    if isinstance(output, dict) and output.get("error"):
+        error = output["error"]
+        return "FAILED", None, error if isinstance(error, str) else json.dumps(error)
+    return "COMPLETED", output, None
 
 
 @dataclass
@@ -218,11 +265,7 @@ class FakeRunPod(LocalServer):
         job.finished_at = at
         if outcome == "COMPLETED":
             handler = self.handlers.get(job.endpoint, echo_handler)
-            try:
-                job.output = handler(job.input)
-            except FakeJobFailure as exc:
-                job.status, job.error = "FAILED", exc.error
-                return
+            outcome, job.output, job.error = run_like_runpod(handler, job.input)
         elif outcome == "FAILED":
             job.error = job.plan.error or sdk_error("the fake job failed")
         job.status = outcome

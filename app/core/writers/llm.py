@@ -7,10 +7,27 @@ reply, validates it with the pydantic models below, and when the reply is
 broken (not JSON, the wrong shape, or cut off at the token limit) asks again
 with a short repair note, at most ``max_repairs`` times, before it fails the
 stage with a ``StageError`` that says what was wrong.
+
+Structured output is bounded (``maxItems`` on scenes per batch, shots per scene and
+names, ``maxLength`` on strings): under constrained decoding (vLLM, llama.cpp) bounds are
+what stop a weak or looping model. OpenAI's strict mode documents ``minItems`` and
+``maxItems`` but not ``maxLength``; a server that refuses a bound (a 400 naming it) is
+asked again without that keyword; one that refuses the schema itself, with
+``json_object``, then with no ``response_format``.
+A reply that repeats itself is refused (``looks_looping``) and asked again with a
+corrective note. A refusal for the model's context length (vLLM's own wording) shrinks
+``max_tokens`` to what fits, or, when the prompt itself is too long, makes planning split
+its batch of scenes.
+
+Planning runs in batches of scenes (``plan_batches``): the screenplay is split at its
+scene headings, and each request is bounded to ``context_tokens`` (prompt estimated at
+~4 characters a token, plus its ``max_tokens``) and ``max_scenes_per_batch``; the batches'
+plans are merged in story order. A 190-scene feature is never one oversized request.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -100,30 +117,61 @@ def _strict(properties: dict[str, Any]) -> dict[str, Any]:
             "additionalProperties": False}
 
 
-_STR = {"type": "string"}
-_NAMES = {"type": "array", "items": _STR}
+# Bounds the constrained decoders enforce (vLLM, llama.cpp); generous for real answers.
+MAX_SHOTS_PER_SCENE = 6
+MAX_NAMES = 12
+MAX_CAST = 16
+_LENGTHS = {"title": 120, "logline": 400, "screenplay": 24_000, "name": 60, "look": 700,
+            "heading": 160, "summary": 500, "camera": 40, "description": 500,
+            "dialogue": 400}
+_BOUND_WORDS = ("maxitems", "minitems", "maxlength")
 
-SCRIPT_SCHEMA = _strict({
-    "title": _STR,
-    "logline": _STR,
-    "screenplay": _STR,
-    "characters": {"type": "array", "items": _strict({"name": _STR, "look": _STR})},
-})
 
-PLAN_SCHEMA = _strict({
-    "scenes": {"type": "array", "items": _strict({
-        "heading": _STR,
-        "summary": _STR,
-        "characters": _NAMES,
-        "shots": {"type": "array", "items": _strict({
-            "shot_type": {"type": "string", "enum": [t.value for t in ShotType]},
-            "camera": _STR,
-            "description": _STR,
-            "characters": _NAMES,
-            "dialogue": _STR,
-        })},
-    })},
-})
+def _str(field: str, bounded: bool) -> dict[str, Any]:
+    return {"type": "string", "maxLength": _LENGTHS[field]} if bounded else {"type": "string"}
+
+
+def _name_list(bounded: bool) -> dict[str, Any]:
+    names: dict[str, Any] = {"type": "array", "items": _str("name", bounded)}
+    if bounded:
+        names["maxItems"] = MAX_NAMES
+    return names
+
+
+def script_schema(*, bounded: bool = True) -> dict[str, Any]:
+    cast: dict[str, Any] = {"type": "array", "items": _strict(
+        {"name": _str("name", bounded), "look": _str("look", bounded)})}
+    if bounded:
+        cast["maxItems"] = MAX_CAST
+    return _strict({"title": _str("title", bounded), "logline": _str("logline", bounded),
+                    "screenplay": _str("screenplay", bounded), "characters": cast})
+
+
+def plan_schema(scenes: int | None = None, *, bounded: bool = True) -> dict[str, Any]:
+    """The scene plan's schema; ``scenes``: exactly that many scenes (one batch)."""
+    shots: dict[str, Any] = {"type": "array", "items": _strict({
+        "shot_type": {"type": "string", "enum": [t.value for t in ShotType]},
+        "camera": _str("camera", bounded),
+        "description": _str("description", bounded),
+        "characters": _name_list(bounded),
+        "dialogue": _str("dialogue", bounded),
+    })}
+    scene_list: dict[str, Any] = {"type": "array", "items": _strict({
+        "heading": _str("heading", bounded),
+        "summary": _str("summary", bounded),
+        "characters": _name_list(bounded),
+        "shots": shots,
+    })}
+    if bounded:
+        shots.update(minItems=1, maxItems=MAX_SHOTS_PER_SCENE)
+        scene_list["minItems"] = 1
+        if scenes:
+            scene_list.update(minItems=scenes, maxItems=scenes)
+    return _strict({"scenes": scene_list})
+
+
+SCRIPT_SCHEMA = script_schema()
+PLAN_SCHEMA = plan_schema()
 
 SCRIPT_FORMAT = "storyreel_script"
 PLAN_FORMAT = "storyreel_scene_plan"
@@ -164,9 +212,10 @@ def normalise_shot_type(value: Any) -> Any:
 class ReplyProblem(Exception):
     """The model's reply cannot be used; the message says why (it goes back to the model)."""
 
-    def __init__(self, message: str, *, truncated: bool = False) -> None:
+    def __init__(self, message: str, *, truncated: bool = False, looping: bool = False) -> None:
         super().__init__(message)
         self.truncated = truncated
+        self.looping = looping
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +237,10 @@ def read_completion(completion: Any) -> Reply:
             return _join_chunks(completion)
     if not isinstance(completion, dict):
         raise ReplyProblem(f"expected a chat completion object, got {type(completion).__name__}")
-    if "choices" not in completion and completion.get("error"):
-        raise StageError(f"the model server answered with an error: {completion['error']}")
+    if "choices" not in completion and (completion.get("error")
+                                        or completion.get("object") == "error"):
+        detail = completion.get("error") or completion.get("message") or completion
+        raise StageError(f"the model server answered with an error: {detail}")
     try:
         choice = completion["choices"][0]
         message = choice.get("message") or {}
@@ -218,11 +269,35 @@ _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
+def looks_looping(text: str, *, tail: int = 600, min_repeats: int = 6) -> bool:
+    """True when the end of ``text`` is one short piece repeated over and over (a model
+    stuck in a loop), or one line of some length comes back again and again."""
+    end = text[-tail:]
+    if len(end) >= 120:
+        for period in range(1, 81):
+            if len(end) < period * min_repeats:
+                break
+            unit = end[-period:]
+            if end.endswith(unit * min_repeats) and unit.strip():
+                return True
+    lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 20]
+    if len(lines) >= min_repeats:
+        counts: dict[str, int] = {}
+        for line in lines:
+            counts[line] = counts.get(line, 0) + 1
+            if counts[line] >= min_repeats:
+                return True
+    return False
+
+
 def extract_json(reply: Reply) -> Any:
     """The JSON object in a reply: bare, in a Markdown fence, or between other text."""
     text = _THINK.sub("", reply.content).strip()
     if not text:
         raise ReplyProblem("the reply was empty", truncated=reply.finish_reason == "length")
+    if looks_looping(text):
+        raise ReplyProblem("the reply repeats the same words over and over",
+                           truncated=reply.finish_reason == "length", looping=True)
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1).strip()
@@ -299,6 +374,90 @@ def _validate(model: type[M], data: Any) -> M:
         raise ReplyProblem(validation_problem(exc)) from None
 
 
+# Context-length refusals (vLLM's wording, old and new; OpenAI's is the old one).
+
+_LIMIT = re.compile(r"maximum context length is (\d+) tokens", re.IGNORECASE)
+_INPUT = re.compile(r"(?:request has|you requested) (\d+) (?:input )?tokens"
+                    r"(?: \((\d+) in the messages, (\d+) in the completion\))?", re.IGNORECASE)
+_MAX_TOKENS = re.compile(r"'max_tokens'[^:]*is too large: (\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextOverflow:
+    limit: int
+    input_tokens: int | None  # the prompt's tokens, when the message says
+
+
+def context_overflow(detail: str) -> ContextOverflow | None:
+    """The numbers of a context-length refusal, or None when ``detail`` is another error."""
+    limit = _LIMIT.search(detail)
+    if not limit:
+        return None
+    found = _INPUT.search(detail)
+    input_tokens = None
+    if found:
+        if found.group(2) is not None:  # "you requested T tokens (N in the messages, ...)"
+            input_tokens = int(found.group(2))
+        elif _MAX_TOKENS.search(detail) or "input tokens" in found.group(0).casefold():
+            input_tokens = int(found.group(1))
+    return ContextOverflow(int(limit.group(1)), input_tokens)
+
+
+class PromptTooLong(Exception):
+    """The prompt alone (or with the least output worth asking for) exceeds the context."""
+
+    def __init__(self, overflow: ContextOverflow) -> None:
+        super().__init__(f"the model's context is {overflow.limit} tokens")
+        self.overflow = overflow
+
+
+def estimate_tokens(messages: list[dict[str, str]]) -> int:
+    """A prompt's tokens, roughly: ~4 characters a token, plus a little per message."""
+    return sum(len(m.get("content", "")) for m in messages) // 4 + 8 * len(messages)
+
+
+# Splitting a screenplay into scenes, for batched planning.
+
+_HEADING = re.compile(r"^(?:(?:INT|EXT|EST|INT\.?/EXT|I/E|E/I)[. ]|\.(?!\.)\S)", re.IGNORECASE)
+
+
+def split_scenes(screenplay: str) -> list[str]:
+    """The screenplay cut before each scene heading; text before the first heading stays
+    with the first scene. A screenplay without headings is one piece."""
+    lines = screenplay.strip().splitlines(keepends=True)
+    pieces: list[list[str]] = [[]]
+    for i, line in enumerate(lines):
+        blank_before = i == 0 or not lines[i - 1].strip()
+        if blank_before and _HEADING.match(line.strip()) and any(
+                line.strip() for piece in pieces for line in piece):
+            pieces.append([])
+        pieces[-1].append(line)
+    return ["".join(p).strip() for p in pieces if "".join(p).strip()]
+
+
+def plan_batches(scenes: list[str], *, fixed_tokens: int, budget_tokens: int,
+                 max_scenes: int,
+                 output_tokens: Callable[[int], int] = lambda n: 0) -> list[list[str]]:
+    """Consecutive scenes grouped so that each batch's estimated request stays within
+    ``budget_tokens``: ``fixed_tokens`` for the instructions, ~4 characters a token of its
+    scenes, and ``output_tokens(n)`` asked for n scenes; at most ``max_scenes`` a batch. A
+    scene too long for any batch goes alone."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    used = fixed_tokens
+    for scene in scenes:
+        cost = len(scene) // 4 + 1
+        if current and (used + cost + output_tokens(len(current) + 1) > budget_tokens
+                        or len(current) >= max_scenes):
+            batches.append(current)
+            current, used = [], fixed_tokens
+        current.append(scene)
+        used += cost
+    if current:
+        batches.append(current)
+    return batches
+
+
 # The writer.
 
 
@@ -314,6 +473,10 @@ class LLMWriter:
         max_repairs: int = 2,
         script_max_tokens: int = 4096,
         plan_max_tokens: int = 4096,
+        plan_tokens_per_scene: int = 700,
+        context_tokens: int = 8192,
+        max_scenes_per_batch: int = 8,
+        min_output_tokens: int = 256,
     ) -> None:
         self.transport = transport
         self.name = name
@@ -321,30 +484,97 @@ class LLMWriter:
         self.max_repairs = max_repairs
         self.script_max_tokens = script_max_tokens
         self.plan_max_tokens = plan_max_tokens
+        self.plan_tokens_per_scene = plan_tokens_per_scene
+        self.context_tokens = context_tokens  # learnt from a context-length refusal
+        self.max_scenes_per_batch = max_scenes_per_batch
+        self.min_output_tokens = min_output_tokens
         self._format = "json_schema"  # "json_object", then "none", for servers refusing it
+        self._refused: set[str] = set()  # schema bounds a server refused ("maxlength", ...)
 
     async def write_script(self, idea: Idea, *, seed: int, style: str | None) -> Script:
-        return await self._ask(
-            "script", llm_prompts.script_messages(idea, style), SCRIPT_FORMAT, SCRIPT_SCHEMA,
-            to_script, max_tokens=self.script_max_tokens, temperature=0.8, seed=seed)
+        messages = llm_prompts.script_messages(idea, style)
+        try:
+            return await self._ask(
+                "script", messages, SCRIPT_FORMAT, script_schema, to_script,
+                max_tokens=self.script_max_tokens, temperature=0.8, seed=seed)
+        except PromptTooLong as exc:
+            raise StageError(self._too_long("the idea", exc.overflow, messages)) from None
 
     async def plan_scenes(self, idea: Idea, script: Script, *, seed: int) -> list[ScenePlan]:
-        return await self._ask(
-            "scene plan", llm_prompts.plan_messages(script), PLAN_FORMAT, PLAN_SCHEMA,
-            to_scene_plans, max_tokens=self.plan_max_tokens, temperature=0.4, seed=seed)
+        scenes = split_scenes(script.screenplay) or [script.screenplay.strip()]
+        pending = self._batches(script, scenes)
+        plans: list[ScenePlan] = []
+        done = 0
+        while pending:
+            batch = pending.pop(0)
+            first = done + 1
+            messages = llm_prompts.plan_messages(script, batch, first=first, total=len(scenes))
+            max_tokens = self._plan_tokens(len(batch))
+            schema = functools.partial(plan_schema, len(batch))
+            try:
+                batch_plans = await self._ask(
+                    "scene plan" if len(scenes) == len(batch)
+                    else f"scene plan of scenes {first}-{first + len(batch) - 1}",
+                    messages, PLAN_FORMAT,
+                    schema,
+                    to_scene_plans, max_tokens=max_tokens, temperature=0.4, seed=seed)
+            except PromptTooLong as exc:
+                if len(batch) == 1:
+                    raise StageError(self._too_long(f"scene {first}", exc.overflow,
+                                                    messages)) from None
+                log.info("writer %s: scenes %d-%d do not fit the model's context (%d "
+                         "tokens); planning them in smaller batches", self.name, first,
+                         first + len(batch) - 1, exc.overflow.limit)
+                # The context is known now: batch what is left again, and at least halve
+                # the batch that did not fit.
+                pending = self._batches(script, [*batch, *(s for b in pending for s in b)])
+                if len(pending[0]) >= len(batch):
+                    head = pending.pop(0)
+                    half = len(batch) // 2
+                    pending[:0] = [head[:half], head[half:]]
+                continue
+            plans.extend(batch_plans)
+            done += len(batch)
+        for i, plan in enumerate(plans, 1):
+            plan.scene.index = i
+        return plans
+
+    def _batches(self, script: Script, scenes: list[str]) -> list[list[str]]:
+        per_batch = max(1, self.max_scenes_per_batch)
+        fixed = estimate_tokens(llm_prompts.plan_messages(script, [], first=1,
+                                                          total=len(scenes) + 1))
+        return plan_batches(scenes, fixed_tokens=fixed, budget_tokens=self.context_tokens - 64,
+                            max_scenes=per_batch, output_tokens=self._plan_tokens)
+
+    def _plan_tokens(self, scenes: int) -> int:
+        """A batch's ``max_tokens``: enough for its scenes, small enough that a looping
+        reply is cut early."""
+        return max(self.min_output_tokens,
+                   min(self.plan_max_tokens, self.plan_tokens_per_scene * scenes + 200))
+
+    def _too_long(self, what: str, overflow: ContextOverflow,
+                  messages: list[dict[str, str]]) -> str:
+        need = (overflow.input_tokens or estimate_tokens(messages)) + self.min_output_tokens
+        return (f"{what} does not fit the writer's model: its context is {overflow.limit} "
+                f"tokens and the request needs about {need}; serve the model with a larger "
+                f"context (on worker-vllm, MAX_MODEL_LEN of at least 8192)")
 
     async def aclose(self) -> None:
         await self.transport.aclose()
 
     def request_body(
-        self, messages: list[dict[str, str]], format_name: str, schema: dict[str, Any], *,
+        self, messages: list[dict[str, str]], format_name: str,
+        schema: dict[str, Any] | Callable[[bool], dict[str, Any]], *,
         max_tokens: int, temperature: float, seed: int,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model} if self.model else {}
         body.update(messages=messages, max_tokens=max_tokens, temperature=temperature,
                     seed=seed)
         if self._format == "json_schema":
-            body["response_format"] = response_format(format_name, schema)
+            chosen = schema(bounded=True) if callable(schema) else schema
+            if self._refused:
+                chosen = _without(chosen, self._refused)
+            body["response_format"] = response_format(format_name, chosen)
         elif self._format == "json_object":
             body["response_format"] = {"type": "json_object"}
         return body
@@ -354,7 +584,7 @@ class LLMWriter:
         what: str,
         messages: list[dict[str, str]],
         format_name: str,
-        schema: dict[str, Any],
+        schema: dict[str, Any] | Callable[..., dict[str, Any]],
         convert: Callable[[Any], T],
         *,
         max_tokens: int,
@@ -373,6 +603,10 @@ class LLMWriter:
             except RemoteError as exc:
                 if self._refuses_format(exc):
                     continue  # asked again with a plainer response_format; not a try
+                fitted = self._fit_context(exc, conversation, max_tokens)
+                if fitted is not None:
+                    max_tokens = fitted
+                    continue  # asked again with a max_tokens that fits; not a try
                 raise StageError(f"the {what} could not be written: {exc}") from exc
             n += 1
             reply: Reply | None = None
@@ -384,19 +618,48 @@ class LLMWriter:
                 log.info("writer %s: %s reply %d of %d unusable: %s", self.name, what, n,
                          tries, exc)
                 conversation = [*messages, *_repair_turn(exc, reply)]
+                if exc.looping or exc.truncated:  # cut a loop sooner the next time
+                    max_tokens = max(self.min_output_tokens, max_tokens * 3 // 4)
         assert problem is not None
-        reason = ("was cut off at the token limit" if problem.truncated
+        reason = ("was cut off at the token limit" if problem.truncated and not problem.looping
                   else f"was unusable: {problem}")
         raise StageError(f"the writer ({self.name}) gave no usable {what} in {tries} tries; "
                          f"the last reply {reason}")
 
+    def _fit_context(self, exc: RemoteError, messages: list[dict[str, str]],
+                     max_tokens: int) -> int | None:
+        """After a context-length refusal: a smaller ``max_tokens`` that fits, or
+        ``PromptTooLong`` when even the least worth asking for does not."""
+        if exc.status not in (400, 413, None):
+            return None
+        overflow = context_overflow(exc.detail)
+        if overflow is None:
+            return None
+        self.context_tokens = min(self.context_tokens, overflow.limit)
+        prompt = overflow.input_tokens or estimate_tokens(messages)
+        room = overflow.limit - prompt - 16
+        if room >= self.min_output_tokens and room < max_tokens:
+            log.info("writer %s: the model's context is %d tokens; asking for %d tokens "
+                     "instead of %d", self.name, overflow.limit, room, max_tokens)
+            return room
+        raise PromptTooLong(overflow)
+
     def _refuses_format(self, exc: RemoteError) -> bool:
-        """A server that rejects ``json_schema`` (400 naming it) is asked with
-        ``json_object``, then with no ``response_format``: the prompts describe the JSON
-        too, and the validation and repair still guard the result."""
+        """A server that rejects ``json_schema`` (400 naming it) is asked without the
+        schema's bounds when it names one of them, then with ``json_object``, then with
+        no ``response_format``: the prompts describe the JSON too, and the validation and
+        repair still guard the result."""
         detail = exc.detail.casefold()
-        if exc.status != 400 or self._format == "none" or not any(
-                word in detail for word in ("response_format", "json_schema", "json schema")):
+        if exc.status != 400 or self._format == "none":
+            return False
+        named = {word for word in _BOUND_WORDS if word in detail} - self._refused
+        if self._format == "json_schema" and named:
+            self._refused |= named  # OpenAI's strict mode takes maxItems, not maxLength
+            log.warning("writer %s: the server refused %s in the schema; asking without",
+                        self.name, ", ".join(sorted(named)))
+            return True
+        if not any(word in detail for word in ("response_format", "json_schema", "json schema",
+                                               "guided", "structured output", "grammar")):
             return False
         self._format = "json_object" if self._format == "json_schema" else "none"
         log.warning("writer %s: the server refused the response format; asking with %s",
@@ -404,7 +667,19 @@ class LLMWriter:
         return True
 
 
+def _without(schema: Any, keywords: set[str]) -> Any:
+    """``schema`` less the keywords named (compared without case), at every depth."""
+    if isinstance(schema, dict):
+        return {k: _without(v, keywords) for k, v in schema.items()
+                if k.casefold() not in keywords or k == "properties"}
+    if isinstance(schema, list):
+        return [_without(v, keywords) for v in schema]
+    return schema
+
+
 def _repair_turn(problem: ReplyProblem, reply: Reply | None) -> list[dict[str, str]]:
+    if problem.looping:
+        return [{"role": "user", "content": llm_prompts.repair_looping()}]
     if problem.truncated or reply is None:
         return [{"role": "user", "content": llm_prompts.repair_truncated()
                  if problem.truncated else llm_prompts.repair_invalid(str(problem))}]

@@ -76,11 +76,16 @@ Cast: {cast}
 
 Title: {title}
 Logline: {logline}
-
+{part}
 The screenplay:
 <<<
 {screenplay}
 >>>"""
+
+PLAN_PART = """
+This is part of a longer screenplay: scenes {first} to {last} of {total}. Plan exactly
+these {count} scenes, in order, and nothing else.
+"""
 
 REPAIR_INVALID = """\
 That answer could not be used: {problem}
@@ -89,6 +94,11 @@ Answer again with the complete JSON object only, matching the schema exactly."""
 REPAIR_TRUNCATED = """\
 Your previous answer was cut off at the length limit and could not be used.
 Answer again with the complete JSON object, shorter: fewer and terser words in every field."""
+
+REPAIR_LOOPING = """\
+Your previous answer kept repeating the same words and could not be used.
+Answer again with the complete JSON object: write each field once, briefly, with no
+repetition, and close the object when every field is written."""
 
 
 def script_messages(idea: Idea, style: str | None) -> list[dict[str, str]]:
@@ -100,15 +110,25 @@ def script_messages(idea: Idea, style: str | None) -> list[dict[str, str]]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def plan_messages(script: Script) -> list[dict[str, str]]:
+def plan_messages(script: Script, scenes: list[str] | None = None, *, first: int = 1,
+                  total: int | None = None) -> list[dict[str, str]]:
+    """The planning request for the whole screenplay, or for a batch of its ``scenes``
+    (the ``first`` of them being scene ``first`` of ``total``)."""
     cast = ", ".join(c.name for c in script.characters) or "(no named characters)"
+    text = script.screenplay.strip() if scenes is None else "\n\n".join(scenes)
+    count = total if scenes is None else len(scenes)
+    part = ""
+    if scenes is not None and total is not None and count != total:
+        part = PLAN_PART.format(first=first, last=first + count - 1, total=total,
+                                count=count)
     user = PLAN_REQUEST.format(
         shot_types=", ".join(t.value for t in ShotType),
         shot_type_labels="; ".join(f"{t.value} = {t.label}" for t in ShotType),
         cast=cast,
         title=script.title,
         logline=script.logline,
-        screenplay=script.screenplay.strip(),
+        part=part,
+        screenplay=text,
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
@@ -119,3 +139,7 @@ def repair_invalid(problem: str) -> str:
 
 def repair_truncated() -> str:
     return REPAIR_TRUNCATED
+
+
+def repair_looping() -> str:
+    return REPAIR_LOOPING

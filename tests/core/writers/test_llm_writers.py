@@ -57,7 +57,7 @@ class VllmRig:
         await self.fake.start()
         client = RunPodClient(self.fake.api_key, base_url=self.fake.base_url, poll=FAST_POLL,
                               retry=FAST_RETRY, rng=random.Random(1))
-        self.writer = RunPodVllmWriter(client, "llm1", model="served-model")
+        self.writer = RunPodVllmWriter(client, "llm1", model="served-model", sleep=no_sleep)
         return self.writer
 
     async def close(self) -> None:
@@ -205,13 +205,15 @@ async def test_vllm_job_input_uses_the_openai_route():
         await rig.close()
 
 
-async def test_vllm_failed_job_fails_the_stage_with_its_reason():
+async def test_vllm_failed_job_fails_the_stage_with_its_reason_once_retries_run_out():
     rig = VllmRig()
     await rig.start()
     try:
-        rig.fake.plan_next(JobPlan(outcome="FAILED", error=sdk_error("model not loaded")))
+        # A worker exception names no status: transient, so tried three times in all.
+        rig.fake.plan_next(*[JobPlan(outcome="FAILED", error=sdk_error("model not loaded"))] * 3)
         with pytest.raises(StageError, match="model not loaded"):
             await rig.writer.write_script(IDEA, seed=3, style=None)
+        assert len(rig.fake.submissions) == 3
     finally:
         await rig.close()
 
