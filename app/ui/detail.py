@@ -82,6 +82,8 @@ def timings_text(timings: dict[str, float]) -> str:
              "upload_s": translate("ShotDetailDialog", "upload"),
              "worker_load_s": translate("ShotDetailDialog", "load"),
              "worker_render_s": translate("ShotDetailDialog", "render"),
+             "encode_s": translate("ShotDetailDialog", "encode"),
+             "worker_encode_s": translate("ShotDetailDialog", "encode"),
              "worker_upload_s": translate("ShotDetailDialog", "upload"),
              "gpu_s": translate("ShotDetailDialog", "GPU"),
              "failed_gpu_s": translate("ShotDetailDialog", "GPU of failed attempts"),

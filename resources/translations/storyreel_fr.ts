@@ -1228,6 +1228,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>rendu</translation>
     </message>
     <message>
+        <source>encode</source>
+        <translation>encodage</translation>
+    </message>
+    <message>
         <source>upload</source>
         <translation>envoi</translation>
     </message>
