@@ -36,7 +36,7 @@ from app.worker.draft import DraftBackend
 from app.worker.handler import ShotWorker
 from app.worker.upload import S3Uploader
 from tests.fakes.chat import PLAN, SCRIPT, FakeLLM
-from tests.fakes.runpod_server import FakeJobFailure, FakeRunPod, vllm_handler
+from tests.fakes.runpod_server import FakeJobFailure, FakeRunPod, JobPlan, vllm_handler
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -326,3 +326,30 @@ class StoryLLM(FakeLLM):
 
 def writer_handler(scenes: int = 2, shots: int = 3) -> Callable[[Any], Any]:
     return vllm_handler(StoryLLM(scenes, shots))
+
+
+def hold_shot_jobs_after(runpod: Any, done: int = 2) -> dict[str, Any]:
+    """Let the first ``done`` shot jobs finish at once and hold every later one IN_PROGRESS
+    while the returned ``state["hold"]`` is true (writer jobs are never held)."""
+    state: dict[str, Any] = {"shot_jobs": 0, "hold": True}
+
+    def plan(endpoint: str, job_input: Any, n: int) -> JobPlan:
+        if endpoint != SHOT_ENDPOINT:
+            return JobPlan()
+        state["shot_jobs"] += 1
+        if state["shot_jobs"] > done and state["hold"]:
+            return JobPlan(hold=True)
+        return JobPlan(run_s=0.05)
+
+    runpod.call(lambda: setattr(runpod.fake, "plan_for", plan))
+    return state
+
+
+def held_shot_jobs(runpod: Any, n: int = 2) -> list[dict]:
+    """Wait until ``n`` held shot jobs are being polled (so their ids are in history, which
+    the renderer writes before it polls), and return them."""
+    def in_flight() -> list[dict]:
+        held = [j for j in runpod.shot_jobs() if j["held"] and j["reads"] >= 1]
+        return held if len(held) == n else []
+
+    return wait_for(in_flight, f"{n} shot jobs in flight")

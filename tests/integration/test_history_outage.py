@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.runpod_server import JobPlan
 from tests.integration.support import (
-    SHOT_ENDPOINT,
+    held_shot_jobs,
+    hold_shot_jobs_after,
     json_lines,
     one_run,
     reaped,
@@ -97,23 +97,12 @@ def test_a_runpod_run_whose_history_server_dies_ends_1_and_the_next_process_writ
     """Two shot jobs finish, two are held in flight; the history server then dies for good;
     the run finishes its shots on RunPod. Exit 1, the reason names the journal; once the
     server is back, a new process replays the journal and ``resume`` pays for nothing."""
-    state = {"shot_jobs": 0, "hold": True}
-
-    def plan(endpoint, job_input, n):
-        if endpoint != SHOT_ENDPOINT:
-            return JobPlan()
-        state["shot_jobs"] += 1
-        if state["shot_jobs"] > 2 and state["hold"]:
-            return JobPlan(hold=True)
-        return JobPlan(run_s=0.05)
-
-    runpod.call(lambda: setattr(runpod.fake, "plan_for", plan))
+    state = hold_shot_jobs_after(runpod)
     env = {**cloud_env, "MONGODB_URI": mongo.uri}
 
     with reaped(spawn("run", "--text", "A keeper and a boy in a storm.", "--json",
                       "--concurrency", "2", env=env)) as process:
-        wait_for(lambda: len([j for j in runpod.shot_jobs() if j["held"] and j["reads"] >= 1])
-                 == 2, "two shot jobs in flight")
+        held_shot_jobs(runpod)
         mongo.stop()  # and it stays down
 
         def finish() -> None:

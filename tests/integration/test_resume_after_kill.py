@@ -17,9 +17,9 @@ from pathlib import Path
 
 from app.core.history.factory import open_embedded
 from app.core.models import Run
-from tests.fakes.runpod_server import JobPlan
 from tests.integration.support import (
-    SHOT_ENDPOINT,
+    held_shot_jobs,
+    hold_shot_jobs_after,
     json_lines,
     one_run,
     png_size,
@@ -29,7 +29,6 @@ from tests.integration.support import (
     shot_of,
     spawn,
     storyreel,
-    wait_for,
 )
 
 
@@ -111,28 +110,14 @@ def test_a_killed_runpod_run_polls_its_jobs_again_instead_of_resubmitting(
         runpod, s3, bucket, cloud_env, home):
     """Two shot jobs finish, the next two stay IN_PROGRESS; the process is killed; the jobs
     then finish on RunPod while nobody watches, and the resumed run collects them."""
-    state = {"shot_jobs": 0, "hold": True}
-
-    def plan(endpoint, job_input, n):
-        if endpoint != SHOT_ENDPOINT:
-            return JobPlan()
-        state["shot_jobs"] += 1
-        if state["shot_jobs"] > 2 and state["hold"]:
-            return JobPlan(hold=True)
-        return JobPlan(run_s=0.05)
-
-    runpod.call(lambda: setattr(runpod.fake, "plan_for", plan))
+    state = hold_shot_jobs_after(runpod)
 
     with reaped(spawn("run", "--text", "A keeper and a boy in a storm.", "--json",
                       "--concurrency", "2", env=cloud_env)) as process:
         # A held job being polled has had its id written to history (the renderer records
         # the id before it starts polling), and two workers on held jobs means the two
         # finished shots are recorded too.
-        def in_flight() -> list[dict]:
-            held = [j for j in runpod.shot_jobs() if j["held"] and j["reads"] >= 1]
-            return held if len(held) == 2 else []
-
-        held = wait_for(in_flight, "two shot jobs in flight")
+        held = held_shot_jobs(runpod)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
 

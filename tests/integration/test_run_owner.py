@@ -14,9 +14,9 @@ import signal
 import socket
 
 from app.core.ownership import now_ms
-from tests.fakes.runpod_server import JobPlan
 from tests.integration.support import (
-    SHOT_ENDPOINT,
+    held_shot_jobs,
+    hold_shot_jobs_after,
     one_run,
     reaped,
     spawn,
@@ -28,26 +28,12 @@ from tests.integration.test_resume_after_kill import shot_of_run, stored_run
 
 def test_a_second_process_leaves_a_live_run_alone_and_takes_it_over_once_its_owner_dies(
         runpod, s3, bucket, cloud_env, home):
-    state = {"shot_jobs": 0, "hold": True}
-
-    def plan(endpoint, job_input, n):
-        if endpoint != SHOT_ENDPOINT:
-            return JobPlan()
-        state["shot_jobs"] += 1
-        if state["shot_jobs"] > 2 and state["hold"]:
-            return JobPlan(hold=True)
-        return JobPlan(run_s=0.05)
-
-    runpod.call(lambda: setattr(runpod.fake, "plan_for", plan))
+    state = hold_shot_jobs_after(runpod)
     host = socket.gethostname()
 
     with reaped(spawn("run", "--text", "A keeper and a boy in a storm.", "--json",
                       "--concurrency", "2", env=cloud_env)) as first:
-        def in_flight() -> list[dict]:
-            held = [j for j in runpod.shot_jobs() if j["held"] and j["reads"] >= 1]
-            return held if len(held) == 2 else []
-
-        wait_for(in_flight, "two shot jobs in flight")
+        held_shot_jobs(runpod)
         jobs_before = runpod.shot_jobs()
         run_id = shot_of_run(jobs_before[0]["key"])
         owner = stored_run(home, run_id).owner
@@ -103,25 +89,11 @@ def test_a_frozen_owner_is_taken_over_after_its_heartbeat_runs_out_and_then_stan
     """SIGSTOP, not SIGKILL: the first process still exists (a suspended laptop), so only
     its heartbeat running out lets another take over. When it wakes it finds the run
     taken, stops, and writes nothing over the new owner's record."""
-    state = {"shot_jobs": 0, "hold": True}
-
-    def plan(endpoint, job_input, n):
-        if endpoint != SHOT_ENDPOINT:
-            return JobPlan()
-        state["shot_jobs"] += 1
-        if state["shot_jobs"] > 2 and state["hold"]:
-            return JobPlan(hold=True)
-        return JobPlan(run_s=0.05)
-
-    runpod.call(lambda: setattr(runpod.fake, "plan_for", plan))
+    state = hold_shot_jobs_after(runpod)
 
     with reaped(spawn("run", "--text", "A keeper and a boy in a storm.", "--json",
                       "--concurrency", "2", env=cloud_env)) as first:
-        def in_flight() -> list[dict]:
-            held = [j for j in runpod.shot_jobs() if j["held"] and j["reads"] >= 1]
-            return held if len(held) == 2 else []
-
-        wait_for(in_flight, "two shot jobs in flight")
+        held_shot_jobs(runpod)
         run_id = shot_of_run(runpod.shot_jobs()[0]["key"])
         first.send_signal(signal.SIGSTOP)
         try:
