@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import reportlab
 from pypdf import PdfReader
 
 from app.core import ideas
-from app.core.export import ExportOptions, export_run
+from app.core.export import BadExportOptions, ExportOptions, export_run
 from app.core.export.screenplay_pdf import write_pdf
 from tests.core.test_screenplay import SCRIPTS, draft_run, no_image
 from tests.test_cli import json_lines, storyreel
@@ -125,3 +128,31 @@ def test_the_command_line_exports_a_screenplay_pdf(tmp_path, home):
     assert float(reader.pages[0].mediabox.height) == 792
     assert reader.pages[0].extract_text().splitlines()[0] == "Night Shift"
     assert "I./E. PICKUP TRUCK - MOVING - DUSK" in reader.pages[-1].extract_text()
+
+
+async def test_characters_courier_cannot_print_are_named_and_a_ttf_can_be_embedded(tmp_path):
+    [idea] = ideas.read(SCRIPTS / "storyreel/treatment-atx.md")
+    run = await draft_run(idea)
+    run.script.screenplay = run.script.screenplay.replace("Mara climbs", "Жизнь: Mara climbs")
+    messages: list[str] = []
+    await export_run(run, "screenplay-pdf", tmp_path / "a.pdf", image_path=no_image,
+                     progress=lambda f, m: messages.append(m))
+    [warning] = [m for m in messages if "no glyph" in m]
+    assert "5 characters" in warning and "Courier" in warning and "Ж" in warning
+
+    vera = Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"
+    messages.clear()
+    out = await export_run(run, "screenplay-pdf", tmp_path / "b.pdf", image_path=no_image,
+                           options=ExportOptions(font=vera),
+                           progress=lambda f, m: messages.append(m))
+    fonts = {str(f.get_object()["/BaseFont"]) for f in
+             PdfReader(out).pages[1]["/Resources"]["/Font"].values()}
+    assert any(f.endswith("+BitstreamVeraSans-Roman") for f in fonts)  # the TTF, embedded
+    assert any("Vera.ttf" in m and "no glyph" in m for m in messages)  # Vera: no Cyrillic
+
+    bad = tmp_path / "broken.ttf"
+    bad.write_bytes(b"not a font")
+    with pytest.raises(BadExportOptions, match="cannot load the font"):
+        await export_run(run, "screenplay-pdf", tmp_path / "c.pdf", image_path=no_image,
+                         options=ExportOptions(font=bad))
+    assert not (tmp_path / "c.pdf").exists()
