@@ -6,19 +6,20 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from app.core import ideas, screenplay_fdx
+from app.core import ideas, screenplay, screenplay_fdx
 from app.core.export import FORMATS, export_run
 from app.core.export.fdx import to_fdx
 from app.core.ideas import IdeaKind
 from app.core.models import Run, Script
 from app.core.writers.outline import outline
-from tests.core.test_screenplay import SCRIPTS, draft_run, no_image
+from tests.core.test_screenplay import CORPUS, SCRIPTS, draft_run, no_image
 from tests.test_cli import json_lines, storyreel
 
-ROUND_TRIP = ["fountain-reference/Brick And Steel.fountain", "fountain-reference/Simple.fountain",
-              "fountain-reference/SceneHeaders.fountain", "storyreel/brick-variations.fountain",
-              "screenplain/scene-numbers.fountain", "storyreel/treatment-atx.md",
-              "storyreel/night-ferry.fdx"]
+# Every script of the corpus with a story but one: the-heir.fountain is an outline whose
+# scenes come from its sections (# Act One, # Act Two), and FDX has no sections: it comes
+# back as one scene. Its title still does (see the title test below).
+ROUND_TRIP = sorted(n for n, e in CORPUS.items()
+                    if e is not None and n != "storyreel/the-heir.fountain")
 
 
 @pytest.mark.parametrize("name", ROUND_TRIP)
@@ -31,7 +32,9 @@ async def test_a_run_exported_as_fdx_imports_again_with_the_same_scenes_and_titl
     assert (root.tag, root.get("DocumentType"), root.get("Version")) == ("FinalDraft", "Script",
                                                                          "5")
     kinds = {p.get("Type") for p in root.iter("Paragraph")}
-    assert {"Scene Heading", "Action"} <= kinds
+    assert kinds <= {"Scene Heading", "Action", "Character", "Parenthetical", "Dialogue",
+                     "Transition", "Lyrics", None}  # None: the one around a DualDialogue
+    assert ("Scene Heading" in kinds) == bool(screenplay.parse(run.script.screenplay).scenes)
     [again] = ideas.read(out)
     assert again.kind is IdeaKind.FOUNTAIN  # read by our importer, then as Fountain
     story = outline(again)
@@ -121,3 +124,14 @@ def test_the_command_line_exports_fdx(tmp_path, home):
     assert [s.heading for s in outline(idea).scenes] == [
         "INT. WILL'S BEDROOM - NIGHT (1973)", "EXT. RIVER - DAY",
         "I./E. PICKUP TRUCK - MOVING - DUSK"]
+
+
+async def test_an_outline_of_sections_keeps_its_title_and_its_story(tmp_path):
+    [idea] = ideas.read(SCRIPTS / "storyreel/the-heir.fountain")
+    run = await draft_run(idea)
+    out = await export_run(run, "fdx", tmp_path / "heir.fdx", image_path=no_image)
+    [again] = ideas.read(out)
+    assert outline(again).title == run.title == "THE HEIR"
+    words = "".join(t.text or "" for t in ET.fromstring(out.read_bytes()).iter("Text"))
+    assert "He left you the house." in words and "Martin watches her from the stairs." in words
+    assert "Act One" not in words and "studio wants" not in words  # sections, notes: gone
