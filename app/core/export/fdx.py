@@ -37,7 +37,8 @@ def clean(text: object) -> str:
 def to_fdx(text: str, title: str = "") -> bytes:
     """The Fountain screenplay ``text`` as a UTF-8 FDX document. ``title`` is used when
     the screenplay's title page has none."""
-    title_page, paragraphs = screenplay.layout(clean(text.replace("\r\n", "\n")))
+    title_page, paragraphs = screenplay.layout(
+        clean(text.replace("\r\n", "\n").replace("\r", "\n")))
     root = ET.Element("FinalDraft", DocumentType="Script", Template="No", Version="5")
     content = ET.SubElement(root, "Content")
     new_page = False

@@ -63,7 +63,8 @@ def write_pdf(text: str, title: str, target: object, page_size: str = "letter",
     settings.dialog_style.leftIndent = DIALOGUE_AT * width
     settings.dialog_style.rightIndent = settings.frame_width - (
         DIALOGUE_AT + DIALOGUE_WIDTH) * width
-    title_page, paragraphs = screenplay.layout(printable(text.replace("\r\n", "\n")))
+    title_page, paragraphs = screenplay.layout(
+        printable(text.replace("\r\n", "\n").replace("\r", "\n")))
     page = {key: [printable(v, one_line=True) for v in values] for key, values in
             title_page.items()}
     if not any(page.get("Title", [])):

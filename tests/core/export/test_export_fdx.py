@@ -135,3 +135,11 @@ async def test_an_outline_of_sections_keeps_its_title_and_its_story(tmp_path):
     words = "".join(t.text or "" for t in ET.fromstring(out.read_bytes()).iter("Text"))
     assert "He left you the house." in words and "Martin watches her from the stairs." in words
     assert "Act One" not in words and "studio wants" not in words  # sections, notes: gone
+
+
+def test_old_mac_and_windows_line_ends_keep_their_lines():
+    for end in ("\r", "\r\n"):
+        text = end.join(["Title: Ends", "", "INT. A - DAY", "", "One.", "Two.", ""])
+        root = ET.fromstring(to_fdx(text))
+        assert [p.get("Type") for p in root.find("Content")] == ["Scene Heading", "Action"]
+        assert "".join(t.text for t in root.iter("Text") if t.text).count("\n") == 1
