@@ -28,6 +28,7 @@ from app.core.text import printable
 _NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 # Title-page keys placed centred on the page, in this order; the others go below.
 _CENTRED = ("Title", "Credit", "Author", "Authors", "Source")
+_TITLE_LINE, _PAGE_LINES = 18, 54
 
 
 def clean(text: object) -> str:
@@ -118,15 +119,17 @@ def _title_page(page: dict[str, list[str]], fallback: str) -> ET.Element:
             para.set("Alignment", "Center")
         ET.SubElement(para, "Text").text = text
 
-    add(title, True)
-    for text in ["", *credit, *authors, *([""] + lines["Source"] if "Source" in lines else [])]:
+    centred = [title, "", *credit, *authors,
+               *([""] + lines["Source"] if "Source" in lines else [])]
+    below = [value if key in ("Draft date", "Contact") else f"{key}: {value}"
+             for key, values in lines.items() if key not in _CENTRED for value in values]
+    # Empty lines place them as Final Draft does: the title a third of the way down the
+    # page, the rest at its foot (55 lines a page; readers skip empty paragraphs).
+    for text in [*[""] * _TITLE_LINE, *centred]:
         add(text, True)
-    rest = [(k, v) for k, v in lines.items() if k not in _CENTRED and v]
-    if rest:
-        add("", False)
-    for key, values in rest:
-        for value in values:
-            add(value if key in ("Draft date", "Contact") else f"{key}: {value}", False)
+    for text in [*[""] * max(1, _PAGE_LINES - _TITLE_LINE - len(centred) - len(below)),
+                 *below]:
+        add(text, False)
     return element
 
 

@@ -40,7 +40,8 @@ async def test_a_run_exported_as_fdx_imports_again_with_the_same_scenes_and_titl
     story = outline(again)
     assert [s.heading for s in story.scenes] == [s.heading for s in run.scenes]
     assert story.title == run.title
-    assert root.find("TitlePage/Content/Paragraph/Text").text == run.title
+    title_page = [p.findtext("Text") for p in root.find("TitlePage/Content")]
+    assert next(t for t in title_page if t) == run.title
 
 
 def test_every_kind_of_paragraph_scene_numbers_and_page_breaks():
@@ -100,6 +101,12 @@ def test_a_script_without_a_title_page_gets_the_run_title_and_reads_back():
 def test_the_title_page_keeps_credit_author_and_the_rest():
     text = ("Title: The Heir\nCredit: Written by\nAuthor: Ann Lee\nDraft date: 1 May\n"
             "Contact:\n    ann@example.invalid\nStudio: Nowhere\n\nINT. HALL - DAY\n\nDust.\n")
+    page = ET.fromstring(to_fdx(text)).find("TitlePage/Content")
+    lines = [(p.get("Alignment"), p.findtext("Text")) for p in page]
+    assert len(lines) == 54 and lines[18:22] == [("Center", "The Heir"), ("Center", ""),
+                                                 ("Center", "Written by"), ("Center", "Ann Lee")]
+    assert lines[-3:] == [(None, "1 May"), (None, "ann@example.invalid"),
+                          (None, "Studio: Nowhere")]  # at the foot, left
     again = screenplay_fdx.to_fountain(to_fdx(text), "x.fdx")
     assert again.startswith("Title: The Heir\nCredit: Written by\nAuthor: Ann Lee\nNotes:\n")
     assert "1 May" in again and "ann@example.invalid" in again and "Studio: Nowhere" in again
