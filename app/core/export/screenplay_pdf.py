@@ -72,8 +72,17 @@ def write_pdf(text: str, title: str, target: object, page_size: str = "letter",
     if (page.get("Author") or page.get("Authors")) and not page.get("Credit"):
         page["Credit"] = ["Written by"]
     pdf.to_pdf(Screenplay(page, paragraphs), target, settings=settings)
-    shown = printable(text) + "".join(v for values in page.values() for v in values)
+    shown = "".join([*(v for values in page.values() for v in values),
+                     *(str(t) for p in paragraphs for t in _texts(p))])
     return "".join(sorted({ch for ch in shown if not ch.isspace() and not covers(ch)}))
+
+
+def _texts(paragraph: Any) -> list:
+    """The rich strings a paragraph prints (a dual dialogue's two sides)."""
+    sides = [paragraph.left, paragraph.right] if hasattr(paragraph, "left") else [paragraph]
+    return [t for side in sides for t in (
+        [side.character, *(line for _, line in side.blocks)] if hasattr(side, "blocks")
+        else getattr(side, "lines", []))]
 
 
 def _fonts(pdf: Any, font: Path | None) -> tuple[Any, Callable[[str], bool]]:

@@ -156,3 +156,9 @@ async def test_characters_courier_cannot_print_are_named_and_a_ttf_can_be_embedd
         await export_run(run, "screenplay-pdf", tmp_path / "c.pdf", image_path=no_image,
                          options=ExportOptions(font=bad))
     assert not (tmp_path / "c.pdf").exists()
+
+
+def test_only_what_is_printed_counts_as_missing_glyphs(tmp_path):
+    text = ("Title: Ж\n\n[[заметка]]\n\n/* скрыто */\n\n# Акт\n\nINT. Ф - DAY\n\nЫ.\n\n"
+            "ЮЛЯ\n(э)\nЁ\n\nБОБ ^\nщ\n\nCUT TO:\n")  # a dual dialogue's both sides too
+    assert write_pdf(text, "", str(tmp_path / "x.pdf")) == "".join(sorted("ЖФЫЮЛЯэЁБОщ"))
