@@ -149,6 +149,11 @@ def parse(text: str) -> Screenplay:
     """Read a Fountain screenplay. Never raises on odd input: what is not recognised
     is action, as the spec says. The result is shared between callers (a feature is
     read once for validation and once for each writer stage): treat it as read-only."""
+    return _gather(*_read(text))
+
+
+def _read(text: str) -> tuple[dict[str, list[str]], list]:
+    """The title page and screenplain's paragraphs, notes and boneyard removed."""
     clean = strip_comments(text.replace("\r\n", "\n").replace("\r", "\n")).lstrip("\n")
     clean = _PAGE_BREAK.sub("\n===\n", clean)
     lines = clean.split("\n")
@@ -161,7 +166,7 @@ def parse(text: str) -> Screenplay:
         lines = title_lines + lines
         title_page = {}
     paragraphs = _fountain.parse_body(_fountain._preprocess_line(ln) for ln in lines)
-    return _gather(title_page, paragraphs)
+    return title_page, paragraphs
 
 
 def _title_page(lines: list[str]) -> dict[str, list[str]] | None:
@@ -303,3 +308,60 @@ def _gather(title_page: dict[str, list[str]], paragraphs: list) -> Screenplay:
         elif isinstance(p, PageBreak):
             continue
     return play
+
+
+class Lyrics(Action):
+    """Lines sung (``~``): laid out as action, written to FDX as ``Lyrics``."""
+
+
+def layout(text: str) -> tuple[dict[str, list[str]], list]:
+    """The screenplay as screenplain's paragraphs, for writing it out (FDX, screenplay PDF),
+    with the gaps ``parse`` fills filled the same way: headings screenplain misses
+    (``I./E.``, lower case) are ``Slug``s, in capitals like every heading; a lone all-caps
+    ``CUT TO:`` is a ``Transition``; a "cue" that is a direction is action; section and
+    synopsis lines are left out (structure, not page); ``~`` lines are ``Lyrics``.
+    Emphasis is kept (as screenplain's rich strings); notes and boneyard are gone."""
+    title_page, paragraphs = _read(text)
+    out: list = []
+    for p in paragraphs:
+        if isinstance(p, Slug):
+            out.append(_slug(str(p.line), p.scene_number))
+        elif isinstance(p, Section):
+            continue
+        elif isinstance(p, Action):
+            lines = [ln for ln in p.lines if not _structure_line(str(ln).strip())]
+            one = str(lines[0]).strip() if len(lines) == 1 and not p.centered else ""
+            if not lines:
+                continue
+            if _is_heading_text(one):
+                out.append(_slug(one, None))
+            elif _TRANSITION.match(plain(one)):
+                out.append(Transition(parse_emphasis(one.strip())))
+            elif not p.centered and all(str(ln).startswith("~") for ln in lines):
+                out.append(Lyrics([parse_emphasis(str(ln)[1:].strip()) for ln in lines]))
+            else:
+                out.append(Action([parse_emphasis(str(ln)[1:]) if str(ln).startswith("~")
+                                   else ln for ln in lines], centered=p.centered))
+        elif isinstance(p, Dialog):
+            name, _ = _split_cue(str(p.character))
+            if _is_heading_text(name) or _is_direction(name):
+                out.append(Action([p.character, *(line for _, line in p.blocks)]))
+            else:
+                out.append(p)
+        else:  # DualDialog, Transition, PageBreak
+            out.append(p)
+    return title_page, out
+
+
+def _structure_line(line: str) -> bool:
+    return bool(_SECTION_LINE.match(line)) or (line.startswith("=")
+                                               and not line.startswith("==="))
+
+
+def _slug(line: str, number: object) -> Slug:
+    m = _SCENE_NUMBER.search(line)
+    if m:
+        number, line = m.group(1), line[: m.start()]
+    if number is not None and not hasattr(number, "to_html"):
+        number = parse_emphasis(str(number))
+    return Slug(parse_emphasis(line.strip().upper()), number or None)

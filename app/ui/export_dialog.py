@@ -72,6 +72,14 @@ CHOICES: tuple[Choice, ...] = (
     Choice("fountain", QT_TRANSLATE_NOOP("ExportDialog", "Fountain screenplay"),
            QT_TRANSLATE_NOOP("ExportDialog", "The script as plain text, for screenwriting "
                              "apps."), frozenset()),
+    Choice("fdx", QT_TRANSLATE_NOOP("ExportDialog", "Final Draft screenplay"),
+           QT_TRANSLATE_NOOP("ExportDialog", "The script as a Final Draft file (.fdx), for "
+                             "Final Draft, Fade In and other screenwriting apps."),
+           frozenset()),
+    Choice("screenplay-pdf", QT_TRANSLATE_NOOP("ExportDialog", "Screenplay PDF"),
+           QT_TRANSLATE_NOOP("ExportDialog", "The script formatted for print: Courier 12, "
+                             "industry margins, a title page, numbered pages."),
+           frozenset({"paper"})),
     Choice("zip", QT_TRANSLATE_NOOP("ExportDialog", "ZIP of images"),
            QT_TRANSLATE_NOOP("ExportDialog", "Every image in story order, with the storyboard "
                              "as JSON and the screenplay."), frozenset()),

@@ -170,6 +170,22 @@
         <translation>Le scénario en texte brut, pour les logiciels d’écriture de scénario.</translation>
     </message>
     <message>
+        <source>Final Draft screenplay</source>
+        <translation>Scénario Final Draft</translation>
+    </message>
+    <message>
+        <source>The script as a Final Draft file (.fdx), for Final Draft, Fade In and other screenwriting apps.</source>
+        <translation>Le scénario en fichier Final Draft (.fdx), pour Final Draft, Fade In et les autres logiciels d’écriture de scénario.</translation>
+    </message>
+    <message>
+        <source>Screenplay PDF</source>
+        <translation>Scénario en PDF</translation>
+    </message>
+    <message>
+        <source>The script formatted for print: Courier 12, industry margins, a title page, numbered pages.</source>
+        <translation>Le scénario mis en page pour l’impression : Courier 12, marges standard, page de titre, pages numérotées.</translation>
+    </message>
+    <message>
         <source>ZIP of images</source>
         <translation>ZIP des images</translation>
     </message>

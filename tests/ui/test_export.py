@@ -19,9 +19,11 @@ from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.core import ideas
 from app.core.export.pdf import PAGE_POINTS, layout_for
 from app.core.ideas import from_text
 from app.core.models import RunOptions, RunStatus
+from app.core.writers.outline import outline
 from app.ui.export_dialog import ExportDialog, target_path
 from tests.ui.conftest import WAIT_MS, finish
 
@@ -360,3 +362,26 @@ def test_quitting_cancels_a_running_export_and_leaves_nothing(ui, run, qtbot, tm
     assert asked == [True]
     finish(qtbot, ui.aclose())  # what main() does next
     assert files_in(tmp_path) == []
+
+
+def test_the_screenplay_as_final_draft(ui, run, qtbot, tmp_path):
+    dialog = open_dialog(ui, "fdx", tmp_path / "script")
+    assert not dialog.form.isRowVisible(dialog.rows["paper"])  # nothing to choose for fdx
+    dialog.set_format("screenplay-pdf")
+    assert dialog.form.isRowVisible(dialog.rows["paper"])
+    assert not dialog.form.isRowVisible(dialog.rows["columns"])
+    dialog.set_format("fdx")
+    with qtbot.waitSignal(dialog.exported, timeout=WAIT_MS) as done:
+        dialog.export_button.click()
+    written = done.args[0]
+    assert written == tmp_path / "script.fdx"
+    [idea] = ideas.read(written)
+    assert [s.heading for s in outline(idea).scenes] == [s.heading for s in run.scenes]
+
+
+def test_the_screenplay_as_a_formatted_pdf(ui, run, qtbot, tmp_path):
+    written, _ = export(ui, qtbot, "screenplay-pdf", tmp_path / "script", paper="letter")
+    assert written == tmp_path / "script.pdf"
+    reader = PdfReader(written)
+    assert float(reader.pages[0].mediabox.height) == 792
+    assert reader.pages[0].extract_text().splitlines()[0] == run.title

@@ -22,7 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.errors import StoryreelError
-from app.core.export import animatic, archive, document, fountain, pdf, timeline
+from app.core.export import (
+    animatic,
+    archive,
+    document,
+    fdx,
+    fountain,
+    pdf,
+    screenplay_pdf,
+    timeline,
+)
 from app.core.export.base import (
     BadExportOptions,
     EncodeError,
@@ -90,6 +99,10 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
                  timeline.write_otio),
     ExportFormat("json", ".json", "the whole run with its shots (storyboard.json)", "",
                  document.write_json),
+    ExportFormat("fdx", ".fdx", "the screenplay as Final Draft XML", "script",
+                 fdx.write_fdx),
+    ExportFormat("screenplay-pdf", ".pdf", "the screenplay, formatted for print (Courier 12)",
+                 "script", screenplay_pdf.write_screenplay_pdf),
 )}
 
 

@@ -27,9 +27,10 @@ from tests.core.export.boards import leftovers
 
 
 def test_the_registry_lists_every_format_with_its_suffix():
-    assert list(FORMATS) == ["pdf", "fountain", "zip", "mp4", "otio", "json"]
+    assert list(FORMATS) == ["pdf", "fountain", "zip", "mp4", "otio", "json", "fdx",
+                             "screenplay-pdf"]
     assert {f.suffix for f in FORMATS.values()} == {".pdf", ".fountain", ".zip", ".mp4",
-                                                     ".otio", ".json"}
+                                                     ".otio", ".json", ".fdx"}
     assert all(f.description for f in FORMATS.values())
 
 
