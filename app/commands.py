@@ -106,7 +106,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if args.estimate or services.runs_on_gpu:
             estimate = await services.estimate(max_shots=args.max_shots,
                                                budget_gpu_s=args.budget_gpu_seconds)
-            if len(sizes) == 1:  # the script's own size, and what of it will be drawn
+            if len(sizes) == 1 and sizes[0] is not None:  # its size, and what is drawn
                 estimate = estimate.with_script(
                     sizes[0].scenes, sizes[0].shots,
                     scenes.drawn_shots(sizes[0], numbers, args.max_shots))
@@ -131,19 +131,23 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _script_size(idea: ideas.Idea, numbers: list[int] | None,
-                 services: Services) -> scenes.ScriptSize:
-    """The script's scenes and shots, known offline; ``--scenes`` checked against them when
-    the scenes are the script's own (a screenplay, or the offline writer), before anything
-    starts. A cloud writer turning prose into a script is checked once it has planned."""
+                 services: Services) -> scenes.ScriptSize | None:
+    """The script's scenes and shots, known offline when its scenes are the idea's own (a
+    screenplay, or any idea for the offline writer), with ``--scenes`` checked against
+    them before anything starts; None when a cloud writer will write the script from
+    prose (its scenes are known, and ``--scenes`` checked, once it has planned)."""
+    if idea.kind is not ideas.IdeaKind.FOUNTAIN and not services.writer.name.startswith("draft"):
+        return None
     size = scenes.script_size(idea)
-    if numbers is not None and (idea.kind is ideas.IdeaKind.FOUNTAIN
-                                or services.writer.name.startswith("draft")):
+    if numbers is not None:
         scenes.check_numbers(numbers, size.scenes)
     return size
 
 
-def _cap_notice(size: scenes.ScriptSize, numbers: list[int] | None, args: argparse.Namespace,
+def _cap_notice(size: scenes.ScriptSize | None, numbers: list[int] | None, args: argparse.Namespace,
                 shot_gpu_s: float) -> str | None:
+    if size is None:
+        return None
     return scenes.cap_notice(size, numbers=numbers, max_shots=args.max_shots,
                              budget_gpu_s=args.budget_gpu_seconds, shot_gpu_s=shot_gpu_s)
 
