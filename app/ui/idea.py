@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import ideas
+from app.core import ideas, scenes
 from app.core.errors import IdeaError
 from app.core.models import RunOptions
 from app.ui.costs import estimate_text, estimate_tooltip, offline_text
@@ -104,6 +105,11 @@ class IdeaPanel(QFrame):
         self.shots.setToolTip(self.tr("At most this many shots per run"))
         self.shots.setAccelerated(True)
         shots_label = QLabel(self.tr("Shots"), buddy=self.shots)
+        self.scenes = QLineEdit(objectName="sceneChoice", placeholderText=self.tr("all"))
+        self.scenes.setToolTip(self.tr("Storyboard only these scenes of the script, such as "
+                                       "1-12,40; the others stay in the run's script"))
+        self.scenes.setFixedWidth(90)
+        scenes_label = QLabel(self.tr("Scenes"), buddy=self.scenes)
         self.generate = QPushButton(self.tr("Generate"), objectName="generateButton")
         self.generate.setToolTip(self.tr("Make a storyboard from this idea (Ctrl+Enter)"))
         self.generate.setDefault(True)
@@ -120,6 +126,9 @@ class IdeaPanel(QFrame):
         row.addWidget(self.clear_queue)
         row.addStretch(1)
         row.addWidget(self.estimate)
+        row.addSpacing(8)
+        row.addWidget(scenes_label)
+        row.addWidget(self.scenes)
         row.addSpacing(8)
         row.addWidget(shots_label)
         row.addWidget(self.shots)
@@ -148,7 +157,11 @@ class IdeaPanel(QFrame):
         self.refresh_estimate()
 
     def options(self) -> RunOptions:
-        return RunOptions(max_shots=self.shots.value() or None)
+        """The run options set in the bar; ``SceneSpecError`` (an ``IdeaError``) for a
+        Scenes field that cannot be read."""
+        spec = self.scenes.text().strip()
+        return RunOptions(max_shots=self.shots.value() or None,
+                          scenes=scenes.parse_spec(spec) if spec else None)
 
     # Typed ideas.
 
@@ -156,12 +169,13 @@ class IdeaPanel(QFrame):
         text = self.editor.toPlainText()
         try:
             idea = ideas.from_text(text)
+            options = self.options()
         except IdeaError as exc:
             self.presenter.report(self.tr("Nothing was queued"), exc)
             self.editor.setFocus()
             return False
         self.editor.clear()
-        self.ideas_submitted.emit([idea], self.options())
+        self.ideas_submitted.emit([idea], options)
         return True
 
     # What a run will cost.
@@ -220,7 +234,11 @@ class IdeaPanel(QFrame):
         self.open_files(paths)
 
     def open_files(self, paths: list[str]) -> None:
-        options = self.options()
+        try:
+            options = self.options()
+        except IdeaError as exc:
+            self.presenter.report(self.tr("Nothing was queued"), exc)
+            return
         self.ops.in_thread(ideas.read_many, paths, what=self.tr("Reading idea files"),
                            parent=self,
                            success=lambda found: self.ideas_submitted.emit(found, options),

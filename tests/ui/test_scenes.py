@@ -1,0 +1,36 @@
+"""The idea bar's Scenes field: only the scenes chosen are storyboarded, the rest stay in
+the run's script; a field that cannot be read queues nothing and says why."""
+
+from __future__ import annotations
+
+from app.core.models import RunStatus
+
+
+def screenplay(n: int) -> str:
+    out = ["Title: Six Doors", ""]
+    for i in range(1, n + 1):
+        out += [f"INT. ROOM {i} - NIGHT", "", f"MARA opens door {i} and finds a lamp.", ""]
+    return "\n".join(out)
+
+
+def test_the_scenes_field_storyboards_only_those_scenes(ui, recorder, qtbot):
+    idea = ui.window.idea
+    idea.editor.setPlainText(screenplay(6))
+    idea.scenes.setText("2, 4-5")
+    assert idea.submit_typed()
+    [run] = recorder.wait_finished(qtbot)
+    assert run.status is RunStatus.COMPLETED
+    assert [s.index for s in run.scenes] == [1, 2, 3, 4, 5, 6]
+    assert sorted({s.scene for s in run.shots}) == [2, 4, 5]
+
+
+def test_a_bad_scenes_field_queues_nothing_and_says_why(ui, qtbot):
+    idea = ui.window.idea
+    idea.editor.setPlainText(screenplay(6))
+    idea.scenes.setText("5-2")
+    assert not idea.submit_typed()
+    [message] = ui.presenter.messages
+    assert message.title == "Nothing was queued"
+    assert "runs backwards; write 2-5" in message.text
+    assert idea.editor.toPlainText() == screenplay(6)  # kept, to fix the field and go again
+    assert ui.session.queued == [] and ui.session.active_runs == []
