@@ -154,6 +154,7 @@ class IdeaPanel(QFrame):
         session.opened.connect(lambda _services: self.refresh_estimate())
         session.services_changed.connect(lambda _services: self.refresh_estimate())
         session.bridge.run_finished.connect(lambda _run: self._estimate_timer.start())
+        session.bridge.scenes_planned.connect(self._say_scenes_left_out)
         self.refresh_estimate()
 
     def options(self) -> RunOptions:
@@ -162,6 +163,19 @@ class IdeaPanel(QFrame):
         spec = self.scenes.text().strip()
         return RunOptions(max_shots=self.shots.value() or None,
                           scenes=scenes.parse_spec(spec) if spec else None)
+
+    def _say_scenes_left_out(self, run_id: str, planned: tuple, shots: tuple) -> None:
+        """No silent limits: when the Scenes field or the shot cap leaves scenes of the
+        script without shots, say how many and how to draw them later into the run."""
+        drawn = len({shot.scene for shot in shots})
+        if drawn >= len(planned):
+            return
+        self.presenter.notify(
+            self.tr("Not every scene is storyboarded"),
+            self.tr("Storyboarding %1 of the script's %2 scenes; the other %3 stay in its "
+                    "script. To draw them later into this run: storyreel resume %4 "
+                    "--scenes N-M").replace("%1", str(drawn)).replace("%2", str(len(planned)))
+            .replace("%3", str(len(planned) - drawn)).replace("%4", run_id))
 
     # Typed ideas.
 

@@ -22,6 +22,17 @@ def test_the_scenes_field_storyboards_only_those_scenes(ui, recorder, qtbot):
     assert run.status is RunStatus.COMPLETED
     assert [s.index for s in run.scenes] == [1, 2, 3, 4, 5, 6]
     assert sorted({s.scene for s in run.shots}) == [2, 4, 5]
+    [notice] = [m for m in ui.presenter.messages if m.title == "Not every scene is storyboarded"]
+    assert notice.text == (f"Storyboarding 3 of the script's 6 scenes; the other 3 stay in its "
+                           f"script. To draw them later into this run: storyreel resume "
+                           f"{run.run_id} --scenes N-M")
+
+
+def test_a_run_that_draws_every_scene_says_nothing_about_scenes(ui, recorder, qtbot):
+    ui.window.idea.editor.setPlainText(screenplay(3))
+    assert ui.window.idea.submit_typed()
+    recorder.wait_finished(qtbot)
+    assert [m.title for m in ui.presenter.messages] == []
 
 
 def test_a_bad_scenes_field_queues_nothing_and_says_why(ui, qtbot):
