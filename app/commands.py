@@ -188,8 +188,12 @@ async def cmd_show(args: argparse.Namespace) -> int:
             print(f"  error: {_t(run.error)}")
         for line in _cost_lines(run):
             print(f"  {line}")
+        held = {p.scene.index for p in run.held_plans}
         for scene in run.scenes:
             print(f"\n  {scene.index}. {_t(scene.heading)}")
+            if scene.index in held:
+                print(f"     not storyboarded yet: storyreel resume {run.run_id} "
+                      f"--scenes {scene.index}")
             for shot in (s for s in run.shots if s.scene == scene.index):
                 path, problem = await _local_image(services, shot)
                 where = str(path) if path else (shot.error or problem or "")

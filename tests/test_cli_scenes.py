@@ -47,6 +47,9 @@ def test_run_scenes_storyboards_those_and_resume_draws_more_into_the_same_run(tm
 
     [shown] = json_lines(storyreel("show", run["run_id"], "--json").stdout)
     assert [s["index"] for s in shown["scenes"]] == list(range(1, 31))  # every scene listed
+    text = storyreel("show", run["run_id"]).stdout
+    assert f"not storyboarded yet: storyreel resume {run['run_id']} --scenes 6" in text
+    assert "--scenes 4\n" not in text  # drawn now
 
 
 @pytest.mark.parametrize(("args", "says"), [
