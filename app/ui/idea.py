@@ -12,6 +12,7 @@ again whenever the settings, the number of shots or the history change.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QTimer, Signal
@@ -151,6 +152,8 @@ class IdeaPanel(QFrame):
         self._estimate_timer = QTimer(self, singleShot=True, interval=300)
         self._estimate_timer.timeout.connect(self.refresh_estimate)
         self.shots.valueChanged.connect(lambda _n: self._estimate_timer.start())
+        self.scenes.textChanged.connect(lambda _t: self._estimate_timer.start())
+        self.editor.textChanged.connect(self._estimate_timer.start)  # a screenplay's size
         session.opened.connect(lambda _services: self.refresh_estimate())
         session.services_changed.connect(lambda _services: self.refresh_estimate())
         session.bridge.run_finished.connect(lambda _run: self._estimate_timer.start())
@@ -207,10 +210,27 @@ class IdeaPanel(QFrame):
                                              "costs no GPU time."))
             return
         ticket = self._estimates
-        self.ops.start(services.estimate(max_shots=self.shots.value() or None),
+        self.ops.start(self._estimate(services),
                        what=self.tr("Estimating the cost of a run"), parent=self,
                        success=lambda found: self._estimated(ticket, found),
                        failure=lambda exc: self._not_estimated(ticket, exc))
+
+    async def _estimate(self, services):
+        """The estimate; for a typed screenplay, of the scenes to storyboard and of the whole
+        script (its size worked out offline, in a thread)."""
+        max_shots = self.shots.value() or None
+        estimate = await services.estimate(max_shots=max_shots)
+        try:
+            idea = ideas.from_text(self.editor.toPlainText())
+            spec = self.scenes.text().strip()
+            numbers = scenes.parse_spec(spec) if spec else None
+        except IdeaError:  # nothing typed yet, or a Scenes field still being typed
+            return estimate
+        if idea.kind is not ideas.IdeaKind.FOUNTAIN:
+            return estimate  # a writer will make the script: its size is not known yet
+        size = await asyncio.to_thread(scenes.script_size, idea)
+        return estimate.with_script(size.scenes, size.shots,
+                                    scenes.drawn_shots(size, numbers, max_shots))
 
     def _estimated(self, ticket: int, estimate) -> None:
         if ticket == self._estimates:

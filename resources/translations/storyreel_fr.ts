@@ -84,6 +84,10 @@
         <translation>Le budget de %1 s de GPU arrêtera la génération avant la fin.</translation>
     </message>
     <message>
+        <source>The whole script: %1 scenes, about %2 shots, about %3 GPU s</source>
+        <translation>Le script entier : %1 scènes, environ %2 plans, environ %3 s de GPU</translation>
+    </message>
+    <message>
         <source>The estimate learns from your finished runs.</source>
         <translation>L’estimation s’affine avec vos générations terminées.</translation>
     </message>
@@ -98,6 +102,10 @@
     <message>
         <source>a typical storyboard</source>
         <translation>un storyboard typique</translation>
+    </message>
+    <message>
+        <source>the scenes to storyboard</source>
+        <translation>les scènes à mettre en storyboard</translation>
     </message>
     <message>
         <source>no GPU</source>

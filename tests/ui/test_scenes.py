@@ -4,6 +4,7 @@ the run's script; a field that cannot be read queues nothing and says why."""
 from __future__ import annotations
 
 from app.core.models import RunStatus
+from tests.ui.conftest import WAIT_MS
 
 
 def screenplay(n: int) -> str:
@@ -45,3 +46,29 @@ def test_a_bad_scenes_field_queues_nothing_and_says_why(ui, qtbot):
     assert "runs backwards; write 2-5" in message.text
     assert idea.editor.toPlainText() == screenplay(6)  # kept, to fix the field and go again
     assert ui.session.queued == [] and ui.session.active_runs == []
+
+
+def test_the_estimate_of_a_typed_screenplay_covers_the_chosen_scenes_and_the_script(
+        make_ui, qtbot):
+    from app.core import scenes
+    from app.core.ideas import from_text
+    from tests.ui.test_craft import CLOUD, write_env
+
+    write_env(CLOUD)
+    ui = make_ui()
+    idea = ui.window.idea
+    qtbot.waitUntil(lambda: idea.estimate.text().startswith("Estimate"), timeout=WAIT_MS)
+    size = scenes.script_size(from_text(screenplay(30)))
+    idea.editor.setPlainText(screenplay(30))
+    idea.shots.setValue(10)
+    qtbot.waitUntil(lambda: idea.estimate.text().startswith("Estimate: 10 GPU jobs, about 40 "),
+                    timeout=WAIT_MS)
+    assert (f"The whole script: 30 scenes, about {size.shots} shots, about "
+            f"{size.shots * 4} GPU s") in idea.estimate.toolTip()
+    assert "Shots: 10 (the scenes to storyboard)" in idea.estimate.toolTip()
+
+    idea.shots.setValue(0)
+    idea.scenes.setText("1-2")
+    two = sum(len(p.shots) for p in size.plans[:2])
+    qtbot.waitUntil(lambda: idea.estimate.text().startswith(f"Estimate: {two} GPU jobs"),
+                    timeout=WAIT_MS)
