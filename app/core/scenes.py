@@ -144,6 +144,8 @@ def cap_notice(size: ScriptSize, *, numbers: list[int] | None = None,
     boarded_numbers = [p.scene.index for p in kept]
     drawn = (f"storyboards scenes {describe(boarded_numbers)}" if boarded_numbers
              else "storyboards no scene")
+    if boarded_numbers and len(boarded_numbers) == len(chosen):  # every scene, fewer shots
+        drawn += f" with {drawn_shots} of their {wanted} shots"
     return f"{what}; {cap} {drawn}; use --scenes to choose"
 
 

@@ -97,6 +97,10 @@ def test_the_cap_notice_names_the_scenes_the_cap_storyboards():
     assert scenes.cap_notice(size) is None  # no cap: everything is drawn
     # scenes chosen that fit the cap: nothing to say
     assert scenes.cap_notice(size, numbers=[1, 2, 3], max_shots=40) is None
+    fewer = scenes.cap_notice(size, numbers=[1, 2, 3], max_shots=6)
+    assert fewer == ("this script has 190 scenes; scenes 1–3 need about 12 shots; the cap of 6 "
+                     "shots storyboards scenes 1–3 with 6 of their 12 shots; use --scenes to "
+                     "choose")
     chosen = scenes.cap_notice(size, numbers=list(range(1, 21)), max_shots=10)
     assert chosen == ("this script has 190 scenes; scenes 1–20 need about 80 shots; the cap "
                       "of 10 shots storyboards scenes 1–10; use --scenes to choose")
