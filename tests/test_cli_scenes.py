@@ -111,3 +111,8 @@ def test_a_cloud_estimate_prices_the_whole_script_beside_what_will_be_drawn(tmp_
     assert "the whole script (30 scenes, about" in text.stdout
     assert "the cap of 8 shots storyboards scenes 1–8" in text.stderr
     assert "secret" not in text.stdout + text.stderr
+    [budget] = json_lines(storyreel("run", str(path), "--estimate", "--json",
+                                    "--budget-gpu-seconds", "20", env=env).stdout)
+    assert budget["scenes_notice"].startswith(
+        f"this script has 30 scenes, about {budget['script_shots']} shots; the budget of 20 "
+        "GPU seconds (about 5 shots at 4 s) storyboards scenes 1–")
