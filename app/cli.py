@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget-gpu-seconds", type=_positive_float, metavar="S",
                      help="stop submitting shots once S GPU seconds are spent (ends partial)")
 
+    run.add_argument("--scenes", metavar="SPEC",
+                     help="storyboard only these scenes of the script, such as 1-12,40 "
+                          "(the others stay in the run: `resume RUN_ID --scenes` draws them)")
     run.add_argument("--estimate", action="store_true",
                      help="say what the run would cost on the GPU, and start nothing")
 
@@ -101,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="finish unfinished runs (all, or one)")
     resume.add_argument("run_id", nargs="?", metavar="RUN_ID")
+    resume.add_argument("--scenes", metavar="SPEC",
+                        help="with RUN_ID: storyboard these scenes of its script too, such as "
+                             "13-20 (shots already drawn are kept as they are)")
     resume.add_argument("--json", action="store_true")
 
     export = sub.add_parser("export", help="write a run to a file")

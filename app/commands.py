@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from app import __version__
-from app.core import ideas, ownership
+from app.core import ideas, ownership, scenes
 from app.core.errors import ConfigError, IdeaError, RunNotFound, StorageError, StoryreelError
 from app.core.export import (
     FORMATS,
@@ -94,28 +94,70 @@ async def cmd_run(args: argparse.Namespace) -> int:
     # Every idea is read and checked before anything is created: one bad file changes nothing.
     batch = _read_ideas(args.ideas, args.text)
     resolve_style(args.style)  # a misspelt preset is refused before anything starts
+    numbers = scenes.parse_spec(args.scenes) if args.scenes is not None else None
     options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style,
-                         budget_gpu_s=args.budget_gpu_seconds)
+                         budget_gpu_s=args.budget_gpu_seconds, scenes=numbers)
     settings = load_settings()
     async with _services(settings) as services:
+        sizes = [_script_size(idea, numbers, services) for idea in batch]  # before any cost
         if not args.estimate:
             await _require_recorded(services)
+        notices: list[str | None] = [None] * len(batch)
         if args.estimate or services.runs_on_gpu:
             estimate = await services.estimate(max_shots=args.max_shots,
                                                budget_gpu_s=args.budget_gpu_seconds)
+            if len(sizes) == 1 and sizes[0] is not None:  # its size, and what is drawn
+                estimate = estimate.with_script(
+                    sizes[0].scenes, sizes[0].shots,
+                    scenes.drawn_shots(sizes[0], numbers, args.max_shots))
+            notices = [_cap_notice(size, numbers, args, estimate.shot_gpu_s) for size in sizes]
             if args.estimate:
                 if args.json:
-                    _emit_json(estimate.as_dict())
+                    _emit_json({**estimate.as_dict(), "scenes_notice": notices[0]})
                 else:
                     each = "each run: " if len(batch) > 1 else ""
                     print(f"{each}{estimate.describe()}")
+                    _print_notices(batch, notices)
                 return EXIT_OK
             print(f"storyreel: {estimate.describe()}", file=sys.stderr)
+        else:
+            notices = [_cap_notice(size, numbers, args, 0.0) for size in sizes]
+        _print_notices(batch, notices)
         pipeline = services.pipeline(concurrency=args.concurrency)
         await _mention_unfinished(services, pipeline)
         runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
                                lambda idea: pipeline.start(idea, options), args.json)
         return _exit_code(runs) if len(runs) == len(batch) else EXIT_RUN_NOT_COMPLETE
+
+
+def _script_size(idea: ideas.Idea, numbers: list[int] | None,
+                 services: Services) -> scenes.ScriptSize | None:
+    """The script's scenes and shots, known offline when its scenes are the idea's own (a
+    screenplay, or any idea for the offline writer), with ``--scenes`` checked against
+    them before anything starts; None when a cloud writer will write the script from
+    prose (its scenes are known, and ``--scenes`` checked, once it has planned)."""
+    if idea.kind is not ideas.IdeaKind.FOUNTAIN and not services.writer.name.startswith("draft"):
+        return None
+    size = scenes.script_size(idea)
+    if numbers is not None:
+        scenes.check_numbers(numbers, size.scenes)
+    return size
+
+
+def _cap_notice(size: scenes.ScriptSize | None, numbers: list[int] | None, args: argparse.Namespace,
+                shot_gpu_s: float) -> str | None:
+    if size is None:
+        return None
+    return scenes.cap_notice(size, numbers=numbers, max_shots=args.max_shots,
+                             budget_gpu_s=args.budget_gpu_seconds, shot_gpu_s=shot_gpu_s)
+
+
+def _print_notices(batch: list[ideas.Idea], notices: list[str | None]) -> None:
+    """What a cap leaves out of each script, said on stderr before anything starts."""
+    for idea, notice in zip(batch, notices, strict=True):
+        if notice:
+            where = f"{_t(idea.label)}: " if len(batch) > 1 else ""
+            print(f"storyreel: {where}{notice}", file=sys.stderr)
 
 
 async def cmd_history(args: argparse.Namespace) -> int:
@@ -146,8 +188,12 @@ async def cmd_show(args: argparse.Namespace) -> int:
             print(f"  error: {_t(run.error)}")
         for line in _cost_lines(run):
             print(f"  {line}")
+        held = {p.scene.index for p in run.held_plans}
         for scene in run.scenes:
             print(f"\n  {scene.index}. {_t(scene.heading)}")
+            if scene.index in held:
+                print(f"     not storyboarded yet: storyreel resume {run.run_id} "
+                      f"--scenes {scene.index}")
             for shot in (s for s in run.shots if s.scene == scene.index):
                 path, problem = await _local_image(services, shot)
                 where = str(path) if path else (shot.error or problem or "")
@@ -239,6 +285,8 @@ async def cmd_retry(args: argparse.Namespace) -> int:
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
+    if args.scenes is not None:
+        return await _storyboard_more(args)
     async with _services(load_settings()) as services:
         await _require_recorded(services)
         pipeline = services.pipeline()
@@ -262,6 +310,33 @@ async def cmd_resume(args: argparse.Namespace) -> int:
         runs = await _each_run(services, pipeline, targets, lambda run: run.title or run.run_id,
                                lambda run: pipeline.resume(run.run_id), args.json)
         return _exit_code(runs) if len(runs) == len(targets) else EXIT_RUN_NOT_COMPLETE
+
+
+async def _storyboard_more(args: argparse.Namespace) -> int:
+    """``resume RUN_ID --scenes 13-20``: storyboard more scenes into the same run."""
+    if not args.run_id:
+        raise UsageError("--scenes needs the run: storyreel resume RUN_ID --scenes 13-20")
+    numbers = scenes.parse_spec(args.scenes)
+    async with _services(load_settings()) as services:
+        run = await services.history.get_run(args.run_id)
+        scenes.check_numbers(numbers, len(run.scenes))
+        boarded = sorted({s.scene for s in run.shots if s.scene in numbers})
+        held = {p.scene.index for p in run.held_plans}
+        new = [n for n in numbers if n in held]
+        if boarded:
+            which = (f"scene {boarded[0]} already has" if len(boarded) == 1
+                     else f"scenes {scenes.describe(boarded)} already have")
+            print(f"storyreel: {which} shots, kept as they are", file=sys.stderr)
+        if not new:
+            print("nothing to storyboard: " + ("those scenes have shots already"
+                                               if boarded else "no shot plan is kept for "
+                                               "those scenes"), file=sys.stderr)
+            return EXIT_OK
+        await _require_recorded(services)
+        pipeline = services.pipeline()
+        runs = await _each_run(services, pipeline, [run], lambda r: r.title or r.run_id,
+                               lambda r: pipeline.storyboard_scenes(r.run_id, new), args.json)
+        return _exit_code(runs) if runs else EXIT_RUN_NOT_COMPLETE
 
 
 async def cmd_export(args: argparse.Namespace) -> int:
@@ -533,6 +608,8 @@ def _run_summary(run: Run) -> dict[str, Any]:
         "scene_count": len(run.scenes),
         "scenes_total": len(run.scenes),  # every scene of the script, kept in the run
         "scenes_storyboarded": len({s.scene for s in run.shots}),  # scenes with shots
+        # scenes left out (--scenes, or the shot cap), to storyboard later into this run:
+        "scenes_not_storyboarded": [p.scene.index for p in run.held_plans],
         "shot_count": run.shot_count,
         "shots_done": run.shots_done,
         "shots_failed": run.shots_failed,

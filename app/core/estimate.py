@@ -13,7 +13,7 @@ one. A budget caps the GPU seconds, as the pipeline will.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.core.history import HistoryStore
 from app.core.models import Run, RunStatus, Stage
@@ -38,6 +38,23 @@ class Estimate:
     writer_basis: str
     budget_gpu_s: float | None
     price_per_gpu_s: float | None
+    script_scenes: int | None = None  # the whole script, when it is known before the run
+    script_shots: int | None = None
+
+    def with_script(self, scenes: int, shots: int, drawn: int) -> Estimate:
+        """This estimate for a script whose size is known before the run (``app.core.scenes
+        .script_size``): ``drawn`` shots storyboarded now, of ``shots`` in ``scenes``."""
+        return replace(self, shots=drawn, shots_basis="the scenes to storyboard",
+                       shot_jobs=drawn if self.shot_gpu_s > 0 else 0,  # 0: no GPU renderer
+                       script_scenes=scenes, script_shots=shots)
+
+    @property
+    def script_gpu_seconds(self) -> float | None:
+        """GPU seconds to storyboard every scene of the script (no budget applied)."""
+        if self.script_shots is None:
+            return None
+        return round(self.writer_jobs * self.writer_gpu_s
+                     + self.script_shots * self.shot_gpu_s, 1)
 
     @property
     def jobs(self) -> int:
@@ -80,6 +97,12 @@ class Estimate:
             line += f", {self.shot_gpu_s:.1f} GPU s a shot ({self.shot_basis})"
         if self.capped:
             line += f"; the budget of {self.budget_gpu_s:g} GPU seconds will stop it early"
+        if self.script_shots is not None and self.script_shots > self.shots:
+            whole = self.script_gpu_seconds or 0.0
+            money = (f", about ${whole * self.price_per_gpu_s:.2f}"
+                     if self.price_per_gpu_s is not None else "")
+            line += (f"; the whole script ({self.script_scenes} scenes, about "
+                     f"{self.script_shots} shots): about {whole:g} GPU seconds{money}")
         return line
 
     def as_dict(self) -> dict[str, object]:
@@ -89,7 +112,9 @@ class Estimate:
                 "shot_gpu_seconds": self.shot_gpu_s, "shot_basis": self.shot_basis,
                 "writer_gpu_seconds": self.writer_gpu_s, "writer_basis": self.writer_basis,
                 "price_per_gpu_second": self.price_per_gpu_s, "cost_usd": self.cost,
-                "budget_gpu_seconds": self.budget_gpu_s, "capped": self.capped}
+                "budget_gpu_seconds": self.budget_gpu_s, "capped": self.capped,
+                "script_scenes": self.script_scenes, "script_shots": self.script_shots,
+                "script_gpu_seconds": self.script_gpu_seconds}
 
 
 async def estimate_run(history: HistoryStore, *, writer: str, renderer: str,

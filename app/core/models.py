@@ -243,6 +243,8 @@ class RunOptions(Model):
     style: str | None = None
     width: int = Field(default=1024, ge=64, le=4096)
     height: int = Field(default=576, ge=64, le=4096)
+    scenes: list[int] | None = Field(default=None, description="the scenes to storyboard "
+                                     "(1-based, `--scenes`); None: all of them")
 
 
 class RunOwner(Model):
@@ -277,6 +279,11 @@ class Run(Model):
     renderer: str = ""
     script: Script | None = None
     scenes: list[Scene] = Field(default_factory=list)
+    scenes_chosen: list[int] | None = Field(default=None, description="the scenes the run "
+                                            "was asked to storyboard (`--scenes`); None: all")
+    held_plans: list[ScenePlan] = Field(
+        default_factory=list, description="shot plans of the scenes not storyboarded yet "
+        "(not chosen with --scenes, or cut by the shot cap), for storyboarding later")
     shot_count: int = 0
     shots_done: int = 0
     shots_failed: int = 0

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.core import events as ev
-from app.core import ownership, revisions
+from app.core import ownership, revisions, scenes
 from app.core.errors import DiskError, HistoryError, RenderError, StageError, StoryreelError
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
@@ -138,6 +138,7 @@ class Pipeline:
             height=options.height,
             max_shots=options.max_shots,
             budget_gpu_s=options.budget_gpu_s,
+            scenes_chosen=options.scenes,
             writer=self.writer.name,
             renderer=self.renderer.name,
             owner=self.leases.owner(),  # ours from the first write: nobody else resumes it
@@ -193,6 +194,34 @@ class Pipeline:
         if prompt is not None and prompt.strip():
             shot.prompt = prompt.strip()
         return await self._restart(run, [shot])
+
+    @_owned
+    async def storyboard_scenes(self, run_id: str, numbers: list[int]) -> Run:
+        """Storyboard more scenes of a run's script into the same run (``resume RUN_ID
+        --scenes 13-20``): shots from the plans kept when the run left them out, under the
+        run's shot cap; scenes that already have shots are left as they are, so no shot
+        already drawn is drawn again."""
+        run = await self.history.get_run(run_id)
+        self._refuse_while_running(run)
+        scenes.check_numbers(numbers, len(run.scenes))  # SceneSpecError: nothing changes
+        held = {p.scene.index: p for p in run.held_plans}
+        plans = [held[n] for n in numbers if n in held]
+        if not plans:
+            return run
+        style = resolve_style(run.style)
+        drawn = limit_shots(plans, run.max_shots)
+        new = [self._new_shot(run, plan, shot_plan, index, style)
+               for plan in drawn for index, shot_plan in enumerate(plan.shots, 1)]
+        boarded = {p.scene.index for p in drawn}
+        run.held_plans = [p for p in run.held_plans if p.scene.index not in boarded]
+        run.scenes_chosen = (None if not run.held_plans else
+                             sorted({*(run.scenes_chosen or []), *boarded}))
+        run.shots = sorted([*run.shots, *new], key=lambda s: s.order)
+        run.tally()
+        for shot in new:
+            await self._save_shot(shot)
+        await self._save_run(run, "held_plans", "scenes_chosen", "shot_count")
+        return await self._restart(run, new)
 
     @_owned
     async def regenerate_stale(self, run_id: str) -> Run:
@@ -402,7 +431,11 @@ class Pipeline:
         if not plans:
             raise StageError("the writer planned no scenes")
         run.scenes = [p.scene for p in plans]  # every scene of the script, drawn or not
-        plans = limit_shots(plans, run.max_shots)
+        if run.scenes_chosen is not None:  # --scenes: the others wait in held_plans
+            scenes.check_numbers(run.scenes_chosen, len(plans))
+        everything = plans
+        plans = limit_shots(scenes.choose(plans, run.scenes_chosen)[0], run.max_shots)
+        run.held_plans = scenes.held_back(everything, plans)
         run.shots = [
             self._new_shot(run, plan, shot_plan, index, style)
             for plan in plans
@@ -412,8 +445,8 @@ class Pipeline:
         run.index_prompts()
         for shot in run.shots:
             await self._save_shot(shot)
-        await self._save_run(run, "scenes", "shot_count", "prompt_words", "stages",
-                             "gpu_seconds", "queue_seconds")
+        await self._save_run(run, "scenes", "held_plans", "shot_count", "prompt_words",
+                             "stages", "gpu_seconds", "queue_seconds")
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
                                     tuple(_snapshot(s) for s in run.shots)))
 

@@ -97,11 +97,12 @@ class ProgressPrinter:
                 self._line(message)
             case ev.StageStarted(stage=stage) if stage is not Stage.RENDERING_SHOTS:
                 self._line(STAGE_TEXT[stage] + "…")
-            case ev.ScenesPlanned(shots=shots):
+            case ev.ScenesPlanned(run_id=run_id, shots=shots):
                 p = self.progress
                 drawn = len({s.scene for s in shots})
-                more = (f" (the shot cap leaves {p.scenes - drawn} scenes without shots: "
-                        f"storyboarding {drawn} of {p.scenes})" if drawn < p.scenes else "")
+                more = (f" (storyboarding {drawn} of {p.scenes} scenes; the other "
+                        f"{p.scenes - drawn} stay in the script: `storyreel resume {run_id} "
+                        f"--scenes N-M` draws them)" if drawn < p.scenes else "")
                 self._line(f"“{p.title}”: {p.scenes} scenes, {p.total} shots{more}")
             case ev.ShotRetrying(shot=shot, error=error, delay_s=delay):
                 self._line(f"shot {shot.number} failed ({error}); retrying in {delay:.1f} s")

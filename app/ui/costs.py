@@ -130,6 +130,11 @@ def estimate_tooltip(estimate: Estimate) -> str:
     if estimate.capped and estimate.budget_gpu_s is not None:
         lines.append(translate("Costs", "The budget of %1 GPU s will stop the run early.")
                      .replace("%1", decimal(estimate.budget_gpu_s, 0)))
+    if estimate.script_shots is not None and estimate.script_shots > estimate.shots:
+        lines.append(translate("Costs", "The whole script: %1 scenes, about %2 shots, about "
+                               "%3 GPU s").replace("%1", str(estimate.script_scenes))
+                     .replace("%2", str(estimate.script_shots))
+                     .replace("%3", decimal(estimate.script_gpu_seconds or 0.0, 0)))
     lines.append(translate("Costs", "The estimate learns from your finished runs."))
     return "\n".join(lines)
 
@@ -149,6 +154,7 @@ def basis_text(basis: str) -> str:
              "the most your recent runs had, within the limit asked":
                  translate("Costs", "the most your recent runs had, within the limit asked"),
              "a typical storyboard": translate("Costs", "a typical storyboard"),
+             "the scenes to storyboard": translate("Costs", "the scenes to storyboard"),
              "no GPU": translate("Costs", "no GPU"),
              "a stated default until you have runs":
                  translate("Costs", "a stated default until you have runs"),

@@ -12,6 +12,7 @@ again whenever the settings, the number of shots or the history change.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QTimer, Signal
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -27,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import ideas
+from app.core import ideas, scenes
 from app.core.errors import IdeaError
 from app.core.models import RunOptions
 from app.ui.costs import estimate_text, estimate_tooltip, offline_text
@@ -104,6 +106,11 @@ class IdeaPanel(QFrame):
         self.shots.setToolTip(self.tr("At most this many shots per run"))
         self.shots.setAccelerated(True)
         shots_label = QLabel(self.tr("Shots"), buddy=self.shots)
+        self.scenes = QLineEdit(objectName="sceneChoice", placeholderText=self.tr("all"))
+        self.scenes.setToolTip(self.tr("Storyboard only these scenes of the script, such as "
+                                       "1-12,40; the others stay in the run's script"))
+        self.scenes.setFixedWidth(90)
+        scenes_label = QLabel(self.tr("Scenes"), buddy=self.scenes)
         self.generate = QPushButton(self.tr("Generate"), objectName="generateButton")
         self.generate.setToolTip(self.tr("Make a storyboard from this idea (Ctrl+Enter)"))
         self.generate.setDefault(True)
@@ -120,6 +127,9 @@ class IdeaPanel(QFrame):
         row.addWidget(self.clear_queue)
         row.addStretch(1)
         row.addWidget(self.estimate)
+        row.addSpacing(8)
+        row.addWidget(scenes_label)
+        row.addWidget(self.scenes)
         row.addSpacing(8)
         row.addWidget(shots_label)
         row.addWidget(self.shots)
@@ -142,13 +152,33 @@ class IdeaPanel(QFrame):
         self._estimate_timer = QTimer(self, singleShot=True, interval=300)
         self._estimate_timer.timeout.connect(self.refresh_estimate)
         self.shots.valueChanged.connect(lambda _n: self._estimate_timer.start())
+        self.scenes.textChanged.connect(lambda _t: self._estimate_timer.start())
+        self.editor.textChanged.connect(self._estimate_timer.start)  # a screenplay's size
         session.opened.connect(lambda _services: self.refresh_estimate())
         session.services_changed.connect(lambda _services: self.refresh_estimate())
         session.bridge.run_finished.connect(lambda _run: self._estimate_timer.start())
+        session.bridge.scenes_planned.connect(self._say_scenes_left_out)
         self.refresh_estimate()
 
     def options(self) -> RunOptions:
-        return RunOptions(max_shots=self.shots.value() or None)
+        """The run options set in the bar; ``SceneSpecError`` (an ``IdeaError``) for a
+        Scenes field that cannot be read."""
+        spec = self.scenes.text().strip()
+        return RunOptions(max_shots=self.shots.value() or None,
+                          scenes=scenes.parse_spec(spec) if spec else None)
+
+    def _say_scenes_left_out(self, run_id: str, planned: tuple, shots: tuple) -> None:
+        """No silent limits: when the Scenes field or the shot cap leaves scenes of the
+        script without shots, say how many and how to draw them later into the run."""
+        drawn = len({shot.scene for shot in shots})
+        if drawn >= len(planned):
+            return
+        self.presenter.notify(
+            self.tr("Not every scene is storyboarded"),
+            self.tr("Storyboarding %1 of the script's %2 scenes; the other %3 stay in its "
+                    "script. To draw them later into this run: storyreel resume %4 "
+                    "--scenes N-M").replace("%1", str(drawn)).replace("%2", str(len(planned)))
+            .replace("%3", str(len(planned) - drawn)).replace("%4", run_id))
 
     # Typed ideas.
 
@@ -156,12 +186,13 @@ class IdeaPanel(QFrame):
         text = self.editor.toPlainText()
         try:
             idea = ideas.from_text(text)
+            options = self.options()
         except IdeaError as exc:
             self.presenter.report(self.tr("Nothing was queued"), exc)
             self.editor.setFocus()
             return False
         self.editor.clear()
-        self.ideas_submitted.emit([idea], self.options())
+        self.ideas_submitted.emit([idea], options)
         return True
 
     # What a run will cost.
@@ -179,10 +210,27 @@ class IdeaPanel(QFrame):
                                              "costs no GPU time."))
             return
         ticket = self._estimates
-        self.ops.start(services.estimate(max_shots=self.shots.value() or None),
+        self.ops.start(self._estimate(services),
                        what=self.tr("Estimating the cost of a run"), parent=self,
                        success=lambda found: self._estimated(ticket, found),
                        failure=lambda exc: self._not_estimated(ticket, exc))
+
+    async def _estimate(self, services):
+        """The estimate; for a typed screenplay, of the scenes to storyboard and of the whole
+        script (its size worked out offline, in a thread)."""
+        max_shots = self.shots.value() or None
+        estimate = await services.estimate(max_shots=max_shots)
+        try:
+            idea = ideas.from_text(self.editor.toPlainText())
+            spec = self.scenes.text().strip()
+            numbers = scenes.parse_spec(spec) if spec else None
+        except IdeaError:  # nothing typed yet, or a Scenes field still being typed
+            return estimate
+        if idea.kind is not ideas.IdeaKind.FOUNTAIN:
+            return estimate  # a writer will make the script: its size is not known yet
+        size = await asyncio.to_thread(scenes.script_size, idea)
+        return estimate.with_script(size.scenes, size.shots,
+                                    scenes.drawn_shots(size, numbers, max_shots))
 
     def _estimated(self, ticket: int, estimate) -> None:
         if ticket == self._estimates:
@@ -220,7 +268,11 @@ class IdeaPanel(QFrame):
         self.open_files(paths)
 
     def open_files(self, paths: list[str]) -> None:
-        options = self.options()
+        try:
+            options = self.options()
+        except IdeaError as exc:
+            self.presenter.report(self.tr("Nothing was queued"), exc)
+            return
         self.ops.in_thread(ideas.read_many, paths, what=self.tr("Reading idea files"),
                            parent=self,
                            success=lambda found: self.ideas_submitted.emit(found, options),

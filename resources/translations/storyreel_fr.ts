@@ -84,6 +84,10 @@
         <translation>Le budget de %1 s de GPU arrêtera la génération avant la fin.</translation>
     </message>
     <message>
+        <source>The whole script: %1 scenes, about %2 shots, about %3 GPU s</source>
+        <translation>Le script entier : %1 scènes, environ %2 plans, environ %3 s de GPU</translation>
+    </message>
+    <message>
         <source>The estimate learns from your finished runs.</source>
         <translation>L’estimation s’affine avec vos générations terminées.</translation>
     </message>
@@ -98,6 +102,10 @@
     <message>
         <source>a typical storyboard</source>
         <translation>un storyboard typique</translation>
+    </message>
+    <message>
+        <source>the scenes to storyboard</source>
+        <translation>les scènes à mettre en storyboard</translation>
     </message>
     <message>
         <source>no GPU</source>
@@ -477,6 +485,14 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Plans</translation>
     </message>
     <message>
+        <source>Storyboard only these scenes of the script, such as 1-12,40; the others stay in the run&apos;s script</source>
+        <translation>Ne mettre en storyboard que ces scènes du script, par exemple 1-12,40 ; les autres restent dans le script de la génération</translation>
+    </message>
+    <message>
+        <source>Scenes</source>
+        <translation>Scènes</translation>
+    </message>
+    <message>
         <source>Generate</source>
         <translation>Générer</translation>
     </message>
@@ -487,6 +503,14 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>Clear queue</source>
         <translation>Vider la file</translation>
+    </message>
+    <message>
+        <source>Not every scene is storyboarded</source>
+        <translation>Toutes les scènes ne sont pas dans le storyboard</translation>
+    </message>
+    <message>
+        <source>Storyboarding %1 of the script&apos;s %2 scenes; the other %3 stay in its script. To draw them later into this run: storyreel resume %4 --scenes N-M</source>
+        <translation>Storyboard de %1 des %2 scènes du script ; les %3 autres restent dans le script. Pour les dessiner plus tard dans cette génération : storyreel resume %4 --scenes N-M</translation>
     </message>
     <message>
         <source>Nothing was queued</source>
