@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a run to a file")
     export.add_argument("run_id", metavar="RUN_ID")
     export.add_argument("--format", required=True, metavar="F",
-                        help="one of: pdf, mp4, otio, zip, fountain, json")
+                        help="one of: pdf, screenplay-pdf, mp4, otio, zip, fountain, fdx, json")
     export.add_argument("--out", required=True, type=Path, metavar="PATH")
     export.add_argument("--force", action="store_true", help="replace an existing file")
     export.add_argument("--page-size", default="a4", metavar="SIZE", help="pdf: a4 or letter")
