@@ -42,7 +42,7 @@ _WEB = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 def accepted() -> str:
     """The kinds of idea file, in words."""
-    return QCoreApplication.translate("IdeaPanel", ".txt, .md, .fountain or a .json batch")
+    return QCoreApplication.translate("IdeaPanel", ".txt, .md, .fountain, .fdx or a .json batch")
 
 
 def dropped_paths(mime: QMimeData) -> list[str] | None:

@@ -451,8 +451,8 @@ Saisissez une idée ci-dessus et cliquez sur Générer, ou déposez des fichiers
 <context>
     <name>IdeaPanel</name>
     <message>
-        <source>.txt, .md, .fountain or a .json batch</source>
-        <translation>.txt, .md, .fountain ou un lot .json</translation>
+        <source>.txt, .md, .fountain, .fdx or a .json batch</source>
+        <translation>.txt, .md, .fountain, .fdx ou un lot .json</translation>
     </message>
     <message>
         <source>%1 is a web address, not a file on this computer; save the idea to a file, or paste its text</source>
