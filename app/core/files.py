@@ -73,11 +73,13 @@ def private_dir(path: str | Path) -> Path:
 
 
 def tighten(path: str | Path, mode: int) -> None:
-    """Remove from ``path`` every permission ``mode`` lacks (never adds any); a path
-    that is gone, or that is not ours, is left as it is."""
-    with contextlib.suppress(OSError):
-        current = stat.S_IMODE(os.stat(path).st_mode)
-        if current & ~mode:
+    """Remove from ``path`` every permission ``mode`` lacks (never adds any, so a folder
+    its owner made read-only stays read-only); a path that is gone, or that is not ours
+    (root could change it all the same), is left as it is."""
+    with contextlib.suppress(OSError, AttributeError):  # no modes or no uids (Windows)
+        info = os.stat(path)
+        current = stat.S_IMODE(info.st_mode)
+        if current & ~mode and info.st_uid == os.geteuid():
             os.chmod(path, current & mode)
 
 

@@ -36,6 +36,7 @@ from enum import Enum
 from pathlib import Path
 
 from app.core.errors import HistoryError, StoryreelError
+from app.core.files import PRIVATE_FILE, private_dir
 from app.core.history import HistoryStore
 from app.core.models import Run, RunOwner
 
@@ -102,9 +103,9 @@ def machine_id(home: Path | None) -> str:
 
 def _new_machine_id(path: Path) -> str:
     value = secrets.token_hex(6)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:  # another process made it first: use theirs
         return path.read_text(encoding="ascii").strip()[:32] or value
     with os.fdopen(fd, "w", encoding="ascii") as out:

@@ -94,6 +94,7 @@ from typing import Any
 from urllib.parse import quote
 
 from app.core.errors import HistoryError
+from app.core.files import PRIVATE_DIR, PRIVATE_FILE, tighten
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class EmbeddedServer:
             except OSError as exc:
                 raise HistoryError(
                     f"cannot create the history folder {self.folder}: {exc.strerror}") from None
-            make_private(self.folder)
+            tighten(self.folder, PRIVATE_DIR)
             read_only = _unwritable(self.folder, self.db_path)
             if read_only and not self.db_path.exists():
                 raise HistoryError(f"cannot create the history database: {read_only}")
@@ -247,17 +248,6 @@ class EmbeddedServer:
 
 
 # Where the socket goes, and what may be written.
-
-def make_private(path: Path) -> None:
-    """Take group and world bits off a folder or file of ours (0755 -> 0700, 0644 -> 0600),
-    never adding any: a folder its owner made read-only stays read-only."""
-    try:
-        info = path.lstat()
-        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
-            os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
-    except (OSError, AttributeError) as exc:  # a file system without modes (or no uids)
-        log.debug("history: cannot restrict %s: %s", path, exc)
-
 
 def _unwritable(folder: Path, db_path: Path) -> str | None:
     """Why the database cannot be written, or None when it can."""
@@ -443,7 +433,7 @@ async def _open(db_path: Path, address: str | tuple[str, int], read_only: str | 
     _tune(handler)
     for path in (db_path, *(db_path.with_name(db_path.name + end) for end in ("-wal", "-shm"))):
         if path.exists():
-            make_private(path)
+            tighten(path, PRIVATE_FILE)
 
     async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

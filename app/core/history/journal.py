@@ -42,6 +42,8 @@ from bson import json_util
 from bson.errors import InvalidBSON
 from bson.json_util import RELAXED_JSON_OPTIONS, JSONMode, JSONOptions
 
+from app.core.files import private_dir
+
 try:  # POSIX; on Windows a journal is not locked (see ``_lock``)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -112,9 +114,7 @@ class Journal:
         return path
 
     def _create(self) -> None:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(self.folder, 0o700)
+        private_dir(self.folder)
         name = f"{self.database}-{os.getpid()}-{secrets.token_hex(4)}"
         # Locked under a name no replay looks at, then renamed: another process never
         # sees this journal unlocked.
