@@ -353,3 +353,13 @@ def held_shot_jobs(runpod: Any, n: int = 2) -> list[dict]:
         return held if len(held) == n else []
 
     return wait_for(in_flight, f"{n} shot jobs in flight")
+
+
+def long_idea(folder: Path) -> Path:
+    """A six-paragraph prose idea (six scenes for the draft writer), long enough for a run
+    to be caught in the middle."""
+    idea = folder / "long.txt"
+    idea.write_text("\n\n".join(
+        f"In scene {n} Mara walks along the harbour with a lantern. She watches the boats. "
+        f"Theo follows her through the market." for n in range(6)))
+    return idea

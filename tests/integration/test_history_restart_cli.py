@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.support import (
     json_lines,
+    long_idea,
     one_run,
     read_stderr_until,
     reaped,
@@ -43,10 +44,7 @@ def history_server_of(pid: int) -> int | None:
 
 
 def test_a_run_whose_history_server_is_killed_is_kept_whole(tmp_path, home):
-    idea = tmp_path / "long.txt"
-    idea.write_text("\n\n".join(
-        f"In scene {n} Mara walks along the harbour with a lantern. She watches the boats. "
-        f"Theo follows her through the market." for n in range(6)))
+    idea = long_idea(tmp_path)
     progress: list[str] = []
     with reaped(spawn("run", str(idea), "--json", "--concurrency", "1")) as process:
         read_stderr_until(process, lambda line: re.search(r"rendering shots [1-9]/", line)

@@ -21,6 +21,7 @@ from tests.integration.support import (
     held_shot_jobs,
     hold_shot_jobs_after,
     json_lines,
+    long_idea,
     one_run,
     png_size,
     read_stderr_until,
@@ -58,10 +59,7 @@ def the_only_run_in_history() -> dict:
 
 
 def test_a_killed_draft_run_resumes_without_loss_or_double_work(tmp_path, home):
-    idea = tmp_path / "long.txt"
-    idea.write_text("\n\n".join(
-        f"In scene {n} Mara walks along the harbour with a lantern. She watches the boats. "
-        f"Theo follows her through the market." for n in range(6)))
+    idea = long_idea(tmp_path)
     progress: list[str] = []
     with reaped(spawn("run", str(idea), "--json", "--concurrency", "1")) as process:
         # The progress line is printed after the shot was written to history.
