@@ -37,6 +37,12 @@ def _authority(url: str) -> tuple[str, str, str]:
     return scheme.lower(), userinfo, hosts
 
 
+def userinfo(url: str) -> str:
+    """The user information of ``url`` as written (``user:password``), or ""; split at the
+    last ``@`` before the query, so a ``/`` or ``@`` in the password stays in it."""
+    return _authority(url)[1]
+
+
 def _split_host(host: str) -> tuple[str, str]:
     """(name, port) of one ``host[:port]``; port "" when absent or not a number."""
     if host.startswith("["):  # [IPv6]:port

@@ -27,10 +27,11 @@ from app.core.history.embedded import EmbeddedServer
 from app.core.history.journal import FOLDER as JOURNAL_FOLDER
 from app.core.history.journal import Journal
 from app.core.history.migrations import stored_version
-from app.core.history.mongo import MongoHistory, uri_hosts
+from app.core.history.mongo import MongoHistory
 from app.core.history.writes import Change
 from app.core.models import Run, RunOwner, Shot
 from app.core.settings import Settings
+from app.core.urls import display_host
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def history_journal(settings: Settings) -> Journal:
     """Where changes kept during an outage of this database wait on disk (``journal.py``):
     named after the embedded folder, or the MongoDB hosts and database (no credentials)."""
     if settings.mongodb_uri is not None:
-        identity = f"mongodb {uri_hosts(settings.mongodb_uri.get_secret_value())} " \
+        identity = f"mongodb {display_host(settings.mongodb_uri.get_secret_value())} " \
                    f"{settings.mongodb_db}"
     else:
         identity = f"embedded {embedded_folder(settings).absolute()} {settings.mongodb_db}"

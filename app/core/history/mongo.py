@@ -63,6 +63,7 @@ from app.core.history.journal import Journal
 from app.core.history.migrations import migrate
 from app.core.history.writes import Backoff, Change, OrderedWrites
 from app.core.models import Run, RunOwner, Shot
+from app.core.urls import display_host, userinfo
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class MongoHistory:
     def connect(cls, uri: str, db_name: str = "storyreel", *,
                 timeout_s: float = DEFAULT_TIMEOUT_S, **kwargs: Any) -> MongoHistory:
         """A store on a new client for ``uri``. No I/O happens until ``start()``."""
-        where = kwargs.pop("where", None) or f"MongoDB {uri_hosts(uri)}"
+        where = kwargs.pop("where", None) or f"MongoDB {display_host(uri)}"
         secrets = uri_secrets(uri)
         try:
             client: AsyncMongoClient = AsyncMongoClient(
@@ -444,24 +445,11 @@ class MongoHistory:
 # Connection strings: what may be shown, what must not.
 
 
-def _userinfo(uri: str) -> str:
-    rest = uri.split("://", 1)[-1]
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    return authority.rsplit("@", 1)[0] if "@" in authority else ""
-
-
-def uri_hosts(uri: str) -> str:
-    """The hosts of a MongoDB URI, without user name or password."""
-    rest = uri.split("://", 1)[-1]
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    return authority.rsplit("@", 1)[-1] or "?"
-
-
 def uri_secrets(uri: str) -> tuple[str, ...]:
     """The strings that must never be shown: the password, raw and decoded, and the URI."""
-    userinfo = _userinfo(uri)
-    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
-    found = {uri, userinfo, password, unquote(password)}
+    credentials = userinfo(uri)
+    password = credentials.split(":", 1)[1] if ":" in credentials else ""
+    found = {uri, credentials, password, unquote(password)}
     return tuple(sorted((s for s in found if len(s) >= 3), key=len, reverse=True))
 
 

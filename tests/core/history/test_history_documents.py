@@ -23,8 +23,9 @@ from app.core.history.documents import (
     to_bson_time,
     usage_pipeline,
 )
-from app.core.history.mongo import redact, uri_hosts, uri_secrets
+from app.core.history.mongo import redact, uri_secrets
 from app.core.models import Run
+from app.core.urls import display_host
 
 
 def keys_of(value) -> set[str]:
@@ -143,9 +144,23 @@ def test_usage_is_grouped_without_facets_or_date_operators():
      "db1.example.net:27017,db2.example.net", "s3cr@t-pw"),
     ("mongodb+srv://storyreel:s3cr@t-pw@cluster0.abcde.mongodb.net/?retryWrites=true",
      "cluster0.abcde.mongodb.net", "s3cr@t-pw"),
+    ("mongodb://storyreel:s3cr/t-pw@db1.example.net:27017/app",
+     "db1.example.net:27017", "s3cr/t-pw"),
 ])
 def test_connection_strings_show_hosts_and_hide_passwords(uri, hosts, password):
     message = redact(f"failed to connect with {uri} as {password}", uri_secrets(uri))
 
-    assert uri_hosts(uri) == hosts
+    assert display_host(uri) == hosts
     assert "s3cr" not in message
+
+
+async def test_a_store_names_its_server_without_the_password():
+    """The store's name goes into its error messages, which no URI redaction sees.
+    (pymongo itself refuses a password with an unescaped ``/``; escaped, it is kept.)"""
+    from app.core.history.mongo import MongoHistory
+
+    store = MongoHistory.connect("mongodb://bob:s3cr%2Ft@127.0.0.1:9/app", "app", timeout_s=0.1)
+    try:
+        assert store.where == "MongoDB 127.0.0.1:9"
+    finally:
+        await store.aclose()
