@@ -97,7 +97,9 @@ def test_a_new_look_marks_that_characters_cards_stale_and_regenerates_only_them(
         assert ("Stale: Tom's look changed" in tooltip(view, row)) == (shot.shot_id in toms)
     qtbot.waitUntil(view.stale_button.isVisible, timeout=WAIT_MS)
     assert view.stale_button.text() == f"Regenerate stale shots ({len(toms)})"
-    assert editor.note.text().startswith(f"Saved. {len(toms)} shots are now stale")
+    # The events mark the cards stale; the save's own answer (the note) may come after them.
+    qtbot.waitUntil(lambda: editor.note.text().startswith(
+        f"Saved. {len(toms)} shots are now stale"), timeout=WAIT_MS)
     assert f"{len(toms)} stale" in editor.meta.text()
     assert not editor.apply_button.isEnabled()  # saved: the field is the stored look now
     saved = stored(ui, qtbot, run.run_id)
