@@ -211,6 +211,10 @@ class Shot(Model):
     image_attempt: int | None = Field(default=None, description="the attempt that made the "
                                       "current image when a person picked an earlier version; "
                                       "None: the latest attempt made it")
+    duration_s: float | None = Field(default=None, gt=0, le=600, description="how long the "
+                                     "shot is held, as the artist set it; None: from its "
+                                     "dialogue (``app.core.timing.shot_duration``)")
+    note: str = Field(default="", description="the artist's free note; not drawn")
     updated_at: datetime = Field(default_factory=utcnow)
 
     @property
@@ -241,6 +245,8 @@ class RunOptions(Model):
     concurrency: int = Field(default=8, ge=1, le=256)
     seed: int | None = None
     style: str | None = None
+    aspect: str = Field(default="16:9", description="the frame's aspect ratio, one of "
+                        "``app.core.frame.ASPECTS``")
     width: int = Field(default=1024, ge=64, le=4096)
     height: int = Field(default=576, ge=64, le=4096)
     scenes: list[int] | None = Field(default=None, description="the scenes to storyboard "
@@ -271,6 +277,8 @@ class Run(Model):
     stage: Stage = Stage.QUEUED
     seed: int = 0
     style: str | None = None
+    aspect: str = Field(default="16:9", description="the frame's aspect ratio "
+                        "(``app.core.frame.ASPECTS``); width and height follow it")
     width: int = 1024
     height: int = 576
     max_shots: int | None = None
