@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.history.factory import open_embedded
+from app.core.history.journal import Journal
 from app.core.history.memory import MemoryHistory
 from app.core.ideas import from_text
 from app.core.models import ImageRef, Scene, ScenePlan, Script, ShotPlan, ShotType
@@ -49,7 +50,10 @@ SHOTS_PER_SCENE = 8
 
 # Measured on this machine before issue 16 (commit bdface9, one run each, the machine
 # shared with other work): (history, concurrency, shots) -> ratio, loop lag p50/p99/max ms.
-BASELINE: dict[tuple[str, int, int], tuple[float, float, float, float]] = {}
+BASELINE: dict[tuple[str, int, int], tuple[float, float, float, float]] = {
+    ("embedded", 8, 2048): (1.1157, 0.2, 14.6, 176.3),
+    ("embedded", 8, 4096): (1.4602, 0.2, 68.9, 701.3),
+}
 
 
 class SimWriter:
@@ -202,8 +206,10 @@ async def measure(shots: int, concurrency: int, stage_s: float, history_kind: st
                   profile: cProfile.Profile | None = None) -> dict[str, Any]:
     latencies = latencies_for(shots, 0.5, 0.2, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        history = TimedHistory(await open_embedded(Path(tmp) / "db")
-                               if history_kind == "embedded" else MemoryHistory())
+        # As the app opens it: with a journal in the data folder (see open_history).
+        history = TimedHistory(await open_embedded(Path(tmp) / "db", journal=Journal(
+            Path(tmp) / "journal", "benchmark")) if history_kind == "embedded"
+            else MemoryHistory())
         pipeline = Pipeline(SimWriter(stage_s, shots), SimRenderer(latencies), history,
                             concurrency=concurrency)
         lags: list[float] = []
@@ -237,13 +243,15 @@ async def measure(shots: int, concurrency: int, stage_s: float, history_kind: st
         await tick
         await history.aclose()
     assert run.shots_done == shots, run.status
+    writes = getattr(history.store, "writes", None)
+    batches = getattr(writes, "batches", 0)
     ordered = [latencies[s.shot_id] for s in sorted(run.shots, key=lambda s: s.order)]
     ideal = 2 * stage_s + ideal_makespan(ordered, concurrency)
     serial = 2 * stage_s + sum(ordered)
     calls = sorted(history.calls)
     return {"wall": wall, "ideal": ideal, "ratio": wall / ideal, "speedup": serial / wall,
             "lags_ms": [x * 1000 for x in lags], "busy_ms": [x * 1000 for x in busy],
-            "cpu_s": cpu_used, "calls": len(calls),
+            "cpu_s": cpu_used, "calls": len(calls), "batches": batches,
             "call_ms": statistics.median(calls) * 1000 if calls else 0.0,
             "call_p95_ms": calls[round(0.95 * (len(calls) - 1))] * 1000 if calls else 0.0}
 
@@ -288,7 +296,8 @@ def main() -> None:
               "process waited for a CPU)")
         print(f"{'':>6} history: {statistics.median(r['calls'] for r in results):.0f} calls "
               f"a run, median {statistics.median(r['call_ms'] for r in results):.2f} ms, "
-              f"p95 {statistics.median(r['call_p95_ms'] for r in results):.2f} ms")
+              f"p95 {statistics.median(r['call_p95_ms'] for r in results):.2f} ms; "
+              f"{statistics.median(r['batches'] for r in results):.0f} batches written")
         before = BASELINE.get((args.history, args.concurrency, shots))
         if before:
             print(f"{'':>6} baseline (before issue 16): ratio {before[0]:.4f}, "

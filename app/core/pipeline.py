@@ -507,7 +507,7 @@ class Pipeline:
                 for shot in queue:  # never started
                     shot.status = ShotStatus.CANCELLED
                     shot.error = "not rendered: the run's GPU budget was spent" if over else None
-                    await self._save_shot(shot)
+                    await self._save_shot(shot, later=True)
                     self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
                 if over:
                     run.error = (f"stopped at the GPU budget: {run.gpu_seconds:g} of "
@@ -533,7 +533,7 @@ class Pipeline:
 
     async def _announce_final(self, run: Run, shot: Shot) -> None:
         await self._still_ours(run)  # (given up meanwhile: the saves below are skipped)
-        await self._save_shot(shot)
+        await self._save_shot(shot, later=True)
         await self._save_counts(run, shot)
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
@@ -549,7 +549,7 @@ class Pipeline:
                 shot.attempts += 1
                 shot.job_id = None
             shot.status, shot.error = ShotStatus.RENDERING, None
-            await self._save_shot(shot)
+            await self._save_shot(shot, later=True)
             self._emit(ev.ShotStarted(run.run_id, _snapshot(shot)))
             request = RenderRequest(
                 shot=_snapshot(shot),
@@ -581,7 +581,7 @@ class Pipeline:
                 if retryable and tries < self.retry_policy.max_attempts:
                     delay = self.retry_policy.delay(tries, self._rng)
                     shot.status = ShotStatus.QUEUED
-                    await self._save_shot(shot)
+                    await self._save_shot(shot, later=True)
                     self._emit(ev.ShotRetrying(run.run_id, _snapshot(shot), message, delay))
                     await self._sleep(delay)
                     continue
@@ -604,7 +604,7 @@ class Pipeline:
 
     async def _record_job(self, shot: Shot, job_id: str) -> None:
         shot.job_id = job_id
-        await self._save_shot(shot)
+        await self._save_shot(shot)  # now, not later: in the database before the first poll
 
     # Persistence. A history failure is logged and the run goes on: losing the
     # record of a change is bad, losing the run over it is worse.
@@ -625,12 +625,15 @@ class Pipeline:
                               stage.value: run.stages.get(stage.value, StageTimes()).plus(spent)}
                 run.tally()
 
-    async def _save_shot(self, shot: Shot) -> None:
+    async def _save_shot(self, shot: Shot, *, later: bool = False) -> None:
+        """``later``: the fan-out's state changes, which the store may batch (journalled
+        at once where it keeps a journal), so that no shot's worker waits for a round trip
+        (issue 16). The end of a run, and job ids, are written now."""
         if shot.run_id in self._lost:
             return
         shot.updated_at = utcnow()
         try:
-            await self.history.upsert_shot(shot)
+            await self.history.upsert_shot(shot, later=later)
         except HistoryError as exc:
             log.warning("history: shot %s of %s not saved: %s", shot.shot_id, shot.run_id, exc)
 
@@ -640,15 +643,16 @@ class Pipeline:
             counts.land(shot)  # O(1), where tally() walks every shot (issue 16)
         else:
             run.tally()
-        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds", "queue_seconds")
+        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds", "queue_seconds",
+                             later=True)
 
-    async def _save_run(self, run: Run, *fields: str) -> None:
+    async def _save_run(self, run: Run, *fields: str, later: bool = False) -> None:
         if run.run_id in self._lost:
             return
         run.updated_at = utcnow()
         doc = run.model_dump(mode="json", include={*fields, "updated_at"})
         try:
-            await self.history.update_run(run.run_id, doc)
+            await self.history.update_run(run.run_id, doc, later=later)
         except HistoryError as exc:
             log.warning("history: run %s not saved: %s", run.run_id, exc)
 

@@ -80,8 +80,12 @@ class Journal:
         """The file kept changes are in, while there is one."""
         return self._path
 
-    def append(self, entry: Mapping[str, Any]) -> None:
-        """Add one change and fsync it. Raises ``OSError`` (disk full, read-only folder)."""
+    def append(self, entry: Mapping[str, Any], *, sync: bool = True) -> None:
+        """Add one change and fsync it. Raises ``OSError`` (disk full, read-only folder).
+
+        ``sync=False`` leaves out the fsync: the line is then safe from the process being
+        killed (the system holds it) but not from the machine losing power. For changes
+        written to the server moments later (``OrderedWrites``' writes ``later``)."""
         line = (json_util.dumps(entry, json_options=RELAXED_JSON_OPTIONS) + "\n").encode()
         if self._fd is None:
             self._create()
@@ -90,7 +94,8 @@ class Journal:
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
-        os.fsync(self._fd)
+        if sync:
+            os.fsync(self._fd)
         self.entries += 1
 
     def clear(self) -> None:
@@ -104,6 +109,18 @@ class Journal:
             if path is not None:
                 path.unlink()
         self._release()
+
+    def empty(self) -> None:
+        """Every change in the file is written: empty it, but keep it (and its lock) for the
+        next ones. Cheaper than ``clear`` when changes keep coming (a run in progress)."""
+        if self._fd is None or not self.entries:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError:
+            self.clear()
+            return
+        self.entries = 0
 
     def close(self) -> Path | None:
         """Stop writing; the file (if any) stays for the next start. Returns its path."""
