@@ -445,8 +445,10 @@ class Pipeline:
         ]
         run.tally()
         run.index_prompts()
-        for shot in run.shots:
-            await self._save_shot(shot)
+        for n, shot in enumerate(run.shots, 1):  # in batches, journalled at once
+            await self._save_shot(shot, later=True)
+            if n % 64 == 0:
+                await asyncio.sleep(0)  # a feature's thousands of shots: let the loop breathe
         await self._save_run(run, "scenes", "held_plans", "shot_count", "prompt_words",
                              "stages", "gpu_seconds", "queue_seconds")
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),

@@ -30,9 +30,9 @@ safe from the process being killed, which is what the journal is for) and
 ``submit`` returns at once; a background task writes what came meanwhile in
 one batch (``apply_batch``) every ``batch_s``. Changes to one document
 coalesce: a later replace supersedes an earlier one not written yet, a later
-revise adds its fields to an earlier one. A write made now to a document that
-has one waiting waits for it first (order per document holds); a read waits
-for all of them (``wait_flushed``). A batch that fails for want of a
+revise adds its fields to an earlier one. A write made now waits for the
+changes made later before it (so the end of a run is written after its
+shots); a read waits for all of them (``wait_flushed``). A batch that fails for want of a
 connection becomes kept writes, as above; one the server refuses is written
 change by change, and what is refused is logged and dropped.
 """
@@ -134,6 +134,7 @@ class OrderedWrites:
         self._hurry = asyncio.Event()  # a reader (or a write now) wants the batch out
         self._later_idle = asyncio.Event()
         self._later_idle.set()
+        self._batch_written = asyncio.Event()  # set (and replaced) as each batch ends
         self.batches = 0  # batches written (for tests and benchmarks)
         self._is_transient = is_transient
         self._describe = describe
@@ -176,10 +177,10 @@ class OrderedWrites:
         """
         if later and change is not None and self._defer(change):
             return
-        while key in self._later or key in self._writing:  # its older change goes first
-            self._hurry.set()
-            await self._later_idle.wait()
         seq = next(self._seq)
+        while self._waiting_before(seq):  # changes made later, but before this one, go first
+            self._hurry.set()
+            await self._batch_written.wait()
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
@@ -202,6 +203,9 @@ class OrderedWrites:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    def _waiting_before(self, seq: int) -> bool:
+        return any(s < seq for s, _ in (*self._later.values(), *self._writing.values()))
 
     def _defer(self, change: Change) -> bool:
         """Take a change to write with the next batch; False when it must be written now."""
@@ -239,6 +243,8 @@ class OrderedWrites:
                 await self._write_batch(batch)
             finally:
                 self._writing = {}
+                self._batch_written.set()
+                self._batch_written = asyncio.Event()
             if not self._later and not self._kept and self.journal is not None:
                 self.journal.empty()  # all of it is in the database now
         self._later_idle.set()
@@ -372,6 +378,7 @@ class OrderedWrites:
         self._writing = {}
         self._idle.set()
         self._later_idle.set()
+        self._batch_written.set()
         return lost
 
 

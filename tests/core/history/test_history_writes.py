@@ -218,15 +218,17 @@ async def test_changes_made_later_coalesce_per_document_and_go_out_in_one_batch(
     assert list((tmp_path / "journal").iterdir()) == []
 
 
-async def test_a_write_made_now_waits_for_the_later_change_to_its_document():
+async def test_a_write_made_now_goes_after_the_changes_made_later_before_it():
     server = BatchServer()
     writes = batched(server, batch_s=60)
-    await writes.submit("s1", "s1", server.write("s1"), change=shot_change("s1", "rendering"),
-                        later=True)
+    for key in ("s1", "s2"):
+        await writes.submit(key, key, server.write(key), change=shot_change(key, "rendering"),
+                            later=True)
 
     await writes.submit("s1", "s1 job id", server.write("s1"))  # e.g. a job id: now
 
-    assert server.batches == [[("s1", {"_id": "s1", "status": "rendering"})]]
+    assert server.batches == [[("s1", {"_id": "s1", "status": "rendering"}),
+                               ("s2", {"_id": "s2", "status": "rendering"})]]
     assert server.applied == ["s1"] and server.docs["s1"] == {"now": True}
     await writes.aclose(0.1)
 
