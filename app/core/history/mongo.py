@@ -119,6 +119,9 @@ class MongoHistory:
                                     backoff=backoff, journal=journal,
                                     apply_batch=self._apply_many)
         self.refused = 0  # writes the server refused (read-only, disk full, ...): not kept
+        # Runs this store wrote an owner for, and that owner's token: a batch of changes
+        # made ``later`` is not written over a run another process has taken since.
+        self._ours: dict[str, str] = {}
         self.refusal = ""  # why, the last time
 
     @classmethod
@@ -172,6 +175,8 @@ class MongoHistory:
     async def create_run(self, run: Run) -> None:
         doc = run_document(run)
         run_id = run.run_id
+        if run.owner is not None:
+            self._ours[run_id] = run.owner.token
         # A replace by key, not an insert: writing it twice (a retry after a lost
         # reply, a resumed run, a replayed journal) is the same as writing it once.
         await self._write_change(Change(f"run:{run_id}", f"run {run_id}", "replace", "runs",
@@ -222,8 +227,9 @@ class MongoHistory:
     async def _apply_many(self, changes: Sequence[Change]) -> None:
         """Make a batch of changes (``OrderedWrites``' writes ``later``): the shots' in one
         round trip, each run's as ``_apply`` does. Raises as ``_write`` does."""
-        shots = [c.update for c in changes if c.collection == "shots" and c.op == "replace"]
         try:
+            changes = await self._still_ours(changes)
+            shots = [c.update for c in changes if c.collection == "shots" and c.op == "replace"]
             if len(shots) > 1:
                 try:
                     await self._shots.bulk_write(
@@ -247,6 +253,30 @@ class MongoHistory:
                 self.refused += 1
                 self.refusal = str(error)
             raise error from None
+
+    async def _still_ours(self, changes: Sequence[Change]) -> Sequence[Change]:
+        """The changes, less those to runs another process took over since this store
+        wrote their owner (this process was frozen, say, with a batch waiting: written on
+        waking, it would set shots the new owner finished back to where they were)."""
+        runs = {run_id for c in changes
+                if (run_id := c.filter.get("run_id") or c.update.get("run_id")) in self._ours}
+        if not runs:
+            return changes
+        docs = await self._runs.find({"run_id": {"$in": sorted(runs)}},
+                                     {"run_id": 1, "owner": 1}).to_list(None)
+        taken = set()
+        for doc in docs:
+            owner = owner_from_document(doc)
+            if owner is None or owner.token != self._ours.get(doc["run_id"]):
+                taken.add(doc["run_id"])
+        if not taken:
+            return changes
+        for run_id in taken:
+            self._ours.pop(run_id, None)
+            log.warning("history: run %s was taken over by another process; changes this one "
+                        "still held for it are not written", run_id)
+        return [c for c in changes
+                if (c.filter.get("run_id") or c.update.get("run_id")) not in taken]
 
     async def _replay_journals(self) -> int:
         """Write the changes that earlier processes kept in their journals for this database
@@ -428,6 +458,10 @@ class MongoHistory:
         for key in ({"_id": run_id}, {"run_id": run_id}):
             query = owner_filter(key, token, heartbeat_ms)
             if (await self._runs.update_one(query, update)).matched_count:
+                if owner is not None:
+                    self._ours[run_id] = owner.token
+                else:
+                    self._ours.pop(run_id, None)
                 return True
         return False
 
