@@ -412,7 +412,7 @@ class Pipeline:
 
     async def _enter(self, run: Run, stage: Stage) -> None:
         run.stage = stage
-        await self._save_run(run, "stage")
+        await self._save_run(run, "stage", later=True)
         self._emit(ev.StageStarted(run.run_id, stage))
 
     async def _write_script(self, run: Run, idea: Idea, style: Style) -> None:
@@ -450,7 +450,7 @@ class Pipeline:
             if n % 64 == 0:
                 await asyncio.sleep(0)  # a feature's thousands of shots: let the loop breathe
         await self._save_run(run, "scenes", "held_plans", "shot_count", "prompt_words",
-                             "stages", "gpu_seconds", "queue_seconds")
+                             "stages", "gpu_seconds", "queue_seconds", later=True)
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
                                     tuple(_snapshot(s) for s in run.shots)))
 
@@ -509,7 +509,7 @@ class Pipeline:
                 for shot in queue:  # never started
                     shot.status = ShotStatus.CANCELLED
                     shot.error = "not rendered: the run's GPU budget was spent" if over else None
-                    await self._save_shot(shot, later=True)
+                    await self._save_shot(shot)
                     self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
                 if over:
                     run.error = (f"stopped at the GPU budget: {run.gpu_seconds:g} of "
@@ -535,7 +535,7 @@ class Pipeline:
 
     async def _announce_final(self, run: Run, shot: Shot) -> None:
         await self._still_ours(run)  # (given up meanwhile: the saves below are skipped)
-        await self._save_shot(shot, later=True)
+        await self._save_shot(shot)  # now: a finished (paid for) shot is never drawn twice
         await self._save_counts(run, shot)
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
@@ -628,9 +628,11 @@ class Pipeline:
                 run.tally()
 
     async def _save_shot(self, shot: Shot, *, later: bool = False) -> None:
-        """``later``: the fan-out's state changes, which the store may batch (journalled
-        at once where it keeps a journal), so that no shot's worker waits for a round trip
-        (issue 16). The end of a run, and job ids, are written now."""
+        """``later``: the fan-out's passing states (rendering, queued for a retry), which the
+        store may batch (journalled at once where it keeps a journal), so that a shot's
+        worker waits for one round trip, not four (issue 16). Job ids and final states are
+        written now: another process that takes the run over (this one frozen) must find
+        them in the database, not in this process's journal."""
         if shot.run_id in self._lost:
             return
         shot.updated_at = utcnow()

@@ -30,9 +30,9 @@ safe from the process being killed, which is what the journal is for) and
 ``submit`` returns at once; a background task writes what came meanwhile in
 one batch (``apply_batch``) every ``batch_s``. Changes to one document
 coalesce: a later replace supersedes an earlier one not written yet, a later
-revise adds its fields to an earlier one. A write made now waits for the
-changes made later before it (so the end of a run is written after its
-shots); a read waits for all of them (``wait_flushed``). A batch that fails for want of a
+revise adds its fields to an earlier one. A write made now to a document with
+a change waiting supersedes it (a replace) or waits for it (order per
+document holds); a read waits for all of them (``wait_flushed``). A batch that fails for want of a
 connection becomes kept writes, as above; one the server refuses is written
 change by change, and what is refused is logged and dropped.
 """
@@ -128,6 +128,7 @@ class OrderedWrites:
         self.journal = journal
         self._apply_batch = apply_batch  # without it, ``later`` writes are made now
         self.batch_s = batch_s
+        self.batch_max = 500  # changes a batch: one in flight never holds a write for long
         self._later: dict[str, tuple[int, Change]] = {}  # key -> (seq, coalesced change)
         self._writing: dict[str, tuple[int, Change]] = {}  # the batch being written
         self._batcher: asyncio.Task | None = None
@@ -177,10 +178,14 @@ class OrderedWrites:
         """
         if later and change is not None and self._defer(change):
             return
-        seq = next(self._seq)
-        while self._waiting_before(seq):  # changes made later, but before this one, go first
+        waiting = self._later.get(key)
+        if waiting is not None and change is not None and change.op == waiting[1].op == \
+                "replace":
+            del self._later[key]  # this write, made now, supersedes it
+        while key in self._later or key in self._writing:  # its older change goes first
             self._hurry.set()
             await self._batch_written.wait()
+        seq = next(self._seq)
         lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
         self._locks[key] = (lock, users + 1)
         try:
@@ -203,9 +208,6 @@ class OrderedWrites:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
-
-    def _waiting_before(self, seq: int) -> bool:
-        return any(s < seq for s, _ in (*self._later.values(), *self._writing.values()))
 
     def _defer(self, change: Change) -> bool:
         """Take a change to write with the next batch; False when it must be written now."""
@@ -237,8 +239,12 @@ class OrderedWrites:
                 except TimeoutError:
                     pass
             self._hurry.clear()
-            self._writing, self._later = self._later, {}
-            batch = sorted(self._writing.values(), key=lambda item: item[0])
+            if not self._later:
+                break
+            batch = sorted(self._later.values(), key=lambda item: item[0])[:self.batch_max]
+            self._writing = {change.key: (seq, change) for seq, change in batch}
+            for key in self._writing:
+                del self._later[key]
             try:
                 await self._write_batch(batch)
             finally:

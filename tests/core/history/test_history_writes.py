@@ -218,7 +218,7 @@ async def test_changes_made_later_coalesce_per_document_and_go_out_in_one_batch(
     assert list((tmp_path / "journal").iterdir()) == []
 
 
-async def test_a_write_made_now_goes_after_the_changes_made_later_before_it():
+async def test_a_write_made_now_goes_after_the_later_change_to_its_document():
     server = BatchServer()
     writes = batched(server, batch_s=60)
     for key in ("s1", "s2"):
@@ -230,6 +230,22 @@ async def test_a_write_made_now_goes_after_the_changes_made_later_before_it():
     assert server.batches == [[("s1", {"_id": "s1", "status": "rendering"}),
                                ("s2", {"_id": "s2", "status": "rendering"})]]
     assert server.applied == ["s1"] and server.docs["s1"] == {"now": True}
+    await writes.aclose(0.1)
+
+
+async def test_a_replace_made_now_supersedes_the_later_one_still_waiting():
+    server = BatchServer()
+    writes = batched(server, batch_s=60)
+    for key in ("s1", "s2"):
+        await writes.submit(key, key, server.write(key), change=shot_change(key, "rendering"),
+                            later=True)
+
+    await writes.submit("s1", "s1 done", server.write("s1"), change=shot_change("s1", "done"))
+    assert server.applied == ["s1"] and server.batches == []  # no wait for the batch
+    assert await writes.wait_flushed(1.0)
+
+    assert server.batches == [[("s2", {"_id": "s2", "status": "rendering"})]]
+    assert server.docs["s1"] == {"now": True}  # never set back by the older change
     await writes.aclose(0.1)
 
 
