@@ -20,8 +20,6 @@ and a simulated renderer (each shot 0.5 s ± 20 %, seeded), and prints:
 
 Usage: python benchmarks/pipeline.py [--shots 64 512] [--concurrency 8]
                                      [--history memory|embedded] [--why MS] [--profile]
-Run it with the repository first on PYTHONPATH (``PYTHONPATH=. python benchmarks/...``):
-run as a script, ``benchmarks/`` comes first and ``app`` may be another checkout's.
 """
 
 from __future__ import annotations
@@ -42,6 +40,8 @@ import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's app
 
 from app.core.history.factory import open_embedded
 from app.core.history.journal import Journal
