@@ -32,9 +32,11 @@ one batch (``apply_batch``) every ``batch_s``. Changes to one document
 coalesce: a later replace supersedes an earlier one not written yet, a later
 revise adds its fields to an earlier one. A write made now to a document with
 a change waiting supersedes it (a replace) or waits for it (order per
-document holds); a read waits for all of them (``wait_flushed``). A batch that fails for want of a
-connection becomes kept writes, as above; one the server refuses is written
-change by change, and what is refused is logged and dropped.
+document holds), and is journalled too while the journal holds anything (a
+replay must end with it); a read waits for all of them (``wait_flushed``). A
+batch that fails for want of a connection becomes kept writes, as above; one
+the server refuses is written change by change, and what is refused is logged
+and dropped.
 """
 
 from __future__ import annotations
@@ -193,6 +195,13 @@ class OrderedWrites:
                 if self._kept:  # something older is waiting: queue behind it
                     self._keep(_Kept(seq, key, what, apply, change))
                     return
+                if change is not None and self.journal is not None and self.journal.entries:
+                    # The journal holds changes made later, perhaps an older one to this
+                    # document: a replay after a kill must end with this one, not that.
+                    try:
+                        self.journal.append(change.entry(seq), sync=False)
+                    except OSError as exc:
+                        self._journal_failed(exc)
                 try:
                     await apply()
                 except Exception as exc:

@@ -230,9 +230,9 @@ async def main(home):
         shot.status, shot.job_id = ShotStatus.RENDERING, f"job-{shot.shot_id}"
         await store.upsert_shot(shot, later=True)
     shots[0].status = ShotStatus.DONE
-    await store.upsert_shot(shots[0], later=True)
+    await store.upsert_shot(shots[0])  # a final state: written now (its later one superseded)
     await store.update_run(run.run_id, {"shots_done": 1}, later=True)
-    assert store.pending_writes == 3, store.pending_writes
+    assert store.pending_writes == 2, store.pending_writes
     print(store.writes.journal_path, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -242,6 +242,7 @@ if __name__ == "__main__":
 
 
 def test_changes_made_later_survive_a_sigkill_before_their_batch_is_written(tmp_path):
+    """...and a replay ends with what was written now after them, not with them."""
     home = tmp_path / "home"
     done = subprocess.run([sys.executable, "-c", WRITER_KILLED, str(home)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
