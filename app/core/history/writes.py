@@ -51,6 +51,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.history.journal import line_of
+
 if TYPE_CHECKING:
     from app.core.history.journal import Journal
 
@@ -138,6 +140,9 @@ class OrderedWrites:
         self._later_idle = asyncio.Event()
         self._later_idle.set()
         self._batch_written = asyncio.Event()  # set (and replaced) as each batch ends
+        self._lines: list[bytes] = []  # journal lines waiting for ``_write_lines``
+        self._lines_done: asyncio.Future | None = None  # resolves once they are written
+        self._line_writer: asyncio.Task | None = None
         self.batches = 0  # batches written (for tests and benchmarks)
         self._is_transient = is_transient
         self._describe = describe
@@ -179,6 +184,7 @@ class OrderedWrites:
         Raises what ``apply`` raises for any failure that is not transient.
         """
         if later and change is not None and self._defer(change):
+            await self._lines_written()
             return
         waiting = self._later.get(key)
         if waiting is not None and change is not None and change.op == waiting[1].op == \
@@ -195,13 +201,12 @@ class OrderedWrites:
                 if self._kept:  # something older is waiting: queue behind it
                     self._keep(_Kept(seq, key, what, apply, change))
                     return
-                if change is not None and self.journal is not None and self.journal.entries:
+                if change is not None and self.journal is not None and (
+                        self.journal.entries or self._lines):
                     # The journal holds changes made later, perhaps an older one to this
                     # document: a replay after a kill must end with this one, not that.
-                    try:
-                        self.journal.append(change.entry(seq), sync=False)
-                    except OSError as exc:
-                        self._journal_failed(exc)
+                    self._lines.append(line_of(change.entry(seq)))
+                    await self._lines_written()
                 try:
                     await apply()
                 except Exception as exc:
@@ -229,16 +234,41 @@ class OrderedWrites:
             if change.op == "revise":  # fields set later win; the others stay
                 change = replace(change, update={**waiting[1].update, **change.update})
         seq = next(self._seq)
-        if self.journal is not None:
-            try:
-                self.journal.append(change.entry(seq), sync=False)
-            except OSError as exc:
-                self._journal_failed(exc)
+        if self.journal is not None:  # written by ``_lines_written``, which the caller awaits
+            self._lines.append(line_of(change.entry(seq)))
         self._later[change.key] = (waiting[0] if waiting else seq, change)
         self._later_idle.clear()
         if self._batcher is None or self._batcher.done():
             self._batcher = asyncio.create_task(self._write_batches(), name="history-batches")
         return True
+
+    async def _lines_written(self) -> None:
+        """Wait until the journal lines queued so far are written (not fsync'd: safe from a
+        kill). One thread call writes every line queued while the one before it ran (a
+        group commit), so that a disk that is slow to take them (another program
+        writing gigabytes) holds up the callers, never the event loop."""
+        if not self._lines and self._line_writer is None:
+            return
+        if self._lines_done is None:
+            self._lines_done = asyncio.get_running_loop().create_future()
+        done = self._lines_done
+        if self._line_writer is None or self._line_writer.done():
+            self._line_writer = asyncio.create_task(self._write_lines(), name="history-journal")
+        await asyncio.shield(done)
+
+    async def _write_lines(self) -> None:
+        assert self.journal is not None
+        while self._lines:
+            lines, done = self._lines, self._lines_done
+            self._lines, self._lines_done = [], None
+            try:
+                await asyncio.to_thread(self.journal.append_lines, lines)
+            except OSError as exc:
+                self._journal_failed(exc)
+            finally:
+                if done is not None and not done.done():
+                    done.set_result(None)
+        self._line_writer = None
 
     async def _write_batches(self) -> None:
         while self._later:
@@ -260,7 +290,8 @@ class OrderedWrites:
                 self._writing = {}
                 self._batch_written.set()
                 self._batch_written = asyncio.Event()
-            if not self._later and not self._kept and self.journal is not None:
+            if not self._later and not self._kept and self.journal is not None \
+                    and not self._lines and self._line_writer is None:
                 self.journal.empty()  # all of it is in the database now
         self._later_idle.set()
 
@@ -375,6 +406,8 @@ class OrderedWrites:
     async def aclose(self, within_s: float) -> int:
         """Give kept writes ``within_s`` to be written, then stop. Returns how many are lost."""
         await self.wait_flushed(within_s)
+        if self._line_writer is not None:  # the journal's lines go on disk before it closes
+            await asyncio.gather(self._line_writer, return_exceptions=True)
         for task in (self._batcher, self._flusher):
             if task is not None and not task.done():
                 task.cancel()
