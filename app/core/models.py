@@ -361,3 +361,45 @@ class Run(Model):
 
 
 _WORD = re.compile(r"\w[\w'-]*")
+
+
+class RunCounts:
+    """``Run.tally()`` kept up to date one shot at a time, for the fan-out.
+
+    ``tally()`` walks every shot; called each time a shot lands, that is O(shots) per
+    shot and O(shots²) per run (at 1024 shots, 5 ms of the event loop's time per landing,
+    issue 16). ``land(shot)`` takes out what ``shot`` counted for before and puts in what
+    it counts for now: O(1). The totals match ``tally()``'s up to float rounding in the
+    last place; the run is tallied in full when it ends.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._parts: dict[str, tuple[int, int, int, float, float]] = {}
+        self._sums = [0, 0, 0, 0.0, 0.0]  # done, failed, jobs, gpu, queue
+        for shot in run.shots:
+            self._count(shot)
+
+    def _count(self, shot: Shot) -> None:
+        jobs, gpu, queue = 0, 0.0, 0.0
+        for timings in (shot.timings, *(v.timings for v in shot.versions)):
+            jobs += int(timings.get("failed_jobs", 0))
+            jobs += "gpu_s" in timings or "queue_s" in timings
+            gpu += timings.get("gpu_s", 0.0) + timings.get("failed_gpu_s", 0.0)
+            queue += timings.get("queue_s", 0.0)
+        part = (int(shot.status is ShotStatus.DONE), int(shot.status is ShotStatus.FAILED),
+                jobs, gpu, queue)
+        before = self._parts.get(shot.shot_id, (0, 0, 0, 0.0, 0.0))
+        self._parts[shot.shot_id] = part
+        self._sums = [s - b + p for s, b, p in zip(self._sums, before, part, strict=True)]
+
+    def land(self, shot: Shot) -> None:
+        """Count ``shot`` as it is now, and set the run's counters."""
+        self._count(shot)
+        run = self.run
+        run.shot_count = len(run.shots)
+        run.shots_done, run.shots_failed = self._sums[0], self._sums[1]
+        rendering = Stage.RENDERING_SHOTS.value
+        others = [t for name, t in run.stages.items() if name != rendering]
+        run.gpu_seconds = round(sum(t.gpu_s for t in others) + round(self._sums[3], 3), 3)
+        run.queue_seconds = round(sum(t.queue_s for t in others) + round(self._sums[4], 3), 3)

@@ -26,6 +26,7 @@ from app.core.ideas import Idea, detect_kind
 from app.core.metering import metering
 from app.core.models import (
     Run,
+    RunCounts,
     RunOptions,
     RunStatus,
     ScenePlan,
@@ -108,6 +109,7 @@ class Pipeline:
         self.leases = ownership.Leases(history, identity or ownership.Identity.of_this_process(),
                                        interval_s=heartbeat_s, on_lost=self._lost_run)
         self._lost: set[str] = set()
+        self._counts: dict[str, RunCounts] = {}  # runs rendering: counters kept shot by shot
 
     # Observing.
 
@@ -410,7 +412,7 @@ class Pipeline:
 
     async def _enter(self, run: Run, stage: Stage) -> None:
         run.stage = stage
-        await self._save_run(run, "stage")
+        await self._save_run(run, "stage", later=True)
         self._emit(ev.StageStarted(run.run_id, stage))
 
     async def _write_script(self, run: Run, idea: Idea, style: Style) -> None:
@@ -443,10 +445,12 @@ class Pipeline:
         ]
         run.tally()
         run.index_prompts()
-        for shot in run.shots:
-            await self._save_shot(shot)
+        for n, shot in enumerate(run.shots, 1):  # in batches, journalled at once
+            await self._save_shot(shot, later=True)
+            if n % 64 == 0:
+                await asyncio.sleep(0)  # a feature's thousands of shots: let the loop breathe
         await self._save_run(run, "scenes", "held_plans", "shot_count", "prompt_words",
-                             "stages", "gpu_seconds", "queue_seconds")
+                             "stages", "gpu_seconds", "queue_seconds", later=True)
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
                                     tuple(_snapshot(s) for s in run.shots)))
 
@@ -487,6 +491,7 @@ class Pipeline:
 
         workers = [asyncio.create_task(work()) for _ in range(min(self.concurrency, len(queue)))]
         over = False
+        self._counts[run.run_id] = RunCounts(run)
         try:
             async with self._timing(run, Stage.RENDERING_SHOTS):
                 await asyncio.gather(*workers)
@@ -509,6 +514,7 @@ class Pipeline:
                 if over:
                     run.error = (f"stopped at the GPU budget: {run.gpu_seconds:g} of "
                                  f"{budget:g} GPU seconds spent, {len(queue)} shots not rendered")
+            self._counts.pop(run.run_id, None)
         return over
 
     async def _render_shot(self, run: Run, shot: Shot, heading: str, negative: str) -> None:
@@ -529,8 +535,8 @@ class Pipeline:
 
     async def _announce_final(self, run: Run, shot: Shot) -> None:
         await self._still_ours(run)  # (given up meanwhile: the saves below are skipped)
-        await self._save_shot(shot)
-        await self._save_counts(run)
+        await self._save_shot(shot)  # now: a finished (paid for) shot is never drawn twice
+        await self._save_counts(run, shot)
         self._emit(ev.ShotFinished(run.run_id, _snapshot(shot)))
 
     async def _attempts(self, run: Run, shot: Shot, heading: str, negative: str) -> None:
@@ -545,7 +551,7 @@ class Pipeline:
                 shot.attempts += 1
                 shot.job_id = None
             shot.status, shot.error = ShotStatus.RENDERING, None
-            await self._save_shot(shot)
+            await self._save_shot(shot, later=True)
             self._emit(ev.ShotStarted(run.run_id, _snapshot(shot)))
             request = RenderRequest(
                 shot=_snapshot(shot),
@@ -577,7 +583,7 @@ class Pipeline:
                 if retryable and tries < self.retry_policy.max_attempts:
                     delay = self.retry_policy.delay(tries, self._rng)
                     shot.status = ShotStatus.QUEUED
-                    await self._save_shot(shot)
+                    await self._save_shot(shot, later=True)
                     self._emit(ev.ShotRetrying(run.run_id, _snapshot(shot), message, delay))
                     await self._sleep(delay)
                     continue
@@ -600,7 +606,7 @@ class Pipeline:
 
     async def _record_job(self, shot: Shot, job_id: str) -> None:
         shot.job_id = job_id
-        await self._save_shot(shot)
+        await self._save_shot(shot)  # now, not later: in the database before the first poll
 
     # Persistence. A history failure is logged and the run goes on: losing the
     # record of a change is bad, losing the run over it is worse.
@@ -621,26 +627,36 @@ class Pipeline:
                               stage.value: run.stages.get(stage.value, StageTimes()).plus(spent)}
                 run.tally()
 
-    async def _save_shot(self, shot: Shot) -> None:
+    async def _save_shot(self, shot: Shot, *, later: bool = False) -> None:
+        """``later``: the fan-out's passing states (rendering, queued for a retry), which the
+        store may batch (journalled at once where it keeps a journal), so that a shot's
+        worker waits for one round trip, not four (issue 16). Job ids and final states are
+        written now: another process that takes the run over (this one frozen) must find
+        them in the database, not in this process's journal."""
         if shot.run_id in self._lost:
             return
         shot.updated_at = utcnow()
         try:
-            await self.history.upsert_shot(shot)
+            await self.history.upsert_shot(shot, later=later)
         except HistoryError as exc:
             log.warning("history: shot %s of %s not saved: %s", shot.shot_id, shot.run_id, exc)
 
-    async def _save_counts(self, run: Run) -> None:
-        run.tally()
-        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds", "queue_seconds")
+    async def _save_counts(self, run: Run, shot: Shot) -> None:
+        counts = self._counts.get(run.run_id)
+        if counts is not None:
+            counts.land(shot)  # O(1), where tally() walks every shot (issue 16)
+        else:
+            run.tally()
+        await self._save_run(run, "shots_done", "shots_failed", "gpu_seconds", "queue_seconds",
+                             later=True)
 
-    async def _save_run(self, run: Run, *fields: str) -> None:
+    async def _save_run(self, run: Run, *fields: str, later: bool = False) -> None:
         if run.run_id in self._lost:
             return
         run.updated_at = utcnow()
         doc = run.model_dump(mode="json", include={*fields, "updated_at"})
         try:
-            await self.history.update_run(run.run_id, doc)
+            await self.history.update_run(run.run_id, doc, later=later)
         except HistoryError as exc:
             log.warning("history: run %s not saved: %s", run.run_id, exc)
 

@@ -443,7 +443,7 @@ async def test_regenerate_keeps_the_old_image_as_a_version_and_uses_a_new_seed()
 
 async def test_a_cancel_landing_in_a_history_write_still_records_every_shot_as_final():
     class SlowHistory(MemoryHistory):
-        async def upsert_shot(self, shot):
+        async def upsert_shot(self, shot, *, later=False):
             await asyncio.sleep(0.005)  # a network round trip, during which a cancel lands
             await super().upsert_shot(shot)
 

@@ -15,8 +15,9 @@ import re
 import signal
 from pathlib import Path
 
-from app.core.history.factory import open_embedded
+from app.core.history.factory import history_journal, open_embedded
 from app.core.models import Run
+from app.core.settings import Settings
 from tests.integration.support import (
     held_shot_jobs,
     hold_shot_jobs_after,
@@ -34,10 +35,13 @@ from tests.integration.support import (
 
 
 def stored_run(home: str, run_id: str) -> Run:
-    """The run as history holds it, read through the embedded store on ``home``."""
+    """The run as history holds it, read through the embedded store on ``home`` as the app
+    opens it: with the journal, where a killed process left the changes it made ``later``
+    (replayed on opening)."""
 
     async def read() -> Run:
-        store = await open_embedded(Path(home) / "db", timeout_s=10.0)
+        store = await open_embedded(Path(home) / "db", timeout_s=10.0,
+                                    journal=history_journal(Settings(home=Path(home))))
         try:
             return await store.get_run(run_id)
         finally:

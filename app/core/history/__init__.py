@@ -55,11 +55,17 @@ class HistoryStore(Protocol):
 
     async def create_run(self, run: Run) -> None: ...
 
-    async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
-        """Set top-level fields of the run document (values as ``model_dump(mode='json')``)."""
+    async def update_run(self, run_id: str, fields: Mapping[str, Any], *,
+                         later: bool = False) -> None:
+        """Set top-level fields of the run document (values as ``model_dump(mode='json')``).
+        ``later``: the change may reach the database moments later, with others in one
+        batch (a store that keeps a journal has it on disk before returning); reads of
+        this store see it all the same."""
         ...
 
-    async def upsert_shot(self, shot: Shot) -> None: ...
+    async def upsert_shot(self, shot: Shot, *, later: bool = False) -> None:
+        """Write the shot's document (``later``: as for ``update_run``)."""
+        ...
 
     async def get_run(self, run_id: str) -> Run:
         """The run with its shots in story order. Raises ``RunNotFound``."""

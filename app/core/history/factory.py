@@ -154,10 +154,10 @@ class EmbeddedHistory(MongoHistory):
                 f"{SCHEMA_VERSION}, which writes it; open it once where it can be written")
 
     async def _write(self, key: str, what: str, apply: Callable[[], Awaitable[None]], *,
-                     change: Change | None = None) -> None:
+                     change: Change | None = None, later: bool = False) -> None:
         if self.read_only:
             raise HistoryError(f"history is read-only: cannot write {what}: {self.read_only}")
-        await super()._write(key, what, apply, change=change)
+        await super()._write(key, what, apply, change=change, later=later)
 
     async def delete_run(self, run_id: str) -> bool:
         if self.read_only:
@@ -242,10 +242,10 @@ class UnavailableHistory:
     async def create_run(self, run: Run) -> None:
         self._drop()
 
-    async def update_run(self, run_id: str, fields: Any) -> None:
+    async def update_run(self, run_id: str, fields: Any, *, later: bool = False) -> None:
         self._drop()
 
-    async def upsert_shot(self, shot: Shot) -> None:
+    async def upsert_shot(self, shot: Shot, *, later: bool = False) -> None:
         self._drop()
 
     async def get_run(self, run_id: str) -> Run:

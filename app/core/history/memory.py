@@ -32,10 +32,11 @@ class MemoryHistory:
         doc["owner"] = run.owner.model_dump(mode="json") if run.owner else None
         self._apply_create(doc)
 
-    async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
+    async def update_run(self, run_id: str, fields: Mapping[str, Any], *,
+                         later: bool = False) -> None:
         self._apply_update(run_id, dict(fields))
 
-    async def upsert_shot(self, shot: Shot) -> None:
+    async def upsert_shot(self, shot: Shot, *, later: bool = False) -> None:
         self._apply_shot(shot.model_dump(mode="json"))
 
     async def get_run(self, run_id: str) -> Run:

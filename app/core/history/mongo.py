@@ -20,14 +20,15 @@ The client is not thread-safe: use a store on the event loop that opened it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.errors import (
+    BulkWriteError,
     ConfigurationError,
     ConnectionFailure,
     DuplicateKeyError,
@@ -115,8 +116,12 @@ class MongoHistory:
         self._on_close = on_close
         # Every write goes through here; its counters are for status lines and tests.
         self.writes = OrderedWrites(is_transient=is_transient, describe=self.describe,
-                                    backoff=backoff, journal=journal)
+                                    backoff=backoff, journal=journal,
+                                    apply_batch=self._apply_many)
         self.refused = 0  # writes the server refused (read-only, disk full, ...): not kept
+        # Runs this store wrote an owner for, and that owner's token: a batch of changes
+        # made ``later`` is not written over a run another process has taken since.
+        self._ours: dict[str, str] = {}
         self.refusal = ""  # why, the last time
 
     @classmethod
@@ -170,24 +175,27 @@ class MongoHistory:
     async def create_run(self, run: Run) -> None:
         doc = run_document(run)
         run_id = run.run_id
+        if run.owner is not None:
+            self._ours[run_id] = run.owner.token
         # A replace by key, not an insert: writing it twice (a retry after a lost
         # reply, a resumed run, a replayed journal) is the same as writing it once.
         await self._write_change(Change(f"run:{run_id}", f"run {run_id}", "replace", "runs",
                                         {"_id": doc["_id"]}, doc))
 
-    async def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
+    async def update_run(self, run_id: str, fields: Mapping[str, Any], *,
+                         later: bool = False) -> None:
         try:
             changes = run_changes(fields)
         except ValueError as exc:
             raise HistoryError(str(exc)) from None
         await self._write_change(Change(f"run:{run_id}", f"update of run {run_id}", "revise",
-                                        "runs", {"run_id": run_id}, changes))
+                                        "runs", {"run_id": run_id}, changes), later=later)
 
-    async def upsert_shot(self, shot: Shot) -> None:
+    async def upsert_shot(self, shot: Shot, *, later: bool = False) -> None:
         doc = shot_document(shot)
         await self._write_change(Change(f"shot:{doc['_id']}",
                                         f"shot {shot.shot_id} of {shot.run_id}", "replace",
-                                        "shots", {"_id": doc["_id"]}, doc))
+                                        "shots", {"_id": doc["_id"]}, doc), later=later)
 
     async def _revise(self, run_filter: dict[str, Any], changes: dict[str, Any]) -> None:
         # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
@@ -212,8 +220,63 @@ class MongoHistory:
         else:
             await self._upsert(self._db[change.collection], change.update)
 
-    async def _write_change(self, change: Change) -> None:
-        await self._write(change.key, change.what, lambda: self._apply(change), change=change)
+    async def _write_change(self, change: Change, *, later: bool = False) -> None:
+        await self._write(change.key, change.what, lambda: self._apply(change), change=change,
+                          later=later)
+
+    async def _apply_many(self, changes: Sequence[Change]) -> None:
+        """Make a batch of changes (``OrderedWrites``' writes ``later``): the shots' in one
+        round trip, each run's as ``_apply`` does. Raises as ``_write`` does."""
+        try:
+            changes = await self._still_ours(changes)
+            shots = [c.update for c in changes if c.collection == "shots" and c.op == "replace"]
+            if len(shots) > 1:
+                try:
+                    await self._shots.bulk_write(
+                        [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in shots],
+                        ordered=False)
+                except BulkWriteError:  # a duplicate key (see ``_upsert``): one by one
+                    for doc in shots:
+                        await self._upsert(self._shots, doc)
+            elif shots:
+                await self._upsert(self._shots, shots[0])
+            for change in changes:
+                if not (change.collection == "shots" and change.op == "replace"):
+                    await self._apply(change)
+        except PyMongoError as exc:
+            if is_transient(exc):
+                raise
+            error = HistoryError(f"cannot write {changes[0].what}"
+                                 f"{f' and {len(changes) - 1} more' if len(changes) > 1 else ''}"
+                                 f": {self.describe(exc)}")
+            if len(changes) == 1:  # (a batch refused is tried again change by change)
+                self.refused += 1
+                self.refusal = str(error)
+            raise error from None
+
+    async def _still_ours(self, changes: Sequence[Change]) -> Sequence[Change]:
+        """The changes, less those to runs another process took over since this store
+        wrote their owner (this process was frozen, say, with a batch waiting: written on
+        waking, it would set shots the new owner finished back to where they were)."""
+        runs = {run_id for c in changes
+                if (run_id := c.filter.get("run_id") or c.update.get("run_id")) in self._ours}
+        if not runs:
+            return changes
+        docs = await self._runs.find({"run_id": {"$in": sorted(runs)}},
+                                     {"run_id": 1, "owner": 1}).to_list(None)
+        taken = set()
+        for doc in docs:
+            owner = owner_from_document(doc)
+            if owner is None or owner.token != self._ours.get(doc["run_id"]):
+                taken.add(doc["run_id"])
+        if not taken:
+            return changes
+        for run_id in taken:
+            self._ours.pop(run_id, None)
+            log.warning("history: run %s was taken over by another process; changes this one "
+                        "still held for it are not written", run_id)
+        return [c for c in changes
+                if (c.filter.get("run_id") or c.update.get("run_id")) not in taken]
 
     async def _replay_journals(self) -> int:
         """Write the changes that earlier processes kept in their journals for this database
@@ -257,7 +320,7 @@ class MongoHistory:
             await collection.replace_one(natural_key(doc), rest)
 
     async def _write(self, key: str, what: str, apply: Callable[[], Awaitable[None]], *,
-                     change: Change | None = None) -> None:
+                     change: Change | None = None, later: bool = False) -> None:
         async def guarded() -> None:
             try:
                 await apply()
@@ -267,7 +330,7 @@ class MongoHistory:
                 raise HistoryError(f"cannot write {what}: {self.describe(exc)}") from None
 
         try:
-            await self.writes.submit(key, what, guarded, change=change)
+            await self.writes.submit(key, what, guarded, change=change, later=later)
         except HistoryError as exc:
             self.refused += 1
             self.refusal = str(exc)
@@ -380,7 +443,7 @@ class MongoHistory:
             return await self._update_owner(run_id, owner, token, beat)
 
     async def renew_run_owner(self, run_id: str, owner: RunOwner) -> bool:
-        if self.pending_writes:  # the run itself may not be written yet: judge later
+        if self.writes.kept:  # the run itself may not be written yet: judge later
             return True
         async with self._talking("renew a run's heartbeat"):
             return await self._update_owner(run_id, owner, owner.token)
@@ -395,6 +458,10 @@ class MongoHistory:
         for key in ({"_id": run_id}, {"run_id": run_id}):
             query = owner_filter(key, token, heartbeat_ms)
             if (await self._runs.update_one(query, update)).matched_count:
+                if owner is not None:
+                    self._ours[run_id] = owner.token
+                else:
+                    self._ours.pop(run_id, None)
                 return True
         return False
 

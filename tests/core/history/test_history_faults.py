@@ -205,7 +205,9 @@ async def test_a_run_whose_server_stays_away_says_so_and_leaves_its_changes_in_t
     assert run.status is RunStatus.COMPLETED
     journal = store.writes.journal.leftovers()
     assert len(journal) == 1 and journal[0].parent == tmp_path / "journal"
-    assert pending > 5 and len(read_entries(journal[0])) == pending
+    # Each change pending is in the journal; a shot's changes coalesced into one pending
+    # write may each have a line of their own there (replayed in order, the last wins).
+    assert pending > 5 and len(read_entries(journal[0])) >= pending
     assert problem == (f"{pending} change(s) "
                        f"could not be written to the embedded history server; they are kept "
                        f"in {journal[0]} and written when history is next opened")

@@ -210,3 +210,57 @@ async def test_a_journal_the_server_refuses_stays_for_later_and_history_still_op
     stored = await store.database["shots"].find_one({"_id": "shot:r/1"})
     await store.aclose()
     assert stored["n"] == 1 and not path.exists()
+
+
+WRITER_KILLED = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from app.core.history.factory import open_history
+from app.core.models import ShotStatus
+from app.core.settings import Settings
+from tests.core.history.test_history_contract import make_run, make_shot
+
+async def main(home):
+    store = await open_history(Settings(home=home))
+    store.writes.batch_s = 3600  # the batch would go out long after the kill
+    run = make_run(1)
+    await store.create_run(run)
+    shots = [make_shot(run, 1, i) for i in (1, 2)]
+    for shot in shots:
+        shot.status, shot.job_id = ShotStatus.RENDERING, f"job-{shot.shot_id}"
+        await store.upsert_shot(shot, later=True)
+    shots[0].status = ShotStatus.DONE
+    await store.upsert_shot(shots[0])  # a final state: written now (its later one superseded)
+    await store.update_run(run.run_id, {"shots_done": 1}, later=True)
+    assert store.pending_writes == 2, store.pending_writes
+    print(store.writes.journal_path, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+def test_changes_made_later_survive_a_sigkill_before_their_batch_is_written(tmp_path):
+    """...and a replay ends with what was written now after them, not with them."""
+    home = tmp_path / "home"
+    done = subprocess.run([sys.executable, "-c", WRITER_KILLED, str(home)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    journal_path = Path(done.stdout.strip())
+    assert journal_path.parent == home / "journal" and journal_path.exists()
+
+    async def reopen():
+        store = await open_history(Settings(home=home))
+        try:
+            return await store.get_run(make_run(1).run_id)
+        finally:
+            await store.aclose()
+
+    run = asyncio.run(reopen())
+
+    assert run.shots_done == 1
+    assert [(s.status, s.job_id) for s in run.shots] == [
+        (ShotStatus.DONE, f"job-{run.shots[0].shot_id}"),
+        (ShotStatus.RENDERING, f"job-{run.shots[1].shot_id}")]  # resume polls that job
+    assert not journal_path.exists()

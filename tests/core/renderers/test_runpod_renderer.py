@@ -391,11 +391,11 @@ class CrashableHistory(MemoryHistory):
         if not self.crashed:
             await super().create_run(run)
 
-    async def update_run(self, run_id, fields):
+    async def update_run(self, run_id, fields, *, later=False):
         if not self.crashed:
             await super().update_run(run_id, fields)
 
-    async def upsert_shot(self, shot):
+    async def upsert_shot(self, shot, *, later=False):
         if not self.crashed:
             await super().upsert_shot(shot)
 
