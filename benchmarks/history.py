@@ -75,6 +75,7 @@ COMMON = "sketch"  # in the prompts of 99 runs of a hundred
 SPARSE = "zephyrine"  # one run in a hundred: a second page is 20 runs further down
 LITERAL = "fog."  # punctuation is matched literally, on the runs the index found (1 in 100)
 LITERAL_COMMON = "lamp. brass,"  # ... whose words most runs have, but never so: the worst case
+SLOW = {"search, punct., common"}
 
 
 def old_filter(search: str | None) -> dict:
@@ -332,9 +333,9 @@ async def main(runs: int, shots: int, repeat: int, folder: Path | None) -> None:
             print(f"{'query':<24}{'median ms':>10}{'p95 ms':>10}{'target':>9}  {'verdict':<8}"
                   f"{'baseline median':>16}{'p95':>8}")
             for name, call, old in rows:
-                # A count reads every run it counts: fewer repeats of those.
-                times = await timed(min(repeat, 3) if name.startswith("count") else repeat,
-                                    call)
+                # A count reads every run it counts, the worst case every run: fewer repeats.
+                few = name.startswith("count") or name in SLOW
+                times = await timed(min(repeat, 2) if few else repeat, call)
                 target = TARGETS_MS.get(name) or TARGETS_MS.get(name.split(",")[0])
                 median = statistics.median(times)
                 verdict = ("" if target is None else
@@ -343,8 +344,7 @@ async def main(runs: int, shots: int, repeat: int, folder: Path | None) -> None:
                 line = (f"{name:<24}{median:>10.1f}{p95(times):>10.1f}"
                         f"{(str(target) if target else '-'):>9}  {verdict:<8}")
                 if old is not None:
-                    old_times = await timed(min(repeat, 3 if name.startswith("count")
-                                                else 10), old)
+                    old_times = await timed(min(repeat, 2 if few else 10), old)
                     line += f"{statistics.median(old_times):>16.1f}{p95(old_times):>8.1f}"
                 print(line, flush=True)
         finally:
