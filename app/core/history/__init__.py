@@ -7,6 +7,8 @@ Shots are stored one record per shot, beside their run.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -119,15 +121,40 @@ class HistoryStore(Protocol):
     async def aclose(self) -> None: ...
 
 
+def fold(text: str) -> str:
+    """Text as search compares it: case-folded, accents dropped (``Été`` is ``ete``)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_TOKEN = re.compile(r"[^\W_]+")  # letters and digits; ``_`` and punctuation separate words
+
+
+def tokens(text: str) -> list[str]:
+    """The whole words (letters and digits) of already folded text, in order."""
+    return _TOKEN.findall(text)
+
+
 def search_words(search: str | None) -> list[str]:
-    """The words a search must all find (case-insensitive) in a run's title, its idea or
-    the prompts of its shots."""
-    return [w.casefold() for w in (search or "").split()]
+    """The words a search must all find in a run's title, its idea or the prompts of its
+    shots: whitespace-separated, folded (``fold``). Each must appear as a whole word: a
+    word that starts or ends with a letter or digit does not match inside a longer word
+    (``door`` finds "a door." but not "doorway"); its other characters are literal
+    (``a.b``, ``(x``, ``\\`` match those characters)."""
+    return fold(search or "").split()
+
+
+def word_pattern(word: str) -> str:
+    """The regular expression (a string, Python and PCRE alike) one search word is:
+    itself, escaped, with a word boundary on each side that is a letter or digit."""
+    head = "(?<![^\\W_])" if _TOKEN.match(word[0]) else ""
+    tail = "(?![^\\W_])" if _TOKEN.match(word[-1]) else ""
+    return head + re.escape(word) + tail
 
 
 def matches(run: Run, words: list[str]) -> bool:
-    haystack = f"{run.title}\n{run.idea}\n{run.prompt_words}".casefold()
-    return all(w in haystack for w in words)
+    haystack = fold(f"{run.title}\n{run.idea}\n{run.prompt_words}")
+    return all(re.search(word_pattern(w), haystack) for w in words)
 
 
 def usage_of(runs: Iterable[Run], since: date | None = None) -> list[DayUsage]:

@@ -3,10 +3,11 @@
 Everything here is plain data in, plain data out, so it is tested without a
 server. The queries stay inside the subset that real MongoDB, the embedded
 nx-27017 server and mongomock agree on: equality, ``$lt``/``$gte`` on dates,
-``$in``, ``$exists``, ``$and``/``$or``, string ``$regex`` with ``$options``,
-and ``$match``/``$group``/``$sum``/``$sort`` pipelines. No ``$where``, no
-``$text``, no ``$facet``, no array filters or positional paths, no compiled
+``$in``, ``$all`` on an array, ``$exists``, ``$and``/``$or``, string ``$regex``
+with ``$options``, and ``$match``/``$group``/``$sum``/``$sort`` pipelines. No
+``$where``, no ``$facet``, no array filters or positional paths, no compiled
 regexes, and nothing taken from user input is ever used as an operator.
+``$text`` goes to nx-27017 alone, whose SQLite FTS5 index serves it (see ``words``).
 
 Dates are stored as real BSON dates (UTC, millisecond precision) so that they
 sort and compare as dates; the JSON dumps of the models carry them as ISO
@@ -24,9 +25,16 @@ and date ranges in Python, scanning every document):
   like (created_at, run_id) and pages with one indexed ``$lt``. Digits only,
   because nx-27017 treats a string that starts like a date as a date, and then
   silently compares it wrongly.
-- ``search_text``: title, idea and prompt words, case-folded; a search is one ``$regex`` on
-  it, the case-folded words as lookaheads, with exactly the memory store's
-  case-insensitivity (``str.casefold``).
+- ``search_text``: title, idea and prompt words, folded (``history.fold``: case-folded,
+  accents dropped), what a search's regular expression reads.
+- ``words``: the distinct whole words (letters and digits) of ``search_text``, sorted. A
+  search asks for its words there with ``$all``: on MongoDB a multikey index answers it;
+  on nx-27017 (which has no multikey index: it would scan, decoding every run) the same
+  words are looked up in a SQLite FTS5 index on ``search_text`` through ``$text``, which
+  tokenises alike (letters and digits, case and accents folded). Only a search word with
+  other characters (``a.b``, ``(x``) adds a ``$regex`` on ``search_text``, which then
+  runs on the runs the index found; one with no letter or digit at all (``.*``) is the
+  only one that scans.
 - ``day``: the UTC day of creation, ``YYYY-MM-DD``, that usage is grouped by.
 
 Writes address a document by ``_id``, which the store sets (the run id; run
@@ -37,21 +45,20 @@ Reads filter on ``run_id``, which has an index of its own.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from app.core.history import PageCursor, search_words
+from app.core.history import PageCursor, fold, search_words, tokens, word_pattern
 from app.core.models import Run, RunOwner, RunStatus, Shot
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the document layout. Every document carries it as ``schema``;
 ``migrations.py`` brings older documents up to it at start-up."""
 
 RUN_DATE_FIELDS = ("created_at", "updated_at", "finished_at")
 SHOT_DATE_FIELDS = ("updated_at",)
-DERIVED_FIELDS = ("day", "page_key", "search_text")
+DERIVED_FIELDS = ("day", "page_key", "search_text", "words")
 # Fields the store computes or owns: never taken from an update, never shown.
 _STORE_FIELDS = frozenset({"_id", "run_id", "schema", "rev", *DERIVED_FIELDS})
 
@@ -64,6 +71,9 @@ RUN_INDEXES: tuple[tuple[list[tuple[str, int]], bool], ...] = (
     ([("page_key", -1)], False),  # runs by creation time: newest first, paging
     ([("status", 1)], False),  # unfinished runs
 )
+# A search's index: one or the other, by server (see ``MongoHistory.start``).
+WORDS_INDEX: tuple[list[tuple[str, int]], bool] = ([("words", 1)], False)  # multikey
+TEXT_INDEX: tuple[list[tuple[str, str]], bool] = ([("search_text", "text")], False)  # FTS5
 SHOT_INDEXES: tuple[tuple[list[tuple[str, int]], bool], ...] = (
     ([("run_id", 1), ("shot_id", 1)], True),  # one document per shot
     ([("run_id", 1)], False),  # shots by run
@@ -103,10 +113,15 @@ def time_key(value: datetime | str) -> str:
 
 
 def searchable(title: str | None, idea: str | None, prompt_words: str | None = None) -> str:
-    """What a search looks in: title, idea and the words of the shots' prompts, case-folded
+    """What a search looks in: title, idea and the words of the shots' prompts, folded
     (see ``search_words``)."""
     parts = [title or "", idea or ""] + ([prompt_words] if prompt_words else [])
-    return "\n".join(parts).casefold()
+    return fold("\n".join(parts))
+
+
+def words_of(text: str) -> list[str]:
+    """The ``words`` field: the distinct whole words of folded text, sorted."""
+    return sorted(set(tokens(text)))
 
 
 def with_derived(doc: dict[str, Any]) -> dict[str, Any]:
@@ -114,6 +129,7 @@ def with_derived(doc: dict[str, Any]) -> dict[str, Any]:
     doc["day"] = day_of(doc["created_at"])
     doc["page_key"] = f"{time_key(doc['created_at'])} {doc['run_id']}"
     doc["search_text"] = searchable(doc.get("title"), doc.get("idea"), doc.get("prompt_words"))
+    doc["words"] = words_of(doc["search_text"])
     return doc
 
 
@@ -208,33 +224,73 @@ def _strip(doc: Mapping[str, Any]) -> dict[str, Any]:
 # Queries.
 
 
-def search_filter(search: str | None) -> dict[str, Any]:
-    """Every whitespace-separated word must appear, case-insensitively, in title or idea.
+def search_regex(words: list[str]) -> str:
+    """One string regular expression that finds every search word (``word_pattern``) in
+    ``search_text``, in any order: lookaheads, the words only ever values, never keys."""
+    patterns = [word_pattern(w) for w in words]
+    if len(patterns) == 1:
+        return patterns[0]
+    return "^" + "".join(f"(?=[\\s\\S]*{p})" for p in patterns)
 
-    One string ``$regex`` on ``search_text`` (a compiled pattern is silently
-    ignored by nx-27017): each case-folded word escaped, as a lookahead, so the
-    words may come in any order. The words are only ever a value, never a key.
+
+def search_filter(search: str | None, *, text_index: bool = False) -> dict[str, Any]:
+    """The runs a search finds (``search_words``), asked so that an index answers.
+
+    The whole words inside the search words must all be in ``words`` (``$all``; on
+    nx-27017, ``text_index``, the same words through ``$text``: see the module's notes).
+    That decides every search word made of letters and digits alone; a word with other
+    characters is also matched as it is, by a string ``$regex`` on ``search_text`` (a
+    compiled pattern is silently ignored by nx-27017), read only on the runs the index
+    found, or on all of them when the search has no letter or digit at all.
     """
-    words = [re.escape(w) for w in search_words(search)]
+    words = search_words(search)
     if not words:
         return {}
-    if len(words) == 1:
-        return {"search_text": {"$regex": words[0]}}
-    return {"search_text": {"$regex": "^" + "".join(f"(?=[\\s\\S]*{w})" for w in words)}}
+    whole = sorted({t for w in words for t in tokens(w)})
+    literal = [w for w in words if tokens(w) != [w]]  # words the index cannot decide
+    query: dict[str, Any] = {}
+    if whole:
+        query = ({"$text": {"$search": " ".join(whole)}} if text_index
+                 else {"words": {"$all": whole}})
+    if literal:
+        query["search_text"] = {"$regex": search_regex(literal)}
+    return query
 
 
-def list_filter(*, before: datetime | PageCursor | None, search: str | None) -> dict[str, Any]:
-    """Runs created before ``before`` (if given) that match ``search``: one flat document,
-    no ``$and``, so that the embedded server runs all of it as SQL, on its index."""
-    query = search_filter(search)
+def scan_filter(search: str | None, *, below: str | None, floor: str | None) -> dict[str, Any]:
+    """The runs a search finds among those with ``floor <= page_key < below``, read one by
+    one newest first: no index but ``page_key``'s, so it stops at the first page's worth.
+    The same runs as ``search_filter``'s (the same words, as a regular expression)."""
+    words = search_words(search)
+    query: dict[str, Any] = {"search_text": {"$regex": search_regex(words)}} if words else {}
+    bounds = {op: key for op, key in (("$lt", below), ("$gte", floor)) if key is not None}
+    if bounds:
+        query["page_key"] = bounds
+    return query
+
+
+def page_bound(before: datetime | PageCursor | None) -> str | None:
+    """The ``page_key`` a page's runs are below (None: from the newest)."""
     if isinstance(before, PageCursor):
         # The next page: below the last run listed, by time then run id (``page_key``
         # sorts exactly so), so that runs created in the same millisecond are all seen.
-        query["page_key"] = {"$lt": f"{time_key(before.created_at)} {before.run_id}"}
-    elif before is not None:
+        return f"{time_key(before.created_at)} {before.run_id}"
+    if before is not None:
         # Stored times are floored to the millisecond, so the bound is too: a run held
         # in memory (with microseconds) is then not listed before itself.
-        query["page_key"] = {"$lt": time_key(before)}
+        return time_key(before)
+    return None
+
+
+def list_filter(*, before: datetime | PageCursor | None, search: str | None,
+                text_index: bool = False, below: str | None = None) -> dict[str, Any]:
+    """Runs created before ``before`` (if given; or with ``page_key`` below ``below``) that
+    match ``search``: one flat document, no ``$and``, so that the embedded server runs
+    all of it as SQL, on its indexes."""
+    query = search_filter(search, text_index=text_index)
+    bound = below if below is not None else page_bound(before)
+    if bound is not None:
+        query["page_key"] = {"$lt": bound}
     return query
 
 
@@ -279,11 +335,11 @@ def owner_update(owner: RunOwner | None) -> dict[str, Any]:
     return {"$set": {"owner": owner_document(owner)}, "$inc": {"rev": 1}}
 
 
-def count_pipeline(search: str | None) -> list[dict[str, Any]]:
+def count_pipeline(search: str | None, *, text_index: bool = False) -> list[dict[str, Any]]:
     """``$match`` then ``$count``, rather than ``count_documents`` (whose ``$group`` on a
     constant nx-27017 runs in Python over every document: 1.1 s, not 0.14 s, for 10,000).
     Yields no document at all when nothing matches."""
-    return [{"$match": search_filter(search)}, {"$count": "n"}]
+    return [{"$match": search_filter(search, text_index=text_index)}, {"$count": "n"}]
 
 
 def usage_pipeline(since: date | None) -> list[dict[str, Any]]:

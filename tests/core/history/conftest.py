@@ -8,8 +8,9 @@ is set (each test then gets a database of its own, dropped afterwards).
 mongomock-motor mocks Motor's API, not PyMongo's async one. Where they differ
 (``aggregate`` and ``list_indexes`` are awaited in PyMongo and return a cursor
 directly in Motor; ``close`` is a coroutine in PyMongo and a plain call in
-Motor) ``PyMongoAsyncShim`` gives mongomock PyMongo's shape, so the store code
-knows only ``AsyncMongoClient``.
+Motor; mongomock's ``bulk_write`` cannot take PyMongo 4.20's ``UpdateOne``)
+``PyMongoAsyncShim`` gives mongomock PyMongo's shape, so the store code knows only
+``AsyncMongoClient``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 
 from app.core.history.factory import open_embedded, open_mongodb
 from app.core.history.memory import MemoryHistory
@@ -47,6 +48,13 @@ class _Collection:
 
     async def list_indexes(self, *args: Any, **kwargs: Any) -> Any:
         return self._collection.list_indexes(*args, **kwargs)
+
+    async def bulk_write(self, requests: list[Any], **kwargs: Any) -> None:
+        # mongomock cannot take PyMongo 4.20's operations (they pass it ``sort``): the
+        # same updates, one by one.
+        for request in requests:
+            assert isinstance(request, UpdateOne), request
+            await self._collection.update_one(request._filter, request._doc)
 
 
 class _Database:

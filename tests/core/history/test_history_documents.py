@@ -17,11 +17,13 @@ from app.core.history.documents import (
     run_document,
     run_from_document,
     same_revision,
+    scan_filter,
     search_filter,
     searchable,
     time_key,
     to_bson_time,
     usage_pipeline,
+    words_of,
 )
 from app.core.history.mongo import redact, uri_secrets
 from app.core.models import Run
@@ -39,30 +41,55 @@ def keys_of(value) -> set[str]:
 
 @pytest.mark.parametrize("search", ["$ne", "$where", "{'$gt': ''}", "a.b", "(x", "title",
                                     "\\d+ .*", "Straße ÉTÉ"])
-def test_search_input_is_only_ever_an_escaped_value(search):
-    query = search_filter(search)
+@pytest.mark.parametrize("text_index", [False, True])
+def test_search_input_is_only_ever_an_escaped_value(search, text_index):
+    query = search_filter(search, text_index=text_index)
 
-    assert keys_of(query) == {"search_text", "$regex"}  # one field, one string regex
-    pattern = query["search_text"]["$regex"]
-    assert isinstance(pattern, str)  # never a compiled pattern
+    assert keys_of(query) <= {"words", "$all", "$text", "$search", "search_text", "$regex"}
     text = searchable(search, "")
-    assert re.search(pattern, text)  # finds the words themselves, case-folded
-    if re.search(r"[^\w\s]", search):  # special characters are only themselves
+    if "words" in query:  # the whole words, each a value of ``$all``
+        assert set(query["words"]["$all"]) <= set(words_of(text))
+    if "$text" in query:  # the same words as text for nx-27017's FTS5 index
+        assert set(query["$text"]["$search"].split()) <= set(words_of(text))
+    if "search_text" in query:
+        pattern = query["search_text"]["$regex"]
+        assert isinstance(pattern, str)  # never a compiled pattern
+        assert re.search(pattern, text)  # finds the words themselves, folded
+        # special characters are only themselves
         assert not re.search(pattern, searchable(re.sub(r"[^\w\s]", "x", search), ""))
+    else:  # letters and digits only: the index decides alone
+        assert not re.search(r"[^\w\s]", search)
 
 
-def test_every_word_must_match_in_any_order_and_no_words_match_everything():
-    pattern = search_filter("  storm   KEEPER ")["search_text"]["$regex"]
-
-    assert re.search(pattern, searchable("The Keeper", "a storm\nat night"))
-    assert not re.search(pattern, searchable("The Keeper", "a calm night"))
+def test_words_made_of_letters_and_digits_go_to_the_index_alone():
+    assert search_filter("  storm   KEEPER ") == {"words": {"$all": ["keeper", "storm"]}}
+    assert search_filter("storm KEEPER", text_index=True) == {
+        "$text": {"$search": "keeper storm"}}
     assert search_filter("   ") == {} and search_filter(None) == {}
 
 
-def test_a_search_word_is_case_folded_like_the_memory_store():
-    pattern = search_filter("STRASSE")["search_text"]["$regex"]
+def test_other_characters_are_matched_literally_as_well_and_alone_they_scan():
+    query = search_filter("door. storm")
+    assert query["words"] == {"$all": ["door", "storm"]}
+    pattern = query["search_text"]["$regex"]
+    assert re.search(pattern, searchable("Storm", "a door."))
+    assert not re.search(pattern, searchable("Storm", "a door"))
+    assert not re.search(pattern, searchable("Storm", "a trapdoor."))  # starts a word
+    assert re.search(pattern, searchable("Storm", "a door.way"))  # ends as it pleases
+    assert set(search_filter(".*")) == {"search_text"}  # no letter or digit: a scan
 
-    assert re.search(pattern, searchable("Die Straße", ""))
+
+def test_a_search_word_is_case_and_accent_folded_like_the_memory_store():
+    assert search_filter("STRASSE Été") == {"words": {"$all": ["ete", "strasse"]}}
+    assert words_of(searchable("Die Straße", "un été")) == ["die", "ete", "strasse", "un"]
+
+
+def test_a_scan_reads_between_two_page_keys_with_the_whole_search_as_a_regex():
+    query = scan_filter("door. storm", below="2", floor="1")
+    assert query["page_key"] == {"$lt": "2", "$gte": "1"}
+    assert re.search(query["search_text"]["$regex"], searchable("Storm", "a door."))
+    assert not re.search(query["search_text"]["$regex"], searchable("Stormy", "a door."))
+    assert scan_filter(None, below=None, floor=None) == {}
 
 
 def test_page_keys_sort_like_creation_time_then_run_id_and_never_look_like_dates():
@@ -88,7 +115,9 @@ def test_a_page_bound_is_floored_like_the_stored_times_and_the_query_stays_flat(
     bound = datetime(2026, 11, 20, 10, 0, 0, 123456, tzinfo=UTC)
 
     assert list_filter(before=bound, search=None) == {"page_key": {"$lt": "20261120100000123"}}
-    assert set(list_filter(before=bound, search="x y")) == {"page_key", "search_text"}
+    assert set(list_filter(before=bound, search="x y")) == {"page_key", "words"}
+    assert set(list_filter(before=bound, search="x. y", text_index=True)) == {
+        "page_key", "$text", "search_text"}
 
 
 def test_a_run_document_has_real_dates_a_version_and_no_shots():

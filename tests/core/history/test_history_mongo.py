@@ -81,9 +81,10 @@ async def test_start_migrates_documents_written_before_versions(mongo):
 
     [run_doc] = await raw(db.runs)
     [shot_doc] = await raw(db.shots)
-    assert (run_doc["schema"], run_doc["day"]) == (1, "2026-11-20")
+    assert (run_doc["schema"], run_doc["day"]) == (SCHEMA_VERSION, "2026-11-20")
     assert run_doc["page_key"] == f"20261120230000000 {legacy['run_id']}"
     assert run_doc["search_text"] == "run 1\nan idea"
+    assert run_doc["words"] == ["1", "an", "idea", "run"]
     assert shot_doc["schema"] == 1
     assert (await db.meta.find_one({"_id": "schema"}))["version"] == SCHEMA_VERSION
     assert [u.runs for u in await mongo.store.usage_totals()] == [1]
