@@ -410,8 +410,8 @@ def first_window_seconds() -> tuple[float, float | None]:
 def first_window_figures(runs: int) -> str:
     """The first window of an installed app, whose bytecode pip compiled at install (the
     frozen bundle carries it too). A source checkout run with PYTHONDONTWRITEBYTECODE=1,
-    as on this machine, would compile every module of app/ at every start instead (about
-    0.1 s of it): app/ is compiled first, into its __pycache__ folders (git ignores them)."""
+    as on this machine, would compile every module of app/ at every start instead: app/
+    is compiled first, into its __pycache__ folders (git ignores them)."""
     root = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "app")], check=True)
     painted, ready = zip(*(first_window_seconds() for _ in range(runs)), strict=True)
