@@ -14,8 +14,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from app import __version__
-
 # The engine (pydantic, pymongo, aiobotocore, reportlab...) is imported only when a
 # command runs (app.commands), so the window appears and --version answers at once.
 COMMAND_NAMES = ("run", "history", "show", "edit", "regenerate", "pick", "retry", "resume",
@@ -26,13 +24,24 @@ ENV_FILE_HELP = ("read settings from this .env file too (after the environment, 
                  "the data folder's .env); a .env in the working folder is read only this way")
 
 
+class _Version(argparse.Action):
+    """argparse's "version" action, reading the version (importlib.metadata) only when
+    asked rather than whenever the parser is built (every start of the window)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from app import __version__
+
+        print(f"storyreel {__version__} (Python {sys.version.split()[0]})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storyreel",
         description="Turn an idea into a storyboard: script, scenes, shots and images.",
     )
-    parser.add_argument("--version", action="version",
-                        version=f"storyreel {__version__} (Python {sys.version.split()[0]})")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show program's version number and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more on stderr")
     parser.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP)
     parser.add_argument("--self-test", action="store_true",

@@ -118,7 +118,9 @@ _SHOT_TYPE_LABELS = {
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+    # defer_build: each model's validator is built on its first use, not at import (the
+    # window paints before most are used; issue 16's first-window figure)
+    model_config = ConfigDict(extra="ignore", validate_assignment=False, defer_build=True)
 
 
 class Character(Model):

@@ -36,16 +36,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import qasync
-from PySide6.QtCore import QCoreApplication, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
-
+# The core's modules the window needs (pydantic models, settings), imported before the
+# first PySide6 import: once loaded, PySide6 wraps __import__ and reads the source file of
+# every module that imports anything after it (shibokensupport's __feature__ check).
+from app.core import estimate, events, history, ideas, ownership, progress, scenes  # noqa: F401
 from app.core.errors import ConfigError, StoryreelError
 from app.core.files import PrivateRotatingFileHandler, private_dir
 from app.core.settings import Settings, default_home, load_settings, parse
 from app.core.text import PrintableFormatter
 from app.core.urls import RedactingFilter
+
+# isort: split
+import qasync
+from PySide6.QtCore import QCoreApplication, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
 from app.ui import theme, translations
 from app.ui.bridge import EventBridge
 from app.ui.errors import Action, ErrorPresenter, install_excepthook, loop_exception_handler

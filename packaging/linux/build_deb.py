@@ -242,7 +242,10 @@ def main() -> int:
     control(root, args.bundle)
     args.out.mkdir(parents=True, exist_ok=True)
     deb = args.out / f"storyreel_{version()}_{architecture()}.deb"
-    command = ["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(deb)]
+    # xz -9 --extreme: one 192 MiB block (the whole bundle) instead of 24 MiB ones, 1 MiB
+    # (2.5 %) smaller than the default -6; slower to build (minutes), as fast to install.
+    command = ["dpkg-deb", "--root-owner-group", "-Zxz", "-z9", "-Sextreme", "--build",
+               str(root), str(deb)]
     if "--threads-max" in subprocess.run(["dpkg-deb", "--help"], capture_output=True,
                                          text=True).stdout:  # dpkg >= 1.21.9
         command.insert(1, f"--threads-max={os.cpu_count() or 1}")

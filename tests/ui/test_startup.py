@@ -12,7 +12,9 @@ from tests.conftest import REPO
 from tests.ui.conftest import WAIT_MS, Recorder, finish
 
 HEAVY = ("pymongo", "aiobotocore", "botocore", "reportlab", "opentimelineio",
-         "app.core.services", "app.core.history.mongo")
+         "app.core.services", "app.core.history.mongo",
+         "boto3", "aiohttp", "PIL", "screenplain", "neosqlite", "nx_27017", "bson",
+         "app.core.pipeline", "app.core.export", "app.commands")
 
 # What each module imported by the time the window first painted, through ``run_gui``.
 AT_FIRST_PAINT = f"""
