@@ -144,7 +144,7 @@ def restore_shot(run: Run, shot: Shot, *, after: str | None = None,
         raise EditError(f"shot {shot.shot_id} is on the board already")
     if after is None and scene is None:
         _scene(run, shot.scene)
-        members = _members(run, shot.scene)
+        members = _room(run, shot.scene, None)
         where = (shot.scene, min(max(shot.index - 1, 0), len(members)))
     else:
         where = _place_of(run, after, scene, moving=None)
@@ -396,12 +396,21 @@ def _place_of(run: Run, after: str | None, scene: int | None, *,
         if after == moving:
             raise EditError(f"shot {after} can't go after itself")
         anchor = _shot(run, after)
-        members = [s for s in _members(run, anchor.scene) if s.shot_id != moving]
+        members = _room(run, anchor.scene, moving)
         return anchor.scene, next(i for i, s in enumerate(members, 1)
                                   if s.shot_id == anchor.shot_id)
     assert scene is not None
     _scene(run, scene)
+    _room(run, scene, moving)
     return scene, 0
+
+
+def _room(run: Run, scene: int, moving: str | None) -> list[Shot]:
+    """The other shots of ``scene``, once it is sure one more fits."""
+    members = [s for s in _members(run, scene) if s.shot_id != moving]
+    if len(members) >= MAX_SHOTS_PER_SCENE:
+        raise EditError(f"scene {scene} has {len(members)} shots, the most a scene can have")
+    return members
 
 
 def _insert(run: Run, shot: Shot, where: tuple[int, int], *,
@@ -409,8 +418,6 @@ def _insert(run: Run, shot: Shot, where: tuple[int, int], *,
     """Put ``shot`` (not on the board) at ``where``, number the scenes touched, tally."""
     scene, position = where
     members = _members(run, scene)
-    if len(members) >= MAX_SHOTS_PER_SCENE:
-        raise EditError(f"scene {scene} has {len(members)} shots, the most a scene can have")
     shot.scene = scene
     order = [*members[:position], shot, *members[position:]]
     renumbered = _number(order)

@@ -303,3 +303,15 @@ def test_loading_orders_ties_by_id_and_numbers_a_tied_scene_again(run):
     assert [(s.shot_id, s.index, s.number) for s in ordered] == [
         ("s01-01", 1, "1A"), ("s01-02", 2, "1B"), ("s01-04", 3, "1C"), ("s01-03", 4, "1D"),
         ("s02-02", 2, "2B"), ("s02-01", 5, "2E")]
+
+
+def test_a_full_scene_takes_no_more_shots_and_a_refused_move_changes_nothing(run, monkeypatch):
+    monkeypatch.setattr(board, "MAX_SHOTS_PER_SCENE", 4)
+    before = [s.model_dump() for s in run.shots]
+    with pytest.raises(EditError, match="scene 1 has 4 shots, the most a scene can have"):
+        board.move_shot(run, "s02-01", after="s01-01")
+    with pytest.raises(EditError, match="scene 1 has 4 shots"):
+        board.add_shot(run, scene=1, text="A gull.")
+    assert [s.model_dump() for s in run.shots] == before
+    board.move_shot(run, "s01-01", after="s01-04")  # within the scene: still four
+    assert board_of(run)[3] == ("s01-01", "1D")
