@@ -124,7 +124,9 @@ async def test_a_process_killed_mid_renumber_leaves_a_board_that_loads_every_sho
         assert before & after <= set(ids) <= before | after  # no shot lost, none twice
         numbers = [s.number for s in stored.shots]
         assert len(numbers) == len(set(numbers))  # each shot its own number, in order:
-        assert [s.order for s in stored.shots] == sorted({s.order for s in stored.shots})
+        assert [s.order for s in stored.shots] == sorted(s.order for s in stored.shots)
+        assert [s.number for s in stored.shots] == [s.number for s in sorted(
+            stored.shots, key=lambda s: (s.scene, s.number[len(str(s.scene)):]))]
     assert layout(await history.get_run(run.run_id)) == layout(loaded)  # all written
 
 
