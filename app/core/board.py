@@ -283,6 +283,9 @@ class BoardEdit:
     shot_id: str | None
     stale: list[str]
     removed: list[str]
+    removed_shots: list[Shot] = field(default_factory=list)
+    """The shots deleted, as they were (with images and versions): ``restore_shot`` of one
+    is the undo of its deletion."""
 
 
 class Board:
@@ -323,10 +326,16 @@ class Board:
         return await self._edit(run_id, lambda run: move_shot(run, shot_id, after=after,
                                                               scene=scene))
 
-    async def set_shot(self, run_id: str, shot_id: str, **fields: Any) -> BoardEdit:
-        """``fields``: those of ``set_shot`` (description, framing, camera, dialogue,
-        characters, duration_s, note)."""
-        return await self._edit(run_id, lambda run: set_shot(run, shot_id, **fields))
+    async def set_shot(self, run_id: str, shot_id: str, *, description: str | None = None,
+                       framing: str | ShotType | None = None, camera: str | None = None,
+                       dialogue: str | None = None, characters: Iterable[str] | None = None,
+                       duration_s: float | str | None = None,
+                       note: str | None = None) -> BoardEdit:
+        """As ``set_shot``: None leaves a field; ``duration_s=FROM_DIALOGUE`` forgets the
+        artist's duration."""
+        return await self._edit(run_id, lambda run: set_shot(
+            run, shot_id, description=description, framing=framing, camera=camera,
+            dialogue=dialogue, characters=characters, duration_s=duration_s, note=note))
 
     async def set_aspect(self, run_id: str, aspect: str) -> BoardEdit:
         """Change the run's frame; the size is the renderer's for that aspect."""
@@ -353,7 +362,7 @@ class Board:
             await self._let_go(run_id)
         run.shots = board_order(run.shots)
         edit = BoardEdit(run=run, shot_id=change.shot_id, stale=list(change.stale),
-                         removed=list(change.removed))
+                         removed=list(change.removed), removed_shots=change.removed_shots)
         if change.saved or change.removed or change.run_fields:
             self._emit(ev.BoardChanged(run_id, run.model_copy(
                 update={"shots": [s.model_copy() for s in run.shots]}), change.shot_id,

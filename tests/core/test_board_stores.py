@@ -294,3 +294,24 @@ def test_a_shot_deleted_while_the_server_is_away_is_journalled_and_deleted_on_re
     run = asyncio.run(reopen())
     assert [(s.shot_id, s.number) for s in run.shots] == [("s01-01", "1A"), ("s01-03", "1B")]
     assert not journal_path.exists()
+
+
+async def test_a_deletion_is_undone_by_restoring_the_shot_it_returned(backend):
+    history = backend.store
+    pipeline = make(history)
+    run = await pipeline.start(IDEA, RunOptions(seed=5))
+    await pipeline.regenerate(run.run_id, "s01-02")  # an earlier version to keep
+    before = await history.get_run(run.run_id)
+
+    deleted = await pipeline.board.delete_shot(run.run_id, "s01-02")
+    [gone] = deleted.removed_shots
+    assert gone.shot_id == "s01-02" and len(gone.versions) == 1
+    restored = await pipeline.board.restore_shot(run.run_id, gone)
+
+    after = await history.get_run(run.run_id)
+    assert layout(after) == layout(restored.run) == layout(before)
+    back = after.shot("s01-02")
+    assert (back.image, back.versions, back.seed, back.stale) == (
+        before.shot("s01-02").image, before.shot("s01-02").versions,
+        before.shot("s01-02").seed, None)
+    assert after.shot_count == 6 and after.shots_done == 6
