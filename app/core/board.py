@@ -28,6 +28,7 @@ the image current. A new shot has no image: it is stale ("new shot") until drawn
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -287,6 +288,9 @@ class Board:
         self._take = take
         self._let_go = let_go
         self._refuse = refuse
+        # One edit at a time per run in this process (the window may send the next before
+        # the last is written): each edit loads what the one before it saved.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def add_shot(self, run_id: str, *, after: str | None = None,
                        scene: int | None = None, text: str, framing: str | None = None,
@@ -334,14 +338,16 @@ class Board:
                                                                  scene=scene))
 
     async def _edit(self, run_id: str, apply: Callable[[Run], BoardChange]) -> BoardEdit:
-        await self._take(run_id)
-        try:
-            run = await self.history.get_run(run_id)
-            self._refuse(run)
-            change = apply(run)  # EditError before anything is written
-            await self._save(run, change)
-        finally:
-            await self._let_go(run_id)
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            await self._take(run_id)
+            try:
+                run = await self.history.get_run(run_id)
+                self._refuse(run)
+                change = apply(run)  # EditError before anything is written
+                await self._save(run, change)
+            finally:
+                await self._let_go(run_id)
         run.shots = board_order(run.shots)
         edit = BoardEdit(run=run, shot_id=change.shot_id, stale=list(change.stale),
                          removed=list(change.removed), removed_shots=change.removed_shots)

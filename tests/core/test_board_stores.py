@@ -315,3 +315,26 @@ async def test_a_deletion_is_undone_by_restoring_the_shot_it_returned(backend):
         before.shot("s01-02").image, before.shot("s01-02").versions,
         before.shot("s01-02").seed, None)
     assert after.shot_count == 6 and after.shots_done == 6
+
+
+async def test_edits_sent_at_once_each_see_the_one_before():
+    class Slow(MemoryHistory):  # a round trip per call, so that edits could interleave
+        async def get_run(self, run_id):
+            await asyncio.sleep(0.001)
+            return await super().get_run(run_id)
+
+        async def upsert_shot(self, shot):
+            await asyncio.sleep(0.001)
+            await super().upsert_shot(shot)
+
+    history = Slow()
+    pipeline = make(history)
+    run = await pipeline.start(IDEA, RunOptions(seed=5))
+    edits = await asyncio.gather(
+        *(pipeline.board.add_shot(run.run_id, scene=1, text=f"Gull {n}.") for n in range(5)),
+        pipeline.board.move_shot(run.run_id, "s02-02", scene=1))
+    stored = await history.get_run(run.run_id)
+    scene_1 = [s for s in stored.shots if s.scene == 1]
+    assert [s.index for s in scene_1] == list(range(1, 11))  # no two with one number
+    assert {e.shot_id for e in edits[:5]} <= {s.shot_id for s in scene_1}
+    assert scene_1[0].shot_id == "s02-02"  # the last edit sent is the last applied
