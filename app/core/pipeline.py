@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.core import events as ev
-from app.core import ownership, revisions, scenes
+from app.core import frame, ownership, revisions, scenes
 from app.core.errors import DiskError, HistoryError, RenderError, StageError, StoryreelError
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
@@ -39,7 +39,7 @@ from app.core.models import (
     utcnow,
 )
 from app.core.prompts import NEGATIVE_PROMPT, build_shot_prompt
-from app.core.renderers import Renderer, RenderRequest
+from app.core.renderers import Renderer, RenderRequest, size_for
 from app.core.styles import Style, resolve_style
 from app.core.writers import Writer
 from app.core.writers.jobs import recording_jobs
@@ -59,6 +59,21 @@ class RetryPolicy:
     def delay(self, failed_attempts: int, rng: random.Random) -> float:
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (failed_attempts - 1))
         return ceiling * rng.uniform(0.5, 1.0)
+
+
+def run_frame(options: RunOptions, renderer: Renderer) -> tuple[str, int, int]:
+    """A new run's aspect label, width and height: the renderer's size for the aspect asked
+    for; a width and height given explicitly are kept (the aspect, unless given too, is
+    then the label nearest them)."""
+    aspect = frame.parse_aspect(options.aspect)
+    if options.width is None and options.height is None:
+        return (aspect, *size_for(renderer, aspect))
+    if "aspect" not in options.model_fields_set and options.width and options.height:
+        aspect = frame.aspect_of(options.width, options.height)
+    r = frame.ratio(aspect)
+    width = options.width or max(2, 2 * round(options.height * r / 2))
+    height = options.height or max(2, 2 * round(options.width / r / 2))
+    return aspect, width, height
 
 
 def _owned(method):
@@ -129,13 +144,15 @@ class Pipeline:
         """Create a run for ``idea``, persist it, and drive it to its end."""
         options = options or RunOptions()
         style = resolve_style(options.style)  # StyleError before anything is written
+        aspect, width, height = run_frame(options, self.renderer)  # AspectError, likewise
         run = Run(
             idea=idea.text,
             source=idea.source,
             seed=options.seed if options.seed is not None else self._rng.randrange(2**31),
             style=style.prompt if style.custom else style.name,
-            width=options.width,
-            height=options.height,
+            aspect=aspect,
+            width=width,
+            height=height,
             max_shots=options.max_shots,
             budget_gpu_s=options.budget_gpu_s,
             scenes_chosen=options.scenes,
