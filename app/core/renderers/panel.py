@@ -68,7 +68,7 @@ def render_panel(spec: PanelSpec) -> Image.Image:
     # more lines of description, not bigger ones.
     base = min(h, round(w * 9 / 16))
     header_h = max(18, base // 11)
-    text_size = max(10, base // 25)
+    text_size = max(10, base // 25 if w >= h else w // 36)
     footer_h = max(30, base // 5, h // 8 if h > w else 0)
     margin = max(6, w // 60)
     frame = (margin, header_h, w - margin, h - footer_h)

@@ -115,3 +115,24 @@ def test_a_run_stored_before_aspects_gets_the_one_nearest_its_size(width, height
     assert Run.model_validate({"idea": "x", "width": width, "height": height}).aspect == aspect
     # a run that says its aspect keeps it
     assert run_from_document({**doc, "aspect": "4:3"}).aspect == "4:3"
+
+
+@pytest.mark.parametrize("aspect", list(frame.ASPECTS))
+def test_a_panels_header_and_description_fit_its_frame_whatever_the_aspect(aspect):
+    from app.core.renderers.panel import ACCENT, INK, PanelSpec, render_panel
+
+    width, height = frame.draft_size(aspect)
+    spec = PanelSpec(width=width, height=height, seed=3, shot_type="MCU", number="12B",
+                     heading="INT. LIGHTHOUSE LAMP ROOM - NIGHT", camera="slow pan left",
+                     description="The keeper climbs the spiral stairs with a lantern " * 3)
+    image = render_panel(spec)
+    header = image.crop((0, 0, width, max(18, min(height, round(width * 9 / 16)) // 11)))
+    pixels = header.load()
+    accent = [x for x in range(header.width) for y in range(header.height)
+              if pixels[x, y] == ACCENT]
+    ink = [x for x in range(header.width) for y in range(header.height) if pixels[x, y] == INK]
+    assert accent and ink
+    assert max(accent) < min(ink)  # number, size and move on the left; the heading after them
+    # the description is drawn under the frame
+    footer = image.crop((0, height - max(30, height // 8), width, height)).convert("L")
+    assert footer.getextrema()[0] < 100
