@@ -115,13 +115,14 @@ async def cmd_run(args: argparse.Namespace) -> int:
                     scenes.drawn_shots(sizes[0], numbers, args.max_shots))
             notices = [_cap_notice(size, numbers, args, estimate.shot_gpu_s) for size in sizes]
             if args.estimate:
+                width, height = size_for(services.renderer, aspect)
                 if args.json:
-                    width, height = size_for(services.renderer, aspect)
                     _emit_json({**estimate.as_dict(), "scenes_notice": notices[0],
                                 "aspect": aspect, "width": width, "height": height})
                 else:
                     each = "each run: " if len(batch) > 1 else ""
                     print(f"{each}{estimate.describe()}")
+                    print(f"frame: {aspect}, {width} x {height}")
                     _print_notices(batch, notices)
                 return EXIT_OK
             print(f"storyreel: {estimate.describe()}", file=sys.stderr)

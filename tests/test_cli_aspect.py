@@ -52,3 +52,9 @@ def test_the_estimate_is_for_the_frame_asked_for(home):
     assert square["shot_gpu_seconds"] == pytest.approx(4.0 * 1024 * 1024 / (1360 * 768),
                                                        abs=0.01)
     assert estimate()["aspect"] == "16:9"
+
+
+def test_the_estimate_in_words_names_the_frame(home):
+    result = storyreel("run", "--text", IDEA, "--estimate", "--aspect", "9:16", env=CLOUD)
+    assert result.returncode == 0, result.stderr
+    assert "frame: 9:16, 768 x 1360" in result.stdout.splitlines()
