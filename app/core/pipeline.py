@@ -357,7 +357,12 @@ class Pipeline:
                 shot.status = ShotStatus.QUEUED
         run.status, run.error, run.finished_at = RunStatus.RUNNING, None, None
         run.index_prompts()  # a regenerated shot may have a new prompt
-        await self._save_run(run, "status", "error", "finished_at", "prompt_words")
+        fields = ["status", "error", "finished_at", "prompt_words"]
+        if run.aspect in frame.ASPECTS and frame.aspect_of(run.width, run.height) != run.aspect:
+            # the aspect was changed since the last render: draw at the new aspect's size
+            run.width, run.height = size_for(self.renderer, run.aspect)
+            fields += ["width", "height"]
+        await self._save_run(run, *fields)
         self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
         idea = Idea(text=run.idea, kind=detect_kind(run.idea, _suffix(run.source)),
                     source=run.source)

@@ -136,3 +136,19 @@ def test_a_panels_header_and_description_fit_its_frame_whatever_the_aspect(aspec
     # the description is drawn under the frame
     footer = image.crop((0, height - max(30, height // 8), width, height)).convert("L")
     assert footer.getextrema()[0] < 100
+
+
+async def test_a_shot_drawn_again_after_the_aspect_changed_takes_the_new_frame(tmp_path):
+    store = LocalBlobStore(tmp_path / "blobs")
+    history = MemoryHistory()
+    pipeline = Pipeline(DraftWriter(), DraftRenderer(store), history, concurrency=2)
+    run = await pipeline.start(IDEA, RunOptions(seed=3, max_shots=2))
+    assert (run.width, run.height) == (1024, 576)
+    await history.update_run(run.run_id, {"aspect": "9:16"})  # as an aspect edit leaves it
+    shot = run.shots[0]
+    again = await pipeline.regenerate(run.run_id, shot.shot_id)
+    assert (again.aspect, again.width, again.height) == ("9:16", 576, 1024)
+    stored = await history.get_run(run.run_id)
+    assert (stored.width, stored.height) == (576, 1024)
+    with Image.open(store.local_path(stored.shot(shot.shot_id).image.key)) as image:
+        assert image.size == (576, 1024)
