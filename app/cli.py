@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(the others stay in the run: `resume RUN_ID --scenes` draws them)")
     run.add_argument("--estimate", action="store_true",
                      help="say what the run would cost on the GPU, and start nothing")
+    run.add_argument("--aspect", default="16:9", metavar="RATIO",
+                     help="the frame: 2.39:1, 1.85:1, 16:9, 4:3, 1:1 or 9:16 (default 16:9)")
 
     history = sub.add_parser("history", help="list past runs, newest first")
     history.add_argument("--search", metavar="TEXT",
@@ -132,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pdf: landscape or portrait")
     export.add_argument("--columns", type=int, default=3, metavar="N",
                         help="pdf: panels per row, 1 to 6")
-    export.add_argument("--seconds", type=float, default=2.0, metavar="S",
-                        help="mp4/otio: how long each shot is held")
+    export.add_argument("--seconds", type=float, default=None, metavar="S",
+                        help="mp4/otio: hold every shot S seconds (default: each shot's own "
+                             "duration, from its dialogue or as set)")
     export.add_argument("--captions", action="store_true",
                         help="mp4: burn the shot number and description into each panel")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from app import __version__
-from app.core import ideas, ownership, scenes
+from app.core import frame, ideas, ownership, scenes
 from app.core.errors import ConfigError, IdeaError, RunNotFound, StorageError, StoryreelError
 from app.core.export import (
     FORMATS,
@@ -33,6 +33,7 @@ from app.core.history import PageCursor
 from app.core.models import Run, RunOptions, RunStatus, Shot
 from app.core.pipeline import Pipeline
 from app.core.progress import ProgressPrinter
+from app.core.renderers import size_for
 from app.core.revisions import EditError
 from app.core.services import Services, open_services
 from app.core.settings import load_settings
@@ -96,8 +97,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
     batch = _read_ideas(args.ideas, args.text)
     resolve_style(args.style)  # a misspelt preset is refused before anything starts
     numbers = scenes.parse_spec(args.scenes) if args.scenes is not None else None
+    aspect = _aspect(args.aspect)
     options = RunOptions(max_shots=args.max_shots, seed=args.seed, style=args.style,
-                         budget_gpu_s=args.budget_gpu_seconds, scenes=numbers)
+                         budget_gpu_s=args.budget_gpu_seconds, scenes=numbers, aspect=aspect)
     settings = load_settings()
     async with _services(settings) as services:
         sizes = [_script_size(idea, numbers, services) for idea in batch]  # before any cost
@@ -106,18 +108,22 @@ async def cmd_run(args: argparse.Namespace) -> int:
         notices: list[str | None] = [None] * len(batch)
         if args.estimate or services.runs_on_gpu:
             estimate = await services.estimate(max_shots=args.max_shots,
-                                               budget_gpu_s=args.budget_gpu_seconds)
+                                               budget_gpu_s=args.budget_gpu_seconds,
+                                               aspect=aspect)
             if len(sizes) == 1 and sizes[0] is not None:  # its size, and what is drawn
                 estimate = estimate.with_script(
                     sizes[0].scenes, sizes[0].shots,
                     scenes.drawn_shots(sizes[0], numbers, args.max_shots))
             notices = [_cap_notice(size, numbers, args, estimate.shot_gpu_s) for size in sizes]
             if args.estimate:
+                width, height = size_for(services.renderer, aspect)
                 if args.json:
-                    _emit_json({**estimate.as_dict(), "scenes_notice": notices[0]})
+                    _emit_json({**estimate.as_dict(), "scenes_notice": notices[0],
+                                "aspect": aspect, "width": width, "height": height})
                 else:
                     each = "each run: " if len(batch) > 1 else ""
                     print(f"{each}{estimate.describe()}")
+                    print(f"frame: {aspect}, {width} x {height}")
                     _print_notices(batch, notices)
                 return EXIT_OK
             print(f"storyreel: {estimate.describe()}", file=sys.stderr)
@@ -129,6 +135,14 @@ async def cmd_run(args: argparse.Namespace) -> int:
         runs = await _each_run(services, pipeline, batch, lambda idea: idea.label,
                                lambda idea: pipeline.start(idea, options), args.json)
         return _exit_code(runs) if len(runs) == len(batch) else EXIT_RUN_NOT_COMPLETE
+
+
+def _aspect(text: str) -> str:
+    """``--aspect`` as its label; a ratio we do not draw is bad input (exit 2)."""
+    try:
+        return frame.parse_aspect(text)
+    except frame.AspectError as exc:
+        raise UsageError(f"--aspect: {exc}") from None
 
 
 def _script_size(idea: ideas.Idea, numbers: list[int] | None,
@@ -750,6 +764,9 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
     return {
         **_run_summary(run),
         "seed": run.seed,
+        "aspect": run.aspect,
+        "width": run.width,
+        "height": run.height,
         "logline": run.script.logline if run.script else None,
         "scenes": [s.model_dump(mode="json") for s in run.scenes],
         "characters": ([c.model_dump(mode="json") for c in run.script.characters]

@@ -7,7 +7,9 @@ The number of shots is not known before the writer has planned them: it is
 ``--max-shots`` when given, else the median of recent runs by the same
 writer, else a typical storyboard's. Money: GPU seconds times the price per
 GPU second the user set (``STORYREEL_PRICE_PER_GPU_SECOND``); unknown without
-one. A budget caps the GPU seconds, as the pipeline will.
+one. A budget caps the GPU seconds, as the pipeline will. Given the frame's size
+(``pixels``, from the run's aspect), a shot's GPU seconds follow its pixel count:
+recent runs are counted per pixel they drew, the default per pixel of its frame.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from app.core.history import HistoryStore
 from app.core.models import Run, RunStatus, Stage
 
 TYPICAL_SHOTS = 20
-DEFAULT_SHOT_GPU_S = 4.0  # FLUX.1-schnell, 4 steps, 1024x576, warm worker
+DEFAULT_SHOT_GPU_S = 4.0  # FLUX.1-schnell, 4 steps, a 16:9 frame (1360x768), warm worker
+DEFAULT_SHOT_PIXELS = 1360 * 768  # the frame DEFAULT_SHOT_GPU_S is stated for
 DEFAULT_WRITER_STAGE_GPU_S = 20.0  # an 8B model writing ~1500 words on vLLM
 RECENT_RUNS = 20  # of the same set-up, at most, to learn from
 LOOKED_AT = 200  # newest runs looked through for them
@@ -121,21 +124,25 @@ async def estimate_run(history: HistoryStore, *, writer: str, renderer: str,
                        writer_on_gpu: bool, renderer_on_gpu: bool,
                        max_shots: int | None = None,
                        budget_gpu_s: float | None = None,
-                       price_per_gpu_s: float | None = None) -> Estimate:
+                       price_per_gpu_s: float | None = None,
+                       pixels: int | None = None) -> Estimate:
     """``writer``/``renderer``: the names the pipeline records on runs (``Writer.name``,
     ``Renderer.name``); ``writer_on_gpu``, ``renderer_on_gpu``: that part runs RunPod jobs,
-    paid by the GPU second."""
+    paid by the GPU second; ``pixels``: width times height of the frames to draw."""
     recent = await recent_runs(history)
     return estimate_from(recent, writer=writer, renderer=renderer, writer_on_gpu=writer_on_gpu,
                          renderer_on_gpu=renderer_on_gpu, max_shots=max_shots,
-                         budget_gpu_s=budget_gpu_s, price_per_gpu_s=price_per_gpu_s)
+                         budget_gpu_s=budget_gpu_s, price_per_gpu_s=price_per_gpu_s,
+                         pixels=pixels)
 
 
 def estimate_from(recent: list[Run], *, writer: str, renderer: str, writer_on_gpu: bool,
                   renderer_on_gpu: bool, max_shots: int | None = None,
                   budget_gpu_s: float | None = None,
-                  price_per_gpu_s: float | None = None) -> Estimate:
-    """The estimate from finished runs, newest first. Pure."""
+                  price_per_gpu_s: float | None = None,
+                  pixels: int | None = None) -> Estimate:
+    """The estimate from finished runs, newest first. Pure. With ``pixels`` (the frame's
+    width times height) a shot's GPU seconds scale with its pixel count."""
     same_writer = [r for r in recent if r.writer == writer and r.shot_count][:RECENT_RUNS]
     if max_shots is not None:
         shots, shots_basis = max_shots, "at most, as asked"
@@ -153,8 +160,13 @@ def estimate_from(recent: list[Run], *, writer: str, renderer: str, writer_on_gp
         shot_gpu, shot_basis = 0.0, "no GPU"
     elif attempts and render_gpu > 0:
         shot_gpu, shot_basis = render_gpu / attempts, f"your last {_runs(len(rendered))} on it"
+        if pixels is not None:  # per pixel drawn: runs of other sizes count for what they drew
+            drawn = sum((r.shots_done + r.shots_failed) * r.width * r.height for r in rendered)
+            shot_gpu = render_gpu / drawn * pixels if drawn else shot_gpu
     else:
         shot_gpu, shot_basis = DEFAULT_SHOT_GPU_S, "a stated default until you have runs"
+        if pixels is not None:
+            shot_gpu = DEFAULT_SHOT_GPU_S * pixels / DEFAULT_SHOT_PIXELS
 
     writer_jobs = len(WRITER_STAGES) if writer_on_gpu else 0
     written = [r for r in same_writer if any(s in r.stages and r.stages[s].jobs

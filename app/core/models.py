@@ -13,7 +13,9 @@ import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.core.frame import aspect_of
 
 
 def utcnow() -> datetime:
@@ -249,8 +251,9 @@ class RunOptions(Model):
     style: str | None = None
     aspect: str = Field(default="16:9", description="the frame's aspect ratio, one of "
                         "``app.core.frame.ASPECTS``")
-    width: int = Field(default=1024, ge=64, le=4096)
-    height: int = Field(default=576, ge=64, le=4096)
+    width: int | None = Field(default=None, ge=64, le=4096, description="None: the "
+                              "renderer's size for the aspect (``Renderer.size_for``)")
+    height: int | None = Field(default=None, ge=64, le=4096)
     scenes: list[int] | None = Field(default=None, description="the scenes to storyboard "
                                      "(1-based, `--scenes`); None: all of them")
 
@@ -317,6 +320,15 @@ class Run(Model):
     owner: RunOwner | None = Field(default=None, exclude=True)
     # Not part of the run document: stores fill it from the shots, one document each.
     shots: list[Shot] = Field(default_factory=list, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aspect_from_size(cls, data: object) -> object:
+        """A run stored before aspects existed has none: the label nearest its size."""
+        if isinstance(data, dict) and data.get("aspect") is None:
+            data = {**data, "aspect": aspect_of(int(data.get("width") or 1024),
+                                                int(data.get("height") or 576))}
+        return data
 
     def tally(self) -> None:
         """Recompute the counters kept on the run document from its shots."""

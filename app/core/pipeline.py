@@ -19,10 +19,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.core import events as ev
-from app.core import ownership, revisions, scenes
+from app.core import frame, ownership, revisions, scenes
 from app.core.board import NEW_SHOT, Board
 from app.core.errors import DiskError, HistoryError, RenderError, StageError, StoryreelError
-from app.core.frame import draft_size
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
 from app.core.metering import metering
@@ -42,7 +41,7 @@ from app.core.models import (
     utcnow,
 )
 from app.core.prompts import NEGATIVE_PROMPT, build_shot_prompt
-from app.core.renderers import Renderer, RenderRequest
+from app.core.renderers import Renderer, RenderRequest, size_for
 from app.core.styles import Style, resolve_style
 from app.core.writers import Writer
 from app.core.writers.jobs import recording_jobs
@@ -62,6 +61,21 @@ class RetryPolicy:
     def delay(self, failed_attempts: int, rng: random.Random) -> float:
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (failed_attempts - 1))
         return ceiling * rng.uniform(0.5, 1.0)
+
+
+def run_frame(options: RunOptions, renderer: Renderer) -> tuple[str, int, int]:
+    """A new run's aspect label, width and height: the renderer's size for the aspect asked
+    for; a width and height given explicitly are kept (the aspect, unless given too, is
+    then the label nearest them)."""
+    aspect = frame.parse_aspect(options.aspect)
+    if options.width is None and options.height is None:
+        return (aspect, *size_for(renderer, aspect))
+    if "aspect" not in options.model_fields_set and options.width and options.height:
+        aspect = frame.aspect_of(options.width, options.height)
+    r = frame.ratio(aspect)
+    width = options.width or max(2, 2 * round(options.height * r / 2))
+    height = options.height or max(2, 2 * round(options.width / r / 2))
+    return aspect, width, height
 
 
 def _owned(method):
@@ -115,7 +129,7 @@ class Pipeline:
         # Board edits (app.core.board): held and refused like the edits below.
         self.board = Board(history, emit=self._emit, take=self._take, let_go=self._let_go,
                            refuse=self._refuse_while_running,
-                           size_for=getattr(renderer, "size_for", None) or draft_size)
+                           size_for=lambda aspect: size_for(renderer, aspect))
 
     # Observing.
 
@@ -137,13 +151,15 @@ class Pipeline:
         """Create a run for ``idea``, persist it, and drive it to its end."""
         options = options or RunOptions()
         style = resolve_style(options.style)  # StyleError before anything is written
+        aspect, width, height = run_frame(options, self.renderer)  # AspectError, likewise
         run = Run(
             idea=idea.text,
             source=idea.source,
             seed=options.seed if options.seed is not None else self._rng.randrange(2**31),
             style=style.prompt if style.custom else style.name,
-            width=options.width,
-            height=options.height,
+            aspect=aspect,
+            width=width,
+            height=height,
             max_shots=options.max_shots,
             budget_gpu_s=options.budget_gpu_s,
             scenes_chosen=options.scenes,
@@ -350,7 +366,12 @@ class Pipeline:
                 shot.stale = None
         run.status, run.error, run.finished_at = RunStatus.RUNNING, None, None
         run.index_prompts()  # a regenerated shot may have a new prompt
-        await self._save_run(run, "status", "error", "finished_at", "prompt_words")
+        fields = ["status", "error", "finished_at", "prompt_words"]
+        if run.aspect in frame.ASPECTS and frame.aspect_of(run.width, run.height) != run.aspect:
+            # the aspect was changed since the last render: draw at the new aspect's size
+            run.width, run.height = size_for(self.renderer, run.aspect)
+            fields += ["width", "height"]
+        await self._save_run(run, *fields)
         self._emit(ev.RunStarted(run.run_id, _run_snapshot(run)))
         idea = Idea(text=run.idea, kind=detect_kind(run.idea, _suffix(run.source)),
                     source=run.source)

@@ -17,12 +17,13 @@ from pathlib import Path
 from app.core.errors import HistoryError, StoryreelError
 from app.core.estimate import Estimate, estimate_run, recent_runs, usual_job_seconds
 from app.core.files import PRIVATE_DIR, secure_home, tighten
+from app.core.frame import DEFAULT_ASPECT
 from app.core.history import HistoryStore
 from app.core.history.factory import open_history
 from app.core.models import ImageRef
 from app.core.ownership import Identity
 from app.core.pipeline import Pipeline, RetryPolicy
-from app.core.renderers import Renderer
+from app.core.renderers import Renderer, size_for
 from app.core.renderers.draft import DraftRenderer
 from app.core.settings import Settings
 from app.core.storage import BlobStore, open_blob_store
@@ -59,14 +60,17 @@ class Services:
         return bool(self.settings.runpod_writer_endpoint or self.settings.runpod_shot_endpoint)
 
     async def estimate(self, *, max_shots: int | None = None,
-                       budget_gpu_s: float | None = None) -> Estimate:
-        """What a run with these parts would cost (see ``app.core.estimate``)."""
+                       budget_gpu_s: float | None = None,
+                       aspect: str = DEFAULT_ASPECT) -> Estimate:
+        """What a run with these parts would cost (see ``app.core.estimate``), drawing
+        frames of ``aspect`` (``AspectError`` for a label that is not one of ours)."""
+        width, height = size_for(self.renderer, aspect)
         return await estimate_run(
             self.history, writer=self.writer.name, renderer=self.renderer.name,
             writer_on_gpu=bool(self.settings.runpod_writer_endpoint),
             renderer_on_gpu=bool(self.settings.runpod_shot_endpoint),
             max_shots=max_shots, budget_gpu_s=budget_gpu_s,
-            price_per_gpu_s=self.settings.price_per_gpu_s)
+            price_per_gpu_s=self.settings.price_per_gpu_s, pixels=width * height)
 
     async def image_path(self, image: ImageRef) -> Path:
         """A local file holding the image: the blob itself for the local store, else a

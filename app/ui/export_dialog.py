@@ -161,9 +161,11 @@ class ExportDialog(QDialog):
                                 value=defaults.columns)
         self.columns.setToolTip(self.tr("Panels side by side; one column on a portrait page "
                                         "is a shot list"))
-        self.seconds = QDoubleSpinBox(objectName="exportSeconds", decimals=1, minimum=0.1,
+        # At its minimum (0) the box says each shot keeps its own duration (the default).
+        self.seconds = QDoubleSpinBox(objectName="exportSeconds", decimals=1, minimum=0.0,
                                       maximum=600.0, singleStep=0.5,
-                                      value=defaults.seconds_per_shot)
+                                      value=defaults.seconds_per_shot or 0.0)
+        self.seconds.setSpecialValueText(self.tr("Each shot’s own"))
         self.seconds.setSuffix(self.tr(" s"))
         self.seconds.setToolTip(self.tr("How long each shot stays on screen"))
         self.captions = QCheckBox(self.tr("Caption each shot with its number and its text"),
@@ -244,7 +246,7 @@ class ExportDialog(QDialog):
         return ExportOptions(overwrite=overwrite, page_size=self.paper.currentData(),
                              orientation=self.orientation.currentData(),
                              columns=self.columns.value(),
-                             seconds_per_shot=self.seconds.value(),
+                             seconds_per_shot=self.seconds.value() or None,
                              captions=self.captions.isChecked())
 
     @property

@@ -242,6 +242,10 @@
         <translation>Vignettes côte à côte ; une seule colonne sur une page en portrait donne une liste de plans</translation>
     </message>
     <message>
+        <source>Each shot’s own</source>
+        <translation>Celle de chaque plan</translation>
+    </message>
+    <message>
         <source> s</source>
         <translation> s</translation>
     </message>

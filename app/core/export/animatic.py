@@ -1,8 +1,11 @@
 """An MP4 animatic: every shot held for its duration, H.264, through the ffmpeg
 that imageio-ffmpeg ships (no system ffmpeg needed).
 
+Every shot is held for its own duration (``app.core.timing``: the artist's, or
+from its dialogue) unless the export options say otherwise, in whole frames.
 Every panel is first drawn with Pillow onto one fixed canvas of even size (the
-run's aspect ratio at ``video_width``), with its caption burned in when asked:
+board's aspect ratio, ``video_width`` on its long side), with its caption burned
+in when asked:
 odd sizes cannot fail and all frames match. The frames are then played by the
 ffconcat demuxer, each with its ``duration``, the last file listed twice and
 the output cut at the total with ``-t`` (without both, the last shot's length
@@ -67,6 +70,14 @@ def canvas_size(aspect: float, width: int) -> tuple[int, int]:
     return w, max(2, 2 * round(w / aspect / 2))
 
 
+def video_size(aspect: float, long_side: int) -> tuple[int, int]:
+    """An even frame size of ``aspect`` whose long side is about ``long_side``: a 16:9 board
+    at 1280 is 1280 x 720, a 9:16 one 720 x 1280."""
+    if aspect >= 1:
+        return canvas_size(aspect, long_side)
+    return canvas_size(aspect, round(long_side * aspect))
+
+
 def caption_text(panel: Panel) -> str:
     shot = panel.shot
     if shot.dialogue:
@@ -97,6 +108,12 @@ def compose_frame(panel: Panel, size: tuple[int, int], captions: bool) -> Image.
     return frame
 
 
+def _lettering(w: int, h: int) -> int:
+    """What text is sized by: the height of a 16:9 frame as wide (a portrait frame's text
+    fits its width), or the frame's own when it is wider still."""
+    return min(h, round(w * 9 / 16))
+
+
 def _font(size: int) -> Any:
     return ImageFont.load_default(size=size)  # Pillow's own FreeType font
 
@@ -105,7 +122,7 @@ def _missing_card(frame: Image.Image, panel: Panel, room: tuple[int, int]) -> No
     draw = ImageDraw.Draw(frame)
     w, h = room
     draw.rectangle([0, 0, w, h], fill=PAPER)
-    size = max(10, h // 12)
+    size = max(10, _lettering(w, h) // 12)
     text = printable(f"{panel.shot.number} {panel.shot.shot_type.value}: no image", one_line=True)
     font = _font(size)
     draw.text(((w - draw.textlength(text, font=font)) / 2, h / 2 - size), text, fill=INK,
@@ -115,7 +132,7 @@ def _missing_card(frame: Image.Image, panel: Panel, room: tuple[int, int]) -> No
 def _caption_band(panel: Panel, w: int, h: int) -> Image.Image:
     """Two lines at most: a tag with the shot number and type, then the dialogue or the
     description."""
-    size = max(10, h // 26)
+    size = max(10, _lettering(w, h) // 26)
     font = _font(size)
     pad, line_h = size // 2, int(size * 1.3)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -193,7 +210,8 @@ async def write_mp4(job: ExportJob) -> None:
         await in_thread(job, concat.write_text, ffconcat(entries, fps), encoding="utf-8")
         seconds = sum(frames for _, frames in entries) / fps
         command = ffmpeg_command(exe, concat, job.temp, seconds=seconds, fps=fps,
-                                 title=job.title, comment=f"storyreel run {job.run.run_id}")
+                                 title=job.title, comment=f"storyreel run {job.run.run_id}, "
+                                                          f"{job.run.aspect}")
         await _encode(command, seconds, folder / "ffmpeg.log",
                       job.report.part(PREPARE_SHARE, 0.99))
 
@@ -204,7 +222,7 @@ def _prepare_scratch(folder: Path) -> None:
 
 
 def _prepare_frames(job: ExportJob, folder: Path, report) -> list[tuple[str, int]]:
-    size = canvas_size(job.aspect, job.options.video_width)
+    size = video_size(job.aspect, job.options.video_width)
     entries = []
     for n, panel in enumerate(job.panels, 1):
         job.check_stop()

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.core import frame
 from app.core.errors import StoryreelError
 from app.core.files import pid_alive
 from app.core.models import Run, Shot
 from app.core.text import printable
+from app.core.timing import shot_duration
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +83,14 @@ class ExportOptions:
     columns: int = 3  # panels per row, 1 to 6
     font: Path | None = None  # a TTF to embed instead of the bundled one (wider coverage)
     # mp4 and otio
-    seconds_per_shot: float = 2.0  # how long each shot is held
+    # How long every shot is held; None: each shot's own duration (``timing.shot_duration``:
+    # the artist's, or from its dialogue). ``shot_seconds`` overrides either, per shot_id.
+    seconds_per_shot: float | None = None
     shot_seconds: Mapping[str, float] = field(default_factory=dict)  # per shot_id
     captions: bool = False  # mp4: burn shot number and text into each panel
-    video_width: int = 1280  # mp4: frame width; the height follows the run's aspect ratio
+    # mp4: the frame's long side (its width for a landscape board, its height for a portrait
+    # one); the other side follows the run's aspect ratio
+    video_width: int = 1280
     fps: int = 24
 
     def __post_init__(self) -> None:
@@ -98,7 +104,9 @@ class ExportOptions:
                                    f"{', '.join(ORIENTATIONS)}")
         if not 1 <= self.columns <= MAX_COLUMNS:
             raise BadExportOptions(f"columns must be 1 to {MAX_COLUMNS}, not {self.columns}")
-        for name, secs in [("seconds per shot", self.seconds_per_shot),
+        every = [] if self.seconds_per_shot is None else [("seconds per shot",
+                                                           self.seconds_per_shot)]
+        for name, secs in [*every,
                            *((f"seconds of shot {k}", v) for k, v in self.shot_seconds.items())]:
             if not (isinstance(secs, int | float) and math.isfinite(secs) and 0.1 <= secs <= 600):
                 raise BadExportOptions(f"{name} must be 0.1 to 600, not {secs!r}")
@@ -108,7 +116,12 @@ class ExportOptions:
             raise BadExportOptions(f"fps must be 1 to 120, not {self.fps}")
 
     def seconds_for(self, shot: Shot) -> float:
-        return float(self.shot_seconds.get(shot.shot_id, self.seconds_per_shot))
+        """How long ``shot`` is held: its override, else every shot's, else its own."""
+        if shot.shot_id in self.shot_seconds:
+            return float(self.shot_seconds[shot.shot_id])
+        if self.seconds_per_shot is not None:
+            return float(self.seconds_per_shot)
+        return shot_duration(shot)
 
     def frames_for(self, shot: Shot) -> int:
         """The hold of a shot in whole frames (at least one), so timelines add up exactly."""
@@ -161,8 +174,17 @@ class ExportJob:
 
     @property
     def aspect(self) -> float:
-        """Width over height of the run's frames."""
-        return self.run.width / self.run.height if self.run.height else 16 / 9
+        """Width over height of the board's frame (``Run.aspect``; its size for a label we
+        do not know)."""
+        try:
+            return frame.ratio(self.run.aspect)
+        except frame.AspectError:
+            return self.run.width / self.run.height if self.run.height else 16 / 9
+
+    @property
+    def running_time(self) -> float:
+        """Seconds of the whole board as this export holds its shots."""
+        return round(sum(self.options.seconds_for(p.shot) for p in self.panels), 3)
 
 
 class Reporter:

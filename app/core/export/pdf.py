@@ -1,11 +1,14 @@
 """A printable storyboard PDF, drawn with reportlab (BSD; no Qt, no system fonts).
 
-Page 1 is a title page: title, logline, what the run is, and its scenes. Then
-pages of panels in a grid of 1 to 6 columns, as many rows as fit: each panel
-has the shot number, type and camera move, the scene heading, the image at the
-run's aspect ratio, the description (the action), and the dialogue when the
-shot has some. A4 or US Letter, landscape or portrait. One column on a
-portrait page is a shot list: the text stands beside the picture.
+Page 1 is a title page: title, logline, what the run is (its frame and running
+time), and its scenes with their shots and time. Then pages of panels in board
+order, in a grid of 1 to 6 columns, as many rows as fit: each panel has the shot
+number, type and camera move, the scene heading, how long it is held, the image
+in a frame of the board's aspect ratio (an image of another shape, drawn before
+an aspect change, is fitted inside it, never stretched), the description (the
+action), the dialogue when the shot has some and the artist's note. A4 or US
+Letter, landscape or portrait. One column on a portrait page is a shot list: the
+text stands beside the picture.
 
 Text is set in Bitstream Vera, which ships inside reportlab, embedded as a
 subset, so it shows on every machine and is searchable. A character the font
@@ -34,6 +37,7 @@ from app.core.export.base import (
     Panel,
     in_thread,
 )
+from app.core.timing import format_duration
 
 MARGIN = 36.0  # points: half an inch
 GAP = 14.0
@@ -44,6 +48,7 @@ GREY = (0.45, 0.45, 0.48)
 ACCENT = (0.77, 0.28, 0.19)
 DESCRIPTION_LINES = 3
 DIALOGUE_LINES = 2
+NOTE_LINES = 1  # when any shot of the board has a note
 
 
 def _reportlab() -> Any:
@@ -110,6 +115,7 @@ class Layout:
     font_size: float
     text_beside: bool = False  # one column on a portrait page: a shot list, text right
     description_lines: int = DESCRIPTION_LINES
+    note_lines: int = 0
 
     @property
     def per_page(self) -> int:
@@ -151,7 +157,8 @@ class Layout:
         return x, y
 
 
-def layout_for(page_size: str, orientation: str, columns: int, aspect: float) -> Layout:
+def layout_for(page_size: str, orientation: str, columns: int, aspect: float,
+               note_lines: int = 0) -> Layout:
     w, h = PAGE_POINTS[page_size]
     if orientation == "landscape":
         w, h = h, w
@@ -165,10 +172,12 @@ def layout_for(page_size: str, orientation: str, columns: int, aspect: float) ->
         image_h = min(image_w / aspect, avail_h - header_h)
         image_w = image_h * aspect
         rows = max(1, int((avail_h + GAP) // (header_h + image_h + GAP)))
-        lines = max(2, int(image_h // leading) - DIALOGUE_LINES)
+        lines = max(2, int(image_h // leading) - DIALOGUE_LINES - note_lines)
         return Layout((w, h), columns, rows, cell_w, header_h + image_h, image_w, image_h,
-                      font_size, text_beside=True, description_lines=lines)
-    text_h = header_h + (DESCRIPTION_LINES + DIALOGUE_LINES) * leading + font_size * 0.6
+                      font_size, text_beside=True, description_lines=lines,
+                      note_lines=note_lines)
+    text_h = header_h + (DESCRIPTION_LINES + DIALOGUE_LINES + note_lines) * leading \
+        + font_size * 0.6
     image_w, image_h = cell_w, cell_w / aspect
     rows = int((avail_h + GAP) // (image_h + text_h + GAP))
     if rows < 1:  # one panel does not fit the height: shrink the picture, keep its shape
@@ -176,7 +185,8 @@ def layout_for(page_size: str, orientation: str, columns: int, aspect: float) ->
         image_h = max(24.0, avail_h - text_h)
         image_w = min(cell_w, image_h * aspect)
         image_h = image_w / aspect
-    return Layout((w, h), columns, rows, cell_w, image_h + text_h, image_w, image_h, font_size)
+    return Layout((w, h), columns, rows, cell_w, image_h + text_h, image_w, image_h, font_size,
+                  note_lines=note_lines)
 
 
 # Drawing.
@@ -192,7 +202,9 @@ class _Writer:
         self.job = job
         opts = job.options
         self.fonts = _register(opts.font.absolute() if opts.font else None)
-        self.layout = layout_for(opts.page_size, opts.orientation, opts.columns, job.aspect)
+        notes = NOTE_LINES if any(p.shot.note.strip() for p in job.panels) else 0
+        self.layout = layout_for(opts.page_size, opts.orientation, opts.columns, job.aspect,
+                                 notes)
         self.split, self.width_of = simpleSplit, stringWidth
         # the initial font too, or reportlab references a non-embedded Helvetica on every page
         self.canvas = Canvas(str(job.temp), pagesize=self.layout.page, pageCompression=1,
@@ -274,7 +286,9 @@ class _Writer:
         shots = len(job.panels)
         facts = [f"{len(run.scenes)} scenes, {shots} shots"
                  + (f", {shots - len(job.with_images)} without an image"
-                    if len(job.with_images) < shots else ""),
+                    if len(job.with_images) < shots else "")
+                 + f"; running time {format_duration(job.running_time)}; "
+                   f"frame {run.aspect}",
                  f"run {run.run_id}, seed {run.seed}, created {run.created_at:%Y-%m-%d}",
                  f"style: {run.style}" if run.style else ""]
         for fact in filter(None, facts):
@@ -282,18 +296,23 @@ class _Writer:
             self._text(fact, 2 * MARGIN, y, f.regular, 10, GREY)
         y -= 12
         counts: dict[int, int] = {}
+        seconds: dict[int, float] = {}
         for panel in job.panels:
             counts[panel.shot.scene] = counts.get(panel.shot.scene, 0) + 1
+            seconds[panel.shot.scene] = (seconds.get(panel.shot.scene, 0.0)
+                                         + job.options.seconds_for(panel.shot))
         for n, scene in enumerate(run.scenes):
             if y < MARGIN + FOOTER + 28:
                 self._text(f"… and {len(run.scenes) - n} more scenes", 2 * MARGIN, y - 15,
                            f.italic, 10, GREY)
                 break
             y -= 15
-            line = self._fit(f"{scene.index}.  {scene.heading}", f.regular, 10, width - 60)
+            line = self._fit(f"{scene.index}.  {scene.heading}", f.regular, 10, width - 110)
             self._text(line, 2 * MARGIN, y, f.regular, 10)
-            self._text(f"{counts.get(scene.index, 0)} shots", w - 2 * MARGIN, y, f.regular,
-                       10, GREY, right=True)
+            count = counts.get(scene.index, 0)
+            said = f"{count} shots" + (f" · {format_duration(seconds[scene.index])}"
+                                       if count else "")
+            self._text(said, w - 2 * MARGIN, y, f.regular, 10, GREY, right=True)
         self._footer(1)
         self.job.report(0.02, f"page 1/{self.pages}")
 
@@ -315,14 +334,26 @@ class _Writer:
         left = self._fit(left, f.bold, size, lay.cell_w * 0.55)
         base = top - size
         self._text(left, x, base, f.bold, size, ACCENT)
-        room = lay.cell_w - self.width_of(left, f.bold, size) - size
+        # how long the shot is held, at the right; the scene heading in what is left
+        held = format_duration(self.job.options.seconds_for(shot))
+        held_w = self.width_of(held, f.bold, size)
+        self._text(held, x + lay.cell_w, base, f.bold, size, INK, right=True)
+        room = lay.cell_w - self.width_of(left, f.bold, size) - held_w - 2 * size
         heading = self._fit(panel.heading, f.regular, size * 0.9, max(room, 10))
-        self._text(heading, x + lay.cell_w, base, f.regular, size * 0.9, GREY, right=True)
+        self._text(heading, x + lay.cell_w - held_w - size, base, f.regular, size * 0.9, GREY,
+                   right=True)
         # the picture, centred in the cell when it had to shrink
         ix = x if lay.text_beside else x + (lay.cell_w - lay.image_w) / 2
         iy = top - lay.header_h - lay.image_h
         if panel.image is not None:
-            c.drawImage(self._printable(panel.image), ix, iy, lay.image_w, lay.image_h)
+            picture = self._printable(panel.image)
+            pw, ph = picture.getSize()
+            if abs(pw / ph - lay.image_w / lay.image_h) > 0.01 * lay.image_w / lay.image_h:
+                # drawn in another frame (before an aspect change): fitted, never stretched
+                c.setFillColorRGB(0.93, 0.93, 0.92)
+                c.rect(ix, iy, lay.image_w, lay.image_h, stroke=0, fill=1)
+            c.drawImage(picture, ix, iy, lay.image_w, lay.image_h, preserveAspectRatio=True,
+                        anchor="c")
         else:
             c.setFillColorRGB(0.93, 0.93, 0.92)
             c.rect(ix, iy, lay.image_w, lay.image_h, stroke=0, fill=1)
@@ -344,6 +375,11 @@ class _Writer:
                                     DIALOGUE_LINES):
                 self._text(line, tx, y, f.italic, size, ACCENT)
                 y -= lay.leading
+        if shot.note.strip() and lay.note_lines:
+            for line in self._lines(f"Note: {shot.note}", f.italic, size, lay.text_w,
+                                    lay.note_lines):
+                self._text(line, tx, y, f.italic, size, GREY)
+                y -= lay.leading
 
     def _printable(self, path: Path) -> Any:
         """The image scaled down to PRINT_DPI at its printed size (never up)."""
@@ -353,8 +389,11 @@ class _Writer:
         want = (round(lay.image_w / 72 * PRINT_DPI), round(lay.image_h / 72 * PRINT_DPI))
         with Image.open(path) as source:
             picture = source.convert("RGB")
-        if picture.width > want[0] * 1.1:
-            picture = picture.resize(want, Image.Resampling.LANCZOS)
+        scale = min(want[0] / picture.width, want[1] / picture.height)  # its own shape kept
+        if scale < 1 / 1.1:
+            picture = picture.resize((max(1, round(picture.width * scale)),
+                                      max(1, round(picture.height * scale))),
+                                     Image.Resampling.LANCZOS)
         return ImageReader(picture)
 
 

@@ -1,11 +1,15 @@
 """An OpenTimelineIO timeline of the shots, for editors (Resolve imports .otio natively).
 
-Timeline -> one video Track -> one Clip per shot in story order, held for the
-shot's duration, its media an ExternalReference to the image file (a file://
-URL, percent-encoded). A shot without an image gets a MissingReference, so the
-cut keeps its length and the editor sees the hole. The first clip of every
-scene carries a marker named after the scene heading. Each clip's metadata
-holds the shot (number, type, camera, description, dialogue, prompt, seed).
+Timeline -> one video Track -> one Clip per shot in board order, held for the
+shot's duration (its own, ``app.core.timing``, unless the export options set
+one), its media an ExternalReference to the image file (a file:// URL,
+percent-encoded) whose image bounds have the board's aspect ratio (OTIO's
+convention: height 1, centred on 0). A shot without an image gets a
+MissingReference, so the cut keeps its length and the editor sees the hole. The
+first clip of every scene carries a marker named after the scene heading. Each
+clip's metadata holds the shot (number, type, camera, description, dialogue,
+prompt, seed, the artist's ``duration_s`` or null, ``seconds`` as held here,
+note); the timeline's, the run, its frame and its running time (``duration_s``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,13 @@ def build_timeline(job: ExportJob) -> Any:
         "logline": job.run.script.logline if job.run.script else "",
         "seed": job.run.seed,
         "style": job.run.style or "",
+        "aspect": job.run.aspect,
+        "width": job.run.width,
+        "height": job.run.height,
+        "duration_s": job.running_time,
     }
+    half = job.aspect / 2
+    bounds = otio.schema.Box2d(otio.schema.V2d(-half, -0.5), otio.schema.V2d(half, 0.5))
     track = otio.schema.Track(name="Storyboard", kind=otio.schema.TrackKind.Video)
     scene = None
     for panel in job.panels:
@@ -44,11 +54,13 @@ def build_timeline(job: ExportJob) -> Any:
                                        otio.opentime.RationalTime(frames, fps))
         if panel.image is not None:
             media = otio.schema.ExternalReference(target_url=panel.image.absolute().as_uri(),
-                                                  available_range=span)
+                                                  available_range=span,
+                                                  available_image_bounds=bounds)
         else:
             media = otio.schema.MissingReference(name=f"{panel.shot.number} (no image)")
         clip = otio.schema.Clip(name=_clip_name(panel), media_reference=media, source_range=span)
-        clip.metadata["storyreel"] = _shot_metadata(panel)
+        clip.metadata["storyreel"] = {**_shot_metadata(panel),
+                                      "seconds": round(frames / fps, 6)}
         if panel.shot.scene != scene:
             scene = panel.shot.scene
             clip.markers.append(otio.schema.Marker(
@@ -72,7 +84,7 @@ def _shot_metadata(panel: Panel) -> dict[str, Any]:
         "scene_heading": panel.heading, "shot_type": shot.shot_type.value,
         "camera": shot.camera, "description": shot.description, "dialogue": shot.dialogue,
         "characters": list(shot.characters), "prompt": shot.prompt, "seed": shot.seed,
-        "status": shot.status.value,
+        "status": shot.status.value, "duration_s": shot.duration_s, "note": shot.note,
     }
 
 

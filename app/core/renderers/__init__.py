@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from app.core import frame
 from app.core.models import ImageRef, Shot
 
 
@@ -54,6 +55,11 @@ class RenderResult:
 class Renderer(Protocol):
     name: str
 
+    def size_for(self, aspect: str) -> tuple[int, int]:
+        """The width and height this renderer draws a frame of ``aspect`` at (one of
+        ``app.core.frame.ASPECTS``; ``AspectError`` for another)."""
+        ...
+
     async def render_shot(self, request: RenderRequest) -> RenderResult:
         """Render one shot. Raises ``RenderError`` (``retryable`` says if another try may work).
 
@@ -63,3 +69,10 @@ class Renderer(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+def size_for(renderer: object, aspect: str) -> tuple[int, int]:
+    """``renderer.size_for(aspect)``; a renderer without one (a test double) draws at the
+    draft size of ``aspect``."""
+    sized = getattr(renderer, "size_for", None)
+    return sized(aspect) if callable(sized) else frame.draft_size(aspect)

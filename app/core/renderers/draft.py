@@ -15,6 +15,7 @@ import time
 from concurrent.futures import Executor
 from dataclasses import replace
 
+from app.core import frame
 from app.core.models import ImageRef
 from app.core.provenance import Provenance, provenance_chunks
 from app.core.renderers import RenderRequest, RenderResult
@@ -30,6 +31,10 @@ class DraftRenderer:
     def __init__(self, store: BlobStore, executor: Executor | None = None) -> None:
         self.store = store
         self._executor = executor
+
+    def size_for(self, aspect: str) -> tuple[int, int]:
+        """Draft panels: 1024 pixels on the long side (16:9 is 1024 x 576, 9:16 576 x 1024)."""
+        return frame.draft_size(aspect)
 
     async def render_shot(self, request: RenderRequest) -> RenderResult:
         shot = request.shot

@@ -63,8 +63,13 @@ def render_panel(spec: PanelSpec) -> Image.Image:
     rng = random.Random(spec.seed)
     unit = max(1, min(w, h) // 100)
 
-    header_h = max(18, h // 11)
-    footer_h = max(30, h // 5)
+    # Text is sized by the height of a 16:9 frame as wide as this one (or this one's, when
+    # wider still), so a portrait panel's lettering fits its width; a tall panel keeps
+    # more lines of description, not bigger ones.
+    base = min(h, round(w * 9 / 16))
+    header_h = max(18, base // 11)
+    text_size = max(10, base // 25 if w >= h else w // 36)
+    footer_h = max(30, base // 5, h // 8 if h > w else 0)
     margin = max(6, w // 60)
     frame = (margin, header_h, w - margin, h - footer_h)
 
@@ -80,7 +85,7 @@ def render_panel(spec: PanelSpec) -> Image.Image:
     _camera_mark(inner_draw, spec.camera.lower(), inner_box, unit)
     image.paste(inner, frame[:2])
     draw.rectangle(frame, outline=INK, width=max(2, unit // 2 + 1))
-    _footer(draw, spec.description, (margin, h - footer_h, w - margin, h))
+    _footer(draw, spec.description, (margin, h - footer_h, w - margin, h), text_size)
     return image
 
 
@@ -92,14 +97,16 @@ def _header(draw: ImageDraw.ImageDraw, spec: PanelSpec, box: tuple[int, int, int
     left = f"{spec.number}  {spec.shot_type}"
     if spec.camera and spec.camera != "static":
         left += f"  ·  {spec.camera}"
+    left = _fit(draw, left, font, (x1 - x0) * 3 // 5)
     draw.text((x0, y), left, fill=ACCENT, font=font)
-    heading = _fit(draw, spec.heading, font, (x1 - x0) // 2)
+    room = min((x1 - x0) // 2, int(x1 - x0 - draw.textlength(left, font=font) - size))
+    heading = _fit(draw, spec.heading, font, max(size, room))
     draw.text((x1 - draw.textlength(heading, font=font), y), heading, fill=INK, font=font)
 
 
-def _footer(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int]) -> None:
+def _footer(draw: ImageDraw.ImageDraw, text: str, box: tuple[int, int, int, int],
+            size: int) -> None:
     x0, y0, x1, y1 = box
-    size = max(10, (y1 - y0) // 5)
     font = _font(size)
     max_lines = max(1, (y1 - y0 - size // 2) // int(size * 1.25))
     for n, line in enumerate(wrap(draw, text, font, x1 - x0, max_lines)):
@@ -154,6 +161,7 @@ class _Frame:
     def __init__(self, box: tuple[int, int, int, int]) -> None:
         self.x0, self.y0, self.x1, self.y1 = box
         self.w, self.h = self.x1 - self.x0, self.y1 - self.y0
+        self.s = min(self.w, self.h)  # what figures scale by: a tall frame keeps them whole
 
     def p(self, fx: float, fy: float) -> tuple[int, int]:
         return (int(self.x0 + fx * self.w), int(self.y0 + fy * self.h))
@@ -195,7 +203,7 @@ def _compose(draw: ImageDraw.ImageDraw, kind: str, box, rng: random.Random, unit
         _figure(draw, f, rng.uniform(0.4, 0.6), 0.75, 0.22, line)
         for corner in ((0, 0), (1, 0), (0, 1), (1, 1)):
             cx, cy = f.p(*corner)
-            r = int(f.h * 0.45)
+            r = int(f.s * 0.45)
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=PENCIL)
     else:  # INSERT and anything unknown: an object on a surface
         draw.rectangle([f.p(0, 0.62), f.p(1, 1)], fill=PENCIL)
@@ -241,7 +249,7 @@ def _outdoors(draw, f: _Frame, rng: random.Random, *, horizon: float, line: int,
         draw.line([f.p(0.5, horizon), f.p(0.5 - n * 0.35, 1.0)], fill=PENCIL, width=1)
         draw.line([f.p(0.5, horizon), f.p(0.5 + n * 0.35, 1.0)], fill=PENCIL, width=1)
     sx, sy = f.p(rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.25))
-    r = int(f.h * 0.06)
+    r = int(f.s * 0.06)
     draw.ellipse([sx - r, sy - r, sx + r, sy + r], outline=INK, width=line,
                  fill=(236, 236, 220) if night else PAPER)
 
@@ -262,7 +270,7 @@ def _figure(draw, f: _Frame, fx: float, feet: float, height: float, line: int) -
 
 
 def _bust(draw, f: _Frame, fx: float, *, head_r: float, line: int) -> None:
-    r = int(f.h * head_r)
+    r = int(f.s * head_r)
     cx, cy = f.p(fx, 0.2 + head_r * 1.8)
     shoulders = [cx - 3 * r, cy + int(1.3 * r), cx + 3 * r, cy + 7 * r]
     mid = (shoulders[1] + shoulders[3]) // 2
@@ -278,7 +286,7 @@ def _bust(draw, f: _Frame, fx: float, *, head_r: float, line: int) -> None:
 
 def _face(draw, f: _Frame, fx: float, fy: float, size: float, line: int) -> None:
     cx, cy = f.p(fx, fy)
-    rx, ry = int(f.h * size * 0.8), int(f.h * size)
+    rx, ry = int(f.s * size * 0.8), int(f.s * size)
     draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=PAPER, outline=INK, width=line)
     eye_y, eye_dx, eye_r = cy - ry // 5, rx // 2, max(2, rx // 8)
     for dx in (-eye_dx, eye_dx):

@@ -20,6 +20,7 @@ import logging
 import re
 from typing import Any
 
+from app.core import frame
 from app.core.errors import ConfigError, RenderError, StorageError
 from app.core.models import ImageRef
 from app.core.renderers import RenderRequest, RenderResult
@@ -147,6 +148,11 @@ class RunPodRenderer:
         self.ttl_s = ttl_s
         self.wait_timeout_s = wait_timeout_s if wait_timeout_s is not None else ttl_s + 60.0
         self.name = f"RunPod {endpoint}"
+
+    def size_for(self, aspect: str) -> tuple[int, int]:
+        """Near one megapixel in multiples of 16 (``frame.frame_size``): inside every
+        worker's limits (``app.worker.limits``: 1 MP even offloaded), 16:9 is 1360 x 768."""
+        return frame.frame_size(aspect)
 
     def expect_job_seconds(self, seconds: float) -> None:
         """How long a shot job usually takes from submission to its end on this endpoint

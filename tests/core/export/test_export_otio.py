@@ -11,7 +11,7 @@ from tests.core.export.boards import make_board
 
 async def test_one_clip_per_shot_held_for_its_duration_pointing_at_its_image(board, tmp_path):
     first = board.run.shots[0].shot_id
-    options = ExportOptions(shot_seconds={first: 3.5})
+    options = ExportOptions(seconds_per_shot=2.0, shot_seconds={first: 3.5})
     written = await export_run(board.run, "otio", tmp_path / "cut.otio",
                                image_path=board.image_path, options=options)
     timeline = otio.adapters.read_from_file(str(written))
