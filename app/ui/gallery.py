@@ -1,11 +1,20 @@
 """The shot gallery: a model of the run's shots and a view that paints them as cards.
 
-Model/view, so that 500 shots are 500 rows of data and a delegate that paints
-the visible ones, not 500 widgets. Shots stay in story order; each card shows
+Model/view, so that 2000 shots are 2000 rows of data and a delegate that paints
+the visible ones, not 2000 widgets. Shots stay in story order; each card shows
 the shot number, type and camera, the description, and the status (queued,
-rendering with its elapsed time, done, failed with the reason). Images come
-from the ``ThumbnailLoader``: requested the moment a live shot lands, or when
-a card first needs painting.
+rendering with its elapsed time, done, failed with the reason).
+
+What it costs follows what is on screen, not the length of the board:
+
+- images come from the ``ThumbnailLoader`` when a card is painted (never for
+  cards off screen), into a cache bounded by bytes;
+- shots landing by the hundred are stored at once but announced once a frame:
+  one ``dataChanged`` over the rows changed since the last frame;
+- every card has the same size (``setUniformItemSizes``), so a landed shot
+  never asks the view to lay out again;
+- a card is drawn once into a pixmap per look (status, image, size, hover…),
+  kept in a cache bounded by bytes, and then copied: scrolling costs copies.
 """
 
 from __future__ import annotations
@@ -97,6 +106,8 @@ def card_status_text(shot: Shot, elapsed: float | None) -> str:
 class ShotModel(QAbstractListModel):
     """The shots of one run, in story order."""
 
+    FRAME_MS = 16  # changes are announced at most once per frame
+
     def __init__(self, thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
@@ -107,6 +118,10 @@ class ShotModel(QAbstractListModel):
         self._started: dict[str, float] = {}
         self._by_image: dict[str, str] = {}  # image key -> shot id
         self._shown_s: dict[str, int] = {}  # shot id -> elapsed second its card shows
+        # Rows changed since the last frame, announced together by ``flush_updates``.
+        self._dirty: set[str] = set()  # shot ids
+        self._flush_timer = QTimer(self, singleShot=True, interval=self.FRAME_MS)
+        self._flush_timer.timeout.connect(self.flush_updates)
         # Elapsed seconds go up when each shot's own second turns, not all at once: a tick
         # every 200 ms repaints the few cards whose second has turned since the last one.
         self._ticker = QTimer(self, interval=200)
@@ -119,6 +134,8 @@ class ShotModel(QAbstractListModel):
     def set_shots(self, run_id: str | None, shots: Iterable[Shot], *,
                   aspect: float = 16 / 9) -> None:
         self.beginResetModel()
+        self._dirty.clear()
+        self._flush_timer.stop()
         self.run_id = run_id
         self.aspect = aspect
         self._shots = sorted(shots, key=lambda s: s.order)
@@ -151,11 +168,25 @@ class ShotModel(QAbstractListModel):
         else:
             self._started.pop(shot.shot_id, None)
             self._shown_s.pop(shot.shot_id, None)
-        if live and shot.status is ShotStatus.DONE:
-            self.thumbnails.request(shot.image)
-        index = self.index(row)
-        self.dataChanged.emit(index, index)
+        # ``live`` no longer asks for the image here: a card asks when it is painted, so a
+        # shot landing off screen costs no decoding.
+        self._changed(shot.shot_id)
         self._update_ticker()
+
+    def _changed(self, shot_id: str) -> None:
+        self._dirty.add(shot_id)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush_updates(self) -> None:
+        """Announce the rows changed since the last frame: one ``dataChanged`` over them."""
+        self._flush_timer.stop()
+        if not self._dirty:
+            return
+        rows = [self._rows[i] for i in self._dirty if i in self._rows]
+        self._dirty.clear()
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
 
     def shot_started(self, shot: Shot) -> None:
         if shot.run_id == self.run_id:
@@ -230,8 +261,7 @@ class ShotModel(QAbstractListModel):
     def _image_arrived(self, key: str) -> None:
         shot_id = self._by_image.get(key)
         if shot_id is not None:
-            index = self.index(self._rows[shot_id])
-            self.dataChanged.emit(index, index, [ImageRole])
+            self._changed(shot_id)
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -239,8 +269,7 @@ class ShotModel(QAbstractListModel):
             second = int(now - started)
             if self._shown_s.get(shot_id) != second:
                 self._shown_s[shot_id] = second
-                index = self.index(self._rows[shot_id])
-                self.dataChanged.emit(index, index, [ElapsedRole])
+                self._changed(shot_id)
 
     def _update_ticker(self) -> None:
         if self._started and not self._ticker.isActive():
@@ -259,13 +288,17 @@ class ShotDelegate(QStyledItemDelegate):
     PAD = 6  # between cards, on every side
     TEXT_LINES = 4  # heading, two of description, status
 
+    CARD_BUDGET = 24 * 1024 * 1024  # bytes of card pixmaps kept (some 80 cards)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.card_width = 280
         self.aspect = 16 / 9
-        # Painting must stay cheap with 100 shots landing: images are scaled and rounded
-        # once per size (then blitted 1:1), description lines wrapped once per width.
-        self._pixmaps: OrderedDict[tuple[int, int, int, int], QPixmap] = OrderedDict()
+        # Painting must stay cheap with shots landing by the hundred and a person scrolling
+        # a board of thousands: each card is drawn once per look into a pixmap, then copied;
+        # description lines are wrapped once per width.
+        self._cards: OrderedDict[str, tuple[Shot, tuple, QPixmap]] = OrderedDict()
+        self._card_bytes = 0
         self._lines: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
 
     def card_size(self, option_font: QFont) -> QSize:
@@ -276,14 +309,62 @@ class ShotDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return self.card_size(option.font)
 
+    @property
+    def cached_card_bytes(self) -> int:
+        return self._card_bytes
+
+    def clear_cards(self) -> None:
+        self._cards.clear()
+        self._card_bytes = 0
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         shot: Shot = index.data(ShotRole)
         if shot is None:
             return
+        image = index.data(ImageRole)
+        if image is not None and image.isNull():
+            image = None
+        error = bool(index.data(ImageErrorRole)) if (
+            image is None and shot.status is ShotStatus.DONE) else False
+        status = card_status_text(shot, index.data(ElapsedRole))
+        rect = option.rect
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        look = (image.cacheKey() if image is not None else None, error, status,
+                rect.width(), rect.height(), dpr, self.aspect,
+                bool(option.state & QStyle.StateFlag.State_Selected),
+                bool(option.state & QStyle.StateFlag.State_MouseOver),
+                option.palette.cacheKey(), option.font.key())
+        entry = self._cards.get(shot.shot_id)
+        if entry is not None and entry[0] is shot and entry[1] == look:
+            self._cards.move_to_end(shot.shot_id)
+            painter.drawPixmap(rect.topLeft(), entry[2])
+            return
+        pixmap = QPixmap(round(rect.width() * dpr), round(rect.height() * dpr))
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        card_painter = QPainter(pixmap)
+        card_option = QStyleOptionViewItem(option)
+        card_option.rect = QRect(0, 0, rect.width(), rect.height())
+        self.paint_card(card_painter, card_option, shot, image, error, status)
+        card_painter.end()
+        painter.drawPixmap(rect.topLeft(), pixmap)
+        if entry is not None:
+            self._card_bytes -= _bytes(entry[2])
+        self._cards[shot.shot_id] = (shot, look, pixmap)
+        self._cards.move_to_end(shot.shot_id)
+        self._card_bytes += _bytes(pixmap)
+        while self._card_bytes > self.CARD_BUDGET and len(self._cards) > 1:
+            _, (_, _, old) = self._cards.popitem(last=False)
+            self._card_bytes -= _bytes(old)
+
+    def paint_card(self, painter: QPainter, option: QStyleOptionViewItem, shot: Shot,
+                   image: QImage | None, error: bool, status: str) -> None:
+        """Draw the card of ``shot`` in ``option.rect``."""
         palette: QPalette = option.palette
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.setFont(option.font)
         card = QRectF(option.rect).adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
@@ -298,8 +379,7 @@ class ShotDelegate(QStyledItemDelegate):
 
         image_rect = QRectF(round(card.left()) + 1, round(card.top()) + 1,
                             round(card.width()) - 2, round((card.width() - 2) / self.aspect))
-        image = index.data(ImageRole)
-        if image is not None and not image.isNull():
+        if image is not None:
             painter.drawPixmap(image_rect.topLeft(), self._rounded(
                 image, image_rect.size(), palette.color(QPalette.ColorRole.Base)))
         else:
@@ -307,24 +387,19 @@ class ShotDelegate(QStyledItemDelegate):
             clip.addRoundedRect(image_rect, 7, 7)
             painter.save()
             painter.setClipPath(clip)
-            self._placeholder(painter, image_rect, shot, index, palette)
+            self._placeholder(painter, image_rect, shot, error, palette)
             painter.restore()
         self._badge(painter, image_rect, shot.number)
         if stale:
             self._stale_badge(painter, image_rect)
 
-        self._words(painter, card, image_rect, shot, index, option, palette)
+        self._words(painter, card, image_rect, shot, status, option, palette)
         painter.restore()
 
     def _rounded(self, image: QImage, size: QSizeF, corners: QColor) -> QPixmap:
-        """``image`` cropped to fill ``size`` with rounded corners on the card's colour: made
-        once per size, opaque, so that each paint is a plain copy."""
-        key = (image.cacheKey(), round(size.width()), round(size.height()), corners.rgb())
-        pixmap = self._pixmaps.get(key)
-        if pixmap is not None:
-            self._pixmaps.move_to_end(key)
-            return pixmap
-        w, h = key[1], key[2]
+        """``image`` cropped to fill ``size`` with rounded corners on the card's colour
+        (drawn once per card look: the card's pixmap is what is kept)."""
+        w, h = round(size.width()), round(size.height())
         pixmap = QPixmap(w, h)
         pixmap.fill(corners)
         p = QPainter(pixmap)
@@ -335,9 +410,6 @@ class ShotDelegate(QStyledItemDelegate):
         p.setClipPath(clip)
         p.drawImage(QRectF(0, 0, w, h), image, _cover(image.size(), QRectF(0, 0, w, h)))
         p.end()
-        self._pixmaps[key] = pixmap
-        while len(self._pixmaps) > 400:
-            self._pixmaps.popitem(last=False)
         return pixmap
 
     def _wrapped(self, text: str, metrics: QFontMetrics, width: int) -> list[str]:
@@ -349,13 +421,12 @@ class ShotDelegate(QStyledItemDelegate):
                 self._lines.popitem(last=False)
         return lines
 
-    def _placeholder(self, painter: QPainter, rect: QRectF, shot: Shot, index: Index,
+    def _placeholder(self, painter: QPainter, rect: QRectF, shot: Shot, error: bool,
                      palette: QPalette) -> None:
         base = palette.color(QPalette.ColorRole.AlternateBase)
         painter.fillRect(rect, base)
         color = QColor(STATUS_COLORS[shot.status])
         if shot.status is ShotStatus.DONE:
-            error = index.data(ImageErrorRole)
             text = self.tr("image unavailable") if error else self.tr("loading image…")
         elif shot.status is ShotStatus.RENDERING:
             text = self.tr("rendering…")
@@ -400,7 +471,7 @@ class ShotDelegate(QStyledItemDelegate):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     def _words(self, painter: QPainter, card: QRectF, image_rect: QRectF, shot: Shot,
-               index: Index, option: QStyleOptionViewItem, palette: QPalette) -> None:
+               status: str, option: QStyleOptionViewItem, palette: QPalette) -> None:
         font = QFont(option.font)
         metrics = QFontMetrics(font)
         line = metrics.lineSpacing()
@@ -435,11 +506,14 @@ class ShotDelegate(QStyledItemDelegate):
         painter.drawEllipse(QRectF(left, y + (line - dot) / 2, dot, dot))
         painter.setPen(color if stale or shot.status is ShotStatus.FAILED else
                        palette.color(QPalette.ColorRole.PlaceholderText))
-        status = card_status_text(shot, index.data(ElapsedRole))
         painter.drawText(QRect(left + dot + 6, y, width - dot - 6, line),
                          Qt.AlignmentFlag.AlignLeft,
                          metrics.elidedText(status, Qt.TextElideMode.ElideRight,
                                             width - dot - 6))
+
+
+def _bytes(pixmap: QPixmap) -> int:
+    return pixmap.width() * pixmap.height() * max(1, pixmap.depth() // 8)
 
 
 def _scaled(font: QFont, factor: float) -> QFont:
@@ -505,6 +579,8 @@ class GalleryView(QListView):
         self.setMouseTracking(True)
         self.empty_text = self.tr("Your storyboard appears here.\n\nType an idea above and press "
                                   "Generate, or drop idea files onto the window.")
+        self.no_match_text = self.tr("No shot matches these filters.")
+        self.filtered_empty = False  # set by the filter bar: every card is filtered out
         self.activated.connect(self._activate)
         self.doubleClicked.connect(self._activate)
         model.modelReset.connect(self._fit)
@@ -536,12 +612,13 @@ class GalleryView(QListView):
             self.setGridSize(size)
 
     def paintEvent(self, event) -> None:
-        if self.model() is not None and self.model().rowCount() == 0:
+        empty = self.model() is not None and self.model().rowCount() == 0
+        if empty or self.filtered_empty:
             painter = QPainter(self.viewport())
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
             painter.setFont(_scaled(painter.font(), 1.15))
             painter.drawText(self.viewport().rect().adjusted(40, 40, -40, -40),
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             self.empty_text)
+                             self.empty_text if empty else self.no_match_text)
             return
         super().paintEvent(event)
