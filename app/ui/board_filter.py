@@ -136,6 +136,8 @@ class BoardFilter(QWidget):
         shots = self.model._shots  # read only, row by row: no copy of a feature's board
         active = self.active
         changed = False
+        if not active and not self._hidden:  # nothing hidden, nothing to hide
+            rows = range(0)
         for row in rows:
             hide = active and not self.accepts(shots[row])
             if hide != (row in self._hidden):

@@ -237,6 +237,18 @@ class ShotModel(QAbstractListModel):
             return text
         return None
 
+    def card(self, row: int) -> tuple[Shot, QImage | None, float | None] | None:
+        """What a card shows: the shot, its image (asked for when missing), its elapsed
+        seconds; what ``data`` gives for ShotRole, ImageRole and ElapsedRole, at once."""
+        if not 0 <= row < len(self._shots):
+            return None
+        shot = self._shots[row]
+        image = self.thumbnails.get(shot.image)
+        if image is None and shot.status is ShotStatus.DONE:
+            self.thumbnails.request(shot.image)
+        started = self._started.get(shot.shot_id)
+        return shot, image, None if started is None else time.monotonic() - started
+
     def _tooltip(self, shot: Shot) -> str:
         tip = (f"{shot.number} · {shot_type_text(shot.shot_type)} · {shot.camera}\n"
                f"{shot.description}")
@@ -287,6 +299,7 @@ class ShotDelegate(QStyledItemDelegate):
 
     PAD = 6  # between cards, on every side
     TEXT_LINES = 4  # heading, two of description, status
+    FRAME_BUDGET_S = 0.005  # drawing new cards, per paint
 
     CARD_BUDGET = 24 * 1024 * 1024  # bytes of card pixmaps kept (some 80 cards)
 
@@ -299,6 +312,15 @@ class ShotDelegate(QStyledItemDelegate):
         # description lines are wrapped once per width.
         self._cards: OrderedDict[str, tuple[Shot, tuple, QPixmap]] = OrderedDict()
         self._card_bytes = 0
+        # Drawing a card afresh costs about a millisecond: a jump into a long board has
+        # twenty to draw. Each paint draws new cards for FRAME_BUDGET_S at most, shows the
+        # others as bare frames and draws them in the next frames (``progressive``).
+        self.progressive = True
+        self.background = QColor("white")  # the view's, under the cards' round corners
+        self._frame_spent = 0.0
+        self._late: list[QPersistentModelIndex] = []
+        self._late_timer = QTimer(self, singleShot=True, interval=0)
+        self._late_timer.timeout.connect(self._draw_late)
         self._lines: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
 
     def card_size(self, option_font: QFont) -> QSize:
@@ -317,37 +339,66 @@ class ShotDelegate(QStyledItemDelegate):
         self._cards.clear()
         self._card_bytes = 0
 
+    def begin_frame(self, background: QColor) -> None:
+        """A paint of the view starts: a fresh budget for drawing new cards."""
+        self._frame_spent = 0.0
+        self.background = background
+
+    def _draw_late(self) -> None:
+        view, late = self.parent(), self._late
+        self._late = []
+        if isinstance(view, QAbstractItemView):
+            for index in late:
+                if index.isValid():
+                    view.update(QModelIndex(index))
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        shot: Shot = index.data(ShotRole)
-        if shot is None:
-            return
-        image = index.data(ImageRole)
+        model = index.model()
+        if isinstance(model, ShotModel):  # one call, not a role at a time through Qt
+            card = model.card(index.row())
+            if card is None:
+                return
+            shot, image, elapsed = card
+        else:
+            shot, image, elapsed = (index.data(ShotRole), index.data(ImageRole),
+                                    index.data(ElapsedRole))
+            if shot is None:
+                return
         if image is not None and image.isNull():
             image = None
         error = bool(index.data(ImageErrorRole)) if (
             image is None and shot.status is ShotStatus.DONE) else False
-        status = card_status_text(shot, index.data(ElapsedRole))
+        status = card_status_text(shot, elapsed)
         rect = option.rect
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        state = option.state
         look = (image.cacheKey() if image is not None else None, error, status,
                 rect.width(), rect.height(), dpr, self.aspect,
-                bool(option.state & QStyle.StateFlag.State_Selected),
-                bool(option.state & QStyle.StateFlag.State_MouseOver),
-                option.palette.cacheKey(), option.font.key())
+                bool(state & QStyle.StateFlag.State_Selected),
+                bool(state & QStyle.StateFlag.State_MouseOver),
+                option.palette.cacheKey(), option.font.key(), self.background.rgba())
         entry = self._cards.get(shot.shot_id)
         if entry is not None and entry[0] is shot and entry[1] == look:
             self._cards.move_to_end(shot.shot_id)
             painter.drawPixmap(rect.topLeft(), entry[2])
             return
+        if self.progressive and self._frame_spent >= self.FRAME_BUDGET_S:
+            self._bare_card(painter, option)  # drawn in full in a coming frame
+            self._late.append(QPersistentModelIndex(index))
+            if not self._late_timer.isActive():
+                self._late_timer.start()
+            return
+        started = time.perf_counter()
         pixmap = QPixmap(round(rect.width() * dpr), round(rect.height() * dpr))
         pixmap.setDevicePixelRatio(dpr)
-        pixmap.fill(Qt.GlobalColor.transparent)
+        pixmap.fill(self.background)  # opaque: each paint after this one is a plain copy
         card_painter = QPainter(pixmap)
         card_option = QStyleOptionViewItem(option)
         card_option.rect = QRect(0, 0, rect.width(), rect.height())
         self.paint_card(card_painter, card_option, shot, image, error, status)
         card_painter.end()
         painter.drawPixmap(rect.topLeft(), pixmap)
+        self._frame_spent += time.perf_counter() - started
         if entry is not None:
             self._card_bytes -= _bytes(entry[2])
         self._cards[shot.shot_id] = (shot, look, pixmap)
@@ -356,6 +407,20 @@ class ShotDelegate(QStyledItemDelegate):
         while self._card_bytes > self.CARD_BUDGET and len(self._cards) > 1:
             _, (_, _, old) = self._cards.popitem(last=False)
             self._card_bytes -= _bytes(old)
+
+    def _bare_card(self, painter: QPainter, option: QStyleOptionViewItem) -> None:
+        """The frame of a card not drawn yet: its outline and an empty image."""
+        palette: QPalette = option.palette
+        card = QRectF(option.rect).adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Midlight)))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(card, 8, 8)
+        painter.fillRect(QRectF(card.left() + 1, card.top() + 8, card.width() - 2,
+                                (card.width() - 2) / self.aspect - 8),
+                         palette.color(QPalette.ColorRole.AlternateBase))
+        painter.restore()
 
     def paint_card(self, painter: QPainter, option: QStyleOptionViewItem, shot: Shot,
                    image: QImage | None, error: bool, status: str) -> None:
@@ -621,4 +686,6 @@ class GalleryView(QListView):
                              Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                              self.empty_text if empty else self.no_match_text)
             return
+        viewport = self.viewport()
+        self.delegate.begin_frame(viewport.palette().color(viewport.backgroundRole()))
         super().paintEvent(event)
