@@ -339,6 +339,16 @@ class ShotDelegate(QStyledItemDelegate):
         self._cards.clear()
         self._card_bytes = 0
 
+    @property
+    def drawing_later(self) -> int:
+        """Cards shown as bare frames, to be drawn in a coming frame."""
+        return len(self._late)
+
+    def has_card(self, shot: Shot) -> bool:
+        """Whether the card of this very state of ``shot`` is drawn and kept."""
+        entry = self._cards.get(shot.shot_id)
+        return entry is not None and entry[0] is shot
+
     def begin_frame(self, background: QColor) -> None:
         """A paint of the view starts: a fresh budget for drawing new cards."""
         self._frame_spent = 0.0
@@ -382,7 +392,7 @@ class ShotDelegate(QStyledItemDelegate):
             self._cards.move_to_end(shot.shot_id)
             painter.drawPixmap(rect.topLeft(), entry[2])
             return
-        if self.progressive and self._frame_spent >= self.FRAME_BUDGET_S:
+        if self.progressive and self._frame_spent > self.FRAME_BUDGET_S:  # one at least
             self._bare_card(painter, option)  # drawn in full in a coming frame
             self._late.append(QPersistentModelIndex(index))
             if not self._late_timer.isActive():

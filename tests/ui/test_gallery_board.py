@@ -203,3 +203,20 @@ def test_shots_landing_together_are_announced_once_and_none_is_lost(view, qtbot)
     assert all(view.model.index(r).data(ShotRole).status is ShotStatus.DONE for r in rows)
     assert all(view.model.index(r).data(ShotRole).status is ShotStatus.QUEUED
                for r in range(len(shots)) if r not in rows)
+
+
+def test_cards_beyond_a_paints_budget_are_drawn_in_the_next_frames(view, qtbot):
+    gallery = view.gallery
+    gallery.delegate.FRAME_BUDGET_S = 0.0  # one new card per paint, the others later
+    shots = board(4, 10)
+    view.model.set_shots(RUN, shots)
+    gallery.viewport().repaint()
+    on_screen = [s for row, s in enumerate(shots)
+                 if gallery.visualRect(view.model.index(row)).intersects(
+                     gallery.viewport().rect())]
+    assert len(on_screen) > 2
+    assert gallery.delegate.drawing_later > 0  # shown as bare frames for now
+    assert not all(gallery.delegate.has_card(s) for s in on_screen)
+    qtbot.waitUntil(lambda: all(gallery.delegate.has_card(s) for s in on_screen),
+                    timeout=WAIT_MS)
+    assert not any(gallery.delegate.has_card(s) for s in shots if s not in on_screen)
