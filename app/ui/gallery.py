@@ -9,12 +9,15 @@ What it costs follows what is on screen, not the length of the board:
 
 - images come from the ``ThumbnailLoader`` when a card is painted (never for
   cards off screen), into a cache bounded by bytes;
-- shots landing by the hundred are stored at once but announced once a frame:
-  one ``dataChanged`` over the rows changed since the last frame;
+- shots landing by the hundred are stored at once but announced once a frame,
+  each changed row once (adjacent rows in one ``dataChanged``);
 - every card has the same size (``setUniformItemSizes``), so a landed shot
   never asks the view to lay out again;
-- a card is drawn once into a pixmap per look (status, image, size, hover…),
-  kept in a cache bounded by bytes, and then copied: scrolling costs copies.
+- a card is drawn once into an opaque pixmap per look (status, image, size,
+  hover…), kept in a cache bounded by bytes, and then copied: scrolling costs
+  copies;
+- new cards are drawn within a small budget per paint; past it they show as
+  bare frames for a frame or two, so a jump into a long board never stalls.
 """
 
 from __future__ import annotations
@@ -179,14 +182,25 @@ class ShotModel(QAbstractListModel):
             self._flush_timer.start()
 
     def flush_updates(self) -> None:
-        """Announce the rows changed since the last frame: one ``dataChanged`` over them."""
+        """Announce the rows changed since the last frame: one ``dataChanged`` per run of
+        adjacent rows, each row once however often it changed.
+
+        Not one signal from the first changed row to the last: the view (and
+        ``QAbstractListModel.index``) then visits every row between them, each visit a
+        call of ``rowCount`` in Python -- measured: 260 000 calls in a 600-shot run."""
         self._flush_timer.stop()
         if not self._dirty:
             return
-        rows = [self._rows[i] for i in self._dirty if i in self._rows]
+        rows = sorted(self._rows[i] for i in self._dirty if i in self._rows)
         self._dirty.clear()
-        if rows:
-            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+        start = previous = None
+        for row in [*rows, None]:
+            if previous is not None and row == previous + 1:
+                previous = row
+                continue
+            if start is not None:
+                self.dataChanged.emit(self.index(start), self.index(previous))
+            start = previous = row
 
     def shot_started(self, shot: Shot) -> None:
         if shot.run_id == self.run_id:
@@ -299,7 +313,7 @@ class ShotDelegate(QStyledItemDelegate):
 
     PAD = 6  # between cards, on every side
     TEXT_LINES = 4  # heading, two of description, status
-    FRAME_BUDGET_S = 0.005  # drawing new cards, per paint
+    FRAME_BUDGET_S = 0.003  # drawing new cards, per paint
 
     CARD_BUDGET = 24 * 1024 * 1024  # bytes of card pixmaps kept (some 80 cards)
 
