@@ -351,7 +351,7 @@ async def one_run(ui, shots: int, *, busy_person: bool, heartbeat_ms: int = 5,
     n = 0
     while not finished.done() or ui.thumbnails.pending:
         await asyncio.sleep(0.05)
-        if busy_person:  # scroll up and down, type a little
+        if busy_person and not finished.done():  # while shots land: scroll, type a little
             n += 1
             bar.setValue((n * 97) % max(1, bar.maximum() + 1))
             if n % 4 == 0:

@@ -308,6 +308,9 @@ class RunView(QWidget):
 
     def _refresh_soon(self) -> None:
         if not self._refresh_timer.isActive():
+            # the header sums every shot's times (2-3 ms at 2000 shots): a feature's board
+            # redraws it four times a second, not ten (measured with benchmarks/ui.py --why)
+            self._refresh_timer.setInterval(100 if self.model.rowCount() < 500 else 250)
             self._refresh_timer.start()
 
     def _refresh(self) -> None:
