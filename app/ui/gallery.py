@@ -394,6 +394,8 @@ class ShotDelegate(QStyledItemDelegate):
             image is None and shot.status is ShotStatus.DONE) else False
         status = card_status_text(shot, elapsed)
         rect = option.rect
+        if rect.isEmpty():  # a row the filter bar hides, as QListView asks now and then
+            return
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
         state = option.state
         look = (image.cacheKey() if image is not None else None, error, status,

@@ -90,6 +90,7 @@ def test_the_filter_bar_shows_the_cards_of_a_scene_a_status_or_the_stale_ones(vi
     bar.stale.setChecked(True)
     assert shown_ids(view) == ["s02-02"]
 
+    assert not view.gallery.grab().isNull()  # hidden cards are not drawn (nor warned of)
     bar.scene.setCurrentIndex(bar.scene.findData(3))  # stale in scene 3: none
     assert shown_ids(view) == []
     assert view.gallery.filtered_empty and bar.count.text() == "0 of 12 shots"
@@ -109,6 +110,10 @@ def test_a_shot_landing_joins_or_leaves_the_cards_a_status_filter_shows(view, qt
     view.model.update_shot(shots[0].model_copy(update={"status": ShotStatus.DONE}))
     qtbot.waitUntil(lambda: shown_ids(view) == ["s01-01", "s02-02"], timeout=WAIT_MS)
     assert bar.count.text() == "2 of 6 shots"
+    with qtbot.waitSignal(view.model.dataChanged, timeout=WAIT_MS):  # a hidden card changes
+        view.model.update_shot(shots[1].model_copy(update={"attempts": 2}))
+    assert "s01-02" not in shown_ids(view)
+    assert not view.gallery.grab().isNull()  # and is not drawn (QListView asks, empty)
 
     view.model.set_shots(RUN, board(2, 3, ShotStatus.DONE))  # a new board: filtered too
     assert shown_ids(view) == [s.shot_id for s in board(2, 3)]
@@ -134,6 +139,7 @@ def test_the_jump_list_scrolls_to_the_first_card_of_a_scene(view, qtbot):
 
     bar.set_filter(status=ShotStatus.DONE)  # no card of scene 5 shown: nowhere to go
     assert bar.jump_to_scene(5) is None
+    assert not gallery.grab().isNull()  # scrolled down, then nothing shown: no card drawn
 
 
 def test_thumbnails_are_decoded_for_the_cards_on_screen_only(ui, view, qtbot):
