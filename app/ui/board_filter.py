@@ -210,6 +210,7 @@ class BoardFilter(QWidget):
         """Scroll the gallery to the first shown card of ``scene``; its row, or None."""
         for row, shot in enumerate(self.model._shots):
             if shot.scene == scene and row not in self._hidden:
+                self.view.finish_layout()
                 self.view.scrollTo(self.model.index(row),
                                    QAbstractItemView.ScrollHint.PositionAtTop)
                 return row

@@ -651,6 +651,7 @@ class GalleryView(QListView):
 
     shot_activated = Signal(object)  # Shot
     MIN_CARD = 250
+    LAYOUT_BATCH = 200
 
     def __init__(self, model: ShotModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -664,6 +665,10 @@ class GalleryView(QListView):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
+        # A feature's board (2000 cards) is laid out 200 cards per turn of the event loop,
+        # not in one go (~12 ms on a free core): the first screen shows at once.
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(self.LAYOUT_BATCH)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
@@ -678,6 +683,17 @@ class GalleryView(QListView):
 
     def shot_model(self) -> ShotModel:
         return self.model()  # type: ignore[return-value]
+
+    def finish_layout(self) -> None:
+        """Lay out every card now (a layout in batches may still be under way): before
+        scrolling to a card far down a long board."""
+        if self.model() is None or self.model().rowCount() <= self.LAYOUT_BATCH:
+            return  # one batch: laid out in one go already
+        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        try:
+            self.doItemsLayout()
+        finally:
+            self.setLayoutMode(QListView.LayoutMode.Batched)
 
     def _activate(self, index: QModelIndex) -> None:
         shot = index.data(ShotRole)

@@ -88,7 +88,7 @@ class ThumbnailLoader(QObject):
 
     def __init__(self, ops: Ops, services: Callable[[], Services], *,
                  size: QSize = THUMB_SIZE, parallel: int | None = None,
-                 budget_bytes: int = 64 * 1024 * 1024, max_queued: int = 128,
+                 budget_bytes: int = 64 * 1024 * 1024, max_queued: int = 64,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ops = ops
