@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.core import events as ev
 from app.core.models import Run, RunStatus, ShotStatus, Stage
 from app.core.progress import Progress
+from app.ui.board_filter import BoardFilter
 from app.ui.costs import run_cost_text, run_cost_tooltip, run_stage_times
 from app.ui.gallery import GalleryView, ShotModel
 from app.ui.revise import ScenesPage
@@ -93,7 +94,14 @@ class RunView(QWidget):
         self.scenes.scene_applied.connect(self.apply_scene)
         self.tabs = QTabWidget(objectName="runTabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.gallery, self.tr("Storyboard"))
+        self.board_filter = BoardFilter(self.gallery)
+        board = QWidget(objectName="board")  # the filter bar above the gallery
+        board_layout = QVBoxLayout(board)
+        board_layout.setContentsMargins(0, 0, 0, 0)
+        board_layout.setSpacing(0)
+        board_layout.addWidget(self.board_filter)
+        board_layout.addWidget(self.gallery, 1)
+        self.tabs.addTab(board, self.tr("Storyboard"))
         self.tabs.addTab(self.script, self.tr("Script"))
         self.tabs.addTab(self.scenes, self.tr("Scenes"))
 
@@ -172,6 +180,7 @@ class RunView(QWidget):
         self.progress.failed = run.shots_failed or sum(
             1 for s in run.shots if s.status is ShotStatus.FAILED)
         aspect = run.width / run.height if run.height else 16 / 9
+        self.board_filter.set_headings({s.index: s.heading for s in run.scenes})
         self.model.set_shots(run.run_id, run.shots, aspect=aspect)
         if run.status.finished and not live:
             self._settle_unfinished_shots()
@@ -266,6 +275,7 @@ class RunView(QWidget):
             case ev.ScenesPlanned(scenes=scenes, shots=shots):
                 run.scenes = list(scenes)
                 run.shots = list(shots)
+                self.board_filter.set_headings({s.index: s.heading for s in scenes})
                 self.model.set_shots(run.run_id, shots, aspect=self.model.aspect)
                 self._render_scenes()
             case ev.ShotStarted(shot=shot):
@@ -298,6 +308,9 @@ class RunView(QWidget):
 
     def _refresh_soon(self) -> None:
         if not self._refresh_timer.isActive():
+            # the header sums every shot's times (2-3 ms at 2000 shots): a feature's board
+            # redraws it four times a second, not ten (measured with benchmarks/ui.py --why)
+            self._refresh_timer.setInterval(100 if self.model.rowCount() < 500 else 250)
             self._refresh_timer.start()
 
     def _refresh(self) -> None:

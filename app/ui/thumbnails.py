@@ -5,14 +5,22 @@
 it. The file comes from the core's preview cache (``services.image_path``:
 downloaded and checked once); decoding and scaling is ``QImageReader`` in a
 worker thread (QImage is reentrant and releases the GIL while decoding).
-At most a few loads run at once, so a hundred shots landing together never
-starve the loop.
+
+Views ask for the images of the rows they paint, so at a feature's size (two
+thousand shots) only what is on screen is decoded. Requests wait in a queue
+served newest first: after a fast scroll the cards now on screen load before
+the ones scrolled past, and the oldest waiting requests are dropped once more
+than ``max_queued`` wait (a card asks again when it is painted again). Loads
+run one fewer at once than there are CPUs (at least one), so decoding never
+takes the GUI thread's core; the cache is bounded by bytes (least recently
+used first out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -69,23 +77,31 @@ async def load_thumbnail(services: Services, ref: ImageRef, bound: QSize) -> QIm
     return await asyncio.to_thread(decode_scaled, path, bound)
 
 
+def default_parallel() -> int:
+    """Loads at once: one fewer than the CPUs (at most four), at least one."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
 class ThumbnailLoader(QObject):
     ready = Signal(str)  # the key of an image now in the cache
     failed = Signal(str, str)  # key, reason
 
     def __init__(self, ops: Ops, services: Callable[[], Services], *,
-                 size: QSize = THUMB_SIZE, parallel: int = 4,
-                 budget_bytes: int = 160 * 1024 * 1024, parent: QObject | None = None) -> None:
+                 size: QSize = THUMB_SIZE, parallel: int | None = None,
+                 budget_bytes: int = 64 * 1024 * 1024, max_queued: int = 64,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ops = ops
         self.size = size
-        self.budget_bytes = budget_bytes
+        self.budget_bytes = budget_bytes  # 64 MB: some 190 thumbnails of 384x216
+        self.parallel = parallel or default_parallel()
+        self.max_queued = max_queued
         self._services = services
         self._cache: OrderedDict[str, QImage] = OrderedDict()
         self._bytes = 0
-        self._pending: set[str] = set()
+        self._queued: OrderedDict[str, ImageRef] = OrderedDict()  # newest last
+        self._loading: set[str] = set()
         self._errors: dict[str, str] = {}
-        self._gate = asyncio.Semaphore(parallel)
 
     def get(self, ref: ImageRef | None) -> QImage | None:
         if ref is None:
@@ -99,14 +115,25 @@ class ThumbnailLoader(QObject):
         return self._errors.get(ref.key) if ref is not None else None
 
     def request(self, ref: ImageRef | None) -> None:
-        if ref is None or ref.key in self._cache or ref.key in self._pending:
+        """Load the image of ``ref`` unless it is cached, failed or loading; asked again
+        while it waits, it moves to the front of the queue."""
+        if ref is None or ref.key in self._cache or ref.key in self._loading:
             return
         if ref.key in self._errors:
             return
-        self._pending.add(ref.key)
-        self.ops.start(self._load(ref), what=self.tr("Loading a shot image"), parent=self,
-                       success=lambda image, key=ref.key: self._store(key, image),
-                       failure=lambda exc, key=ref.key: self._fail(key, exc))
+        self._queued[ref.key] = ref
+        self._queued.move_to_end(ref.key)
+        while len(self._queued) > self.max_queued:
+            self._queued.popitem(last=False)  # asked for long ago: likely scrolled past
+        self._pump()
+
+    def _pump(self) -> None:
+        while self._queued and len(self._loading) < self.parallel:
+            key, ref = self._queued.popitem(last=True)
+            self._loading.add(key)
+            self.ops.start(self._load(ref), what=self.tr("Loading a shot image"), parent=self,
+                           success=lambda image, key=key: self._store(key, image),
+                           failure=lambda exc, key=key: self._fail(key, exc))
 
     def forget(self, ref: ImageRef | None) -> None:
         """Drop a failed or cached image so that the next request loads it again."""
@@ -119,23 +146,36 @@ class ThumbnailLoader(QObject):
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Images waiting or loading."""
+        return len(self._queued) + len(self._loading)
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def cached(self) -> int:
+        return len(self._cache)
 
     async def _load(self, ref: ImageRef) -> QImage:
-        async with self._gate:
-            return await load_thumbnail(self._services(), ref, self.size)
+        return await load_thumbnail(self._services(), ref, self.size)
 
     def _store(self, key: str, image: QImage) -> None:
-        self._pending.discard(key)
+        self._loading.discard(key)
+        old = self._cache.pop(key, None)
+        if old is not None:
+            self._bytes -= old.sizeInBytes()
         self._cache[key] = image
         self._bytes += image.sizeInBytes()
         while self._bytes > self.budget_bytes and len(self._cache) > 1:
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.sizeInBytes()
+        self._pump()
         self.ready.emit(key)
 
     def _fail(self, key: str, exc: BaseException) -> None:
-        self._pending.discard(key)
+        self._loading.discard(key)
+        self._pump()
         reason = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
         log.warning("shot image %s not shown: %s", key, reason)
         self._errors[key] = reason

@@ -2,6 +2,57 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="fr_FR">
 <context>
+    <name>BoardFilter</name>
+    <message>
+        <source>Show the shots of one scene</source>
+        <translation>Afficher les plans d’une scène</translation>
+    </message>
+    <message>
+        <source>Show the shots in one state</source>
+        <translation>Afficher les plans dans un état</translation>
+    </message>
+    <message>
+        <source>Any status</source>
+        <translation>Tous les états</translation>
+    </message>
+    <message>
+        <source>Stale only</source>
+        <translation>Périmés seulement</translation>
+    </message>
+    <message>
+        <source>Show only the shots whose image an edit made stale</source>
+        <translation>N’afficher que les plans dont une modification a rendu l’image périmée</translation>
+    </message>
+    <message>
+        <source>Scroll to the first shot of a scene</source>
+        <translation>Aller au premier plan d’une scène</translation>
+    </message>
+    <message>
+        <source>Show:</source>
+        <translation>Afficher :</translation>
+    </message>
+    <message>
+        <source>%1 of %2 shots</source>
+        <translation>%1 plans sur %2</translation>
+    </message>
+    <message>
+        <source>All scenes</source>
+        <translation>Toutes les scènes</translation>
+    </message>
+    <message>
+        <source>Jump to scene…</source>
+        <translation>Aller à la scène…</translation>
+    </message>
+    <message>
+        <source>Scene %1: %2</source>
+        <translation>Scène %1 : %2</translation>
+    </message>
+    <message>
+        <source>Scene %1</source>
+        <translation>Scène %1</translation>
+    </message>
+</context>
+<context>
     <name>Costs</name>
     <message>
         <source>script</source>
@@ -387,6 +438,10 @@ Type an idea above and press Generate, or drop idea files onto the window.</sour
         <translation>Votre storyboard apparaîtra ici.
 
 Saisissez une idée ci-dessus et cliquez sur Générer, ou déposez des fichiers d’idées sur la fenêtre.</translation>
+    </message>
+    <message>
+        <source>No shot matches these filters.</source>
+        <translation>Aucun plan ne correspond à ces filtres.</translation>
     </message>
 </context>
 <context>
