@@ -10,6 +10,7 @@ a card first needs painting.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import (
     QAbstractListModel,
     QCoreApplication,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -49,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import Shot, ShotStatus
+from app.core.timing import format_duration, shot_duration
 from app.ui.statuses import CANCELLED_REASON, shot_status_word, shot_type_text
 from app.ui.statuses import shot_status_text as status_text
 from app.ui.thumbnails import ThumbnailLoader
@@ -57,6 +60,7 @@ ShotRole = Qt.ItemDataRole.UserRole + 1
 ImageRole = Qt.ItemDataRole.UserRole + 2
 ElapsedRole = Qt.ItemDataRole.UserRole + 3
 ImageErrorRole = Qt.ItemDataRole.UserRole + 4
+SHOT_MIME = "application/x-storyreel-shot"  # a dragged card: {"run_id", "shot_id"}
 
 STATUS_COLORS = {
     ShotStatus.QUEUED: "#8a8f98",
@@ -97,10 +101,13 @@ def card_status_text(shot: Shot, elapsed: float | None) -> str:
 class ShotModel(QAbstractListModel):
     """The shots of one run, in story order."""
 
+    shot_dropped = Signal(str, int)  # shot id, the row it was dropped on (rowCount: the end)
+
     def __init__(self, thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self.run_id: str | None = None
+        self.editable = False  # cards can be dragged to another place (set by the run view)
         self.aspect = 16 / 9
         self._shots: list[Shot] = []
         self._rows: dict[str, int] = {}
@@ -206,6 +213,56 @@ class ShotModel(QAbstractListModel):
             return text
         return None
 
+    # Dragging a card: the model says what was dropped where; the board edit's answer
+    # reloads the cards (``set_shots``), so no row is moved here.
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if self.editable:
+            flags |= Qt.ItemFlag.ItemIsDropEnabled
+            if index.isValid():
+                flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [SHOT_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:
+        mime = QMimeData()
+        shots = [self._shots[i.row()] for i in indexes if i.isValid()]
+        if shots:
+            mime.setData(SHOT_MIME, json.dumps({"run_id": self.run_id,
+                                                "shot_id": shots[0].shot_id}).encode())
+        return mime
+
+    def canDropMimeData(self, data: QMimeData, action, row: int, column: int,
+                        parent: Index) -> bool:
+        return self._dropped_shot(data) is not None
+
+    def dropMimeData(self, data: QMimeData, action, row: int, column: int,
+                     parent: Index) -> bool:
+        shot_id = self._dropped_shot(data)
+        if shot_id is None:
+            return False
+        target = parent.row() if parent.isValid() else row if row >= 0 else len(self._shots)
+        self.shot_dropped.emit(shot_id, target)
+        return False  # nothing moved here: the view must not remove the dragged row
+
+    def _dropped_shot(self, data: QMimeData) -> str | None:
+        if not self.editable or data is None or not data.hasFormat(SHOT_MIME):
+            return None
+        try:
+            found = json.loads(bytes(data.data(SHOT_MIME)).decode())
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(found, dict) or found.get("run_id") != self.run_id:
+            return None
+        shot_id = found.get("shot_id")
+        return shot_id if shot_id in self._rows else None
+
     def _tooltip(self, shot: Shot) -> str:
         tip = (f"{shot.number} · {shot_type_text(shot.shot_type)} · {shot.camera}\n"
                f"{shot.description}")
@@ -310,6 +367,7 @@ class ShotDelegate(QStyledItemDelegate):
             self._placeholder(painter, image_rect, shot, index, palette)
             painter.restore()
         self._badge(painter, image_rect, shot.number)
+        self._duration_badge(painter, image_rect, shot)
         if stale:
             self._stale_badge(painter, image_rect)
 
@@ -382,6 +440,20 @@ class ShotDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(badge, 5, 5)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, number)
+
+    def _duration_badge(self, painter: QPainter, image_rect: QRectF, shot: Shot) -> None:
+        """How long the shot is held, in the image's bottom right corner."""
+        text = format_duration(shot_duration(shot))
+        metrics = QFontMetrics(painter.font())
+        width = metrics.horizontalAdvance(text) + 12
+        badge = QRectF(image_rect.right() - 8 - width,
+                       image_rect.bottom() - 8 - metrics.height() - 2, width,
+                       metrics.height() + 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawRoundedRect(badge, 5, 5)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     def _stale_badge(self, painter: QPainter, image_rect: QRectF) -> None:
         """An amber "stale" tag in the image's top right corner."""
@@ -503,6 +575,12 @@ class GalleryView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
+        # Cards are dragged to another place; the model turns a drop into a board edit.
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.empty_text = self.tr("Your storyboard appears here.\n\nType an idea above and press "
                                   "Generate, or drop idea files onto the window.")
         self.activated.connect(self._activate)
