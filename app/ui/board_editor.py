@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 CAMERA_MOVES = ("static", "pan left", "pan right", "tilt up", "tilt down", "dolly in",
                 "dolly out", "tracking", "handheld", "crane up", "crane down", "zoom in",
                 "zoom out")
-NEW_SHOT_TEXT = "A new shot"  # the core's words for an empty shot (the person rewrites it)
+FROM_DIALOGUE = "auto"  # set_shot(duration_s=...): time the shot by its dialogue again
 
 
 def _lines(field: QPlainTextEdit, lines: int) -> QPlainTextEdit:
@@ -65,11 +65,11 @@ def _lines(field: QPlainTextEdit, lines: int) -> QPlainTextEdit:
 
 
 def _names(text: str) -> list[str]:
-    """Characters typed as ``MARA, TOM``: upper case (as the writer names them), no repeats."""
+    """Characters typed as ``MARA, TOM`` (the core spells them as the cast does)."""
     names: list[str] = []
     for part in text.split(","):
-        name = " ".join(part.split()).upper()
-        if name and name not in names:
+        name = " ".join(part.split())
+        if name and name.casefold() not in [n.casefold() for n in names]:
             names.append(name)
     return names
 
@@ -245,11 +245,11 @@ class ShotEditor(QFrame):
         if dialogue != shot.dialogue:
             fields["dialogue"] = dialogue
         characters = _names(self.characters.text())
-        if characters != list(shot.characters):
+        if [n.casefold() for n in characters] != [n.casefold() for n in shot.characters]:
             fields["characters"] = characters
         duration = round(self.duration.value(), 1) or None
         if duration != (round(shot.duration_s, 1) if shot.duration_s else None):
-            fields["duration_s"] = duration
+            fields["duration_s"] = duration or FROM_DIALOGUE
         note = self.note.text().strip()
         if note != shot.note:
             fields["note"] = note
@@ -334,7 +334,7 @@ class BoardControls(QObject):
         shot = self.selected() or (self.model.shots[-1] if self.model.shots else None)
         place: Place = {"after": shot.shot_id} if shot else {"scene": 1}
         self.undo.perform(AddStep(self.run_id, self.tr("Add shot"), place,
-                                  {"text": self.tr(NEW_SHOT_TEXT)}),
+                                  {"text": self.tr("A new shot")}),
                           on_done=lambda edit: self.select(edit.shot_id))
 
     def duplicate(self) -> None:
@@ -420,7 +420,8 @@ class BoardControls(QObject):
             return
         old = {"description": shot.description, "framing": shot.shot_type.value,
                "camera": shot.camera, "dialogue": shot.dialogue,
-               "characters": list(shot.characters), "duration_s": shot.duration_s,
+               "characters": list(shot.characters),
+               "duration_s": shot.duration_s or FROM_DIALOGUE,
                "note": shot.note}
         self.undo.perform(SetStep(self.run_id, self.tr("Change shot %1").replace(
             "%1", shot.number), shot_id, fields, {k: old[k] for k in fields}),

@@ -76,6 +76,9 @@ Index = QModelIndex | QPersistentModelIndex
 
 _LOOK_CHANGED = re.compile(r"^(.+)'s look changed$")
 _SCENE_CHANGED = re.compile(r"^scene (\d+) changed$")
+_MOVED = re.compile(r"^moved from scene (\d+) to scene (\d+)$")
+_FRAME_CHANGED = re.compile(r"^the frame changed to (.+)$")
+_FIELDS_CHANGED = re.compile(r"^its (.+) changed$")
 
 
 def stale_reason_text(reason: str) -> str:
@@ -87,7 +90,29 @@ def stale_reason_text(reason: str) -> str:
                                                                     match.group(1).title())
     if match := _SCENE_CHANGED.match(reason):
         return translate("ShotModel", "scene %1 changed").replace("%1", match.group(1))
+    if reason == "new shot, not drawn yet":  # app.core.board: a shot added on the board
+        return translate("ShotModel", "new shot, not drawn yet")
+    if match := _MOVED.match(reason):
+        return translate("ShotModel", "moved from scene %1 to scene %2").replace(
+            "%1", match.group(1)).replace("%2", match.group(2))
+    if match := _FRAME_CHANGED.match(reason):
+        return translate("ShotModel", "the frame changed to %1").replace("%1", match.group(1))
+    if (match := _FIELDS_CHANGED.match(reason)) and set(
+            re.split(r", | and ", match.group(1))) <= set(_field_words()):
+        words = [_field_words()[w] for w in re.split(r", | and ", match.group(1))]
+        joined = words[0] if len(words) == 1 else translate("ShotModel", "%1 and %2").replace(
+            "%1", ", ".join(words[:-1])).replace("%2", words[-1])
+        return translate("ShotModel", "its %1 changed").replace("%1", joined)
     return reason
+
+
+def _field_words() -> dict[str, str]:
+    """The fields of a shot a board edit names in a stale reason (``app.core.board``)."""
+    translate = QCoreApplication.translate
+    return {"description": translate("ShotModel", "description"),
+            "framing": translate("ShotModel", "framing"),
+            "camera move": translate("ShotModel", "camera move"),
+            "cast": translate("ShotModel", "cast")}
 
 
 def card_status_text(shot: Shot, elapsed: float | None) -> str:

@@ -107,6 +107,7 @@ class RunView(QWidget):
         self.running_time.setToolTip(self.tr("The board's running time: every shot's "
                                              "duration, summed"))
         self.undo = BoardUndo(self)
+        self.undo.lookup = model.shot
         self.undo.applied.connect(self._board_edited)
         self.undo.refused.connect(self._refused)
         self.editor = ShotEditor()

@@ -50,12 +50,10 @@ def place_of(shots: list[Shot], shot_id: str) -> Place:
 
 
 def removed_shot(edit: Any, fallback: Shot) -> Shot:
-    """The shot a delete took away, as the core returned it (else the view's copy)."""
-    removed = getattr(edit, "removed", None)
-    if isinstance(removed, Shot):
-        return removed
-    if isinstance(removed, list | tuple):
-        for item in removed:
+    """The shot a delete took away, as the core returned it if it did (``BoardEdit.removed``
+    holds ids), else the view's copy from just before the delete."""
+    for name in ("removed_shots", "removed"):
+        for item in getattr(edit, name, None) or ():
             if isinstance(item, Shot) and item.shot_id == fallback.shot_id:
                 return item
     return fallback
@@ -77,6 +75,9 @@ class BoardStep(QUndoCommand):
     def backward(self) -> tuple[str, dict[str, Any]]:
         raise NotImplementedError
 
+    def prepare(self, lookup: Callable[[str], Shot | None]) -> None:
+        """Just before either edit is sent: ``lookup`` gives a shot of the board on show."""
+
     def forward_done(self, edit: Any) -> None:
         """What the core answered the forward edit (new ids, the shot removed)."""
 
@@ -97,6 +98,7 @@ class AddStep(BoardStep):
         super().__init__(run_id, text)
         self.place, self.fields = place, fields
         self.shot: Shot | None = None  # as Undo took it away
+        self.taken: Shot | None = None
 
     def forward(self):
         if self.shot is not None:
@@ -106,11 +108,16 @@ class AddStep(BoardStep):
     def forward_done(self, edit) -> None:
         self.shot_id = edit.shot_id
 
+    def prepare(self, lookup) -> None:
+        shot = lookup(self.shot_id) if self.shot_id else None
+        if shot is not None:  # on the board: Undo takes it away as it is now
+            self.taken = shot.model_copy(deep=True)
+
     def backward(self):
         return "delete_shot", {"shot_id": self.shot_id}
 
     def backward_done(self, edit) -> None:
-        self.shot = removed_shot(edit, self.shot or _bare_shot(edit, self.shot_id))
+        self.shot = removed_shot(edit, self.taken)
 
 
 class DuplicateStep(AddStep):
@@ -132,6 +139,11 @@ class DeleteStep(BoardStep):
     def __init__(self, run_id: str, text: str, shot: Shot, place: Place) -> None:
         super().__init__(run_id, text)
         self.shot_id, self.shot, self.place = shot.shot_id, shot, place
+
+    def prepare(self, lookup) -> None:
+        shot = lookup(self.shot_id)
+        if shot is not None:  # on the board (Redo): delete it as it is now
+            self.shot = shot.model_copy(deep=True)
 
     def forward(self):
         return "delete_shot", {"shot_id": self.shot_id}
@@ -183,15 +195,6 @@ class AspectStep(BoardStep):
         return "set_aspect", {"aspect": self.old}
 
 
-def _bare_shot(edit: Any, shot_id: str | None) -> Shot:
-    """The shot ``shot_id`` from an edit's run (before a delete); for a core that does not
-    return what it removed."""
-    for shot in getattr(getattr(edit, "run", None), "shots", []):
-        if shot.shot_id == shot_id:
-            return shot
-    raise LookupError(f"shot {shot_id} was not returned")
-
-
 class BoardUndo(QObject):
     """The window's undo history of board edits, one stack per run (a ``QUndoGroup``).
 
@@ -208,6 +211,7 @@ class BoardUndo(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session: Session | None = None
+        self.lookup: Callable[[str], Shot | None] = lambda _shot_id: None  # the view's shots
         self.group = QUndoGroup(self)
         self._stacks: dict[str, QUndoStack] = {}
         self._busy = False
@@ -277,6 +281,7 @@ class BoardUndo(QObject):
             if on_done is not None:
                 on_done(edit)
 
+        step.prepare(self.lookup)
         self._save(step, *step.forward(), done, step.text())
         return True
 
@@ -293,6 +298,7 @@ class BoardUndo(QObject):
                 stack.undo()
             self._finish(edit, text)
 
+        step.prepare(self.lookup)
         self._save(step, *step.backward(), done, text, stack=stack)
         return True
 
@@ -309,6 +315,7 @@ class BoardUndo(QObject):
                 stack.redo()
             self._finish(edit, text)
 
+        step.prepare(self.lookup)
         self._save(step, *step.forward(), done, text, stack=stack)
         return True
 
