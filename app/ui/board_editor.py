@@ -429,7 +429,13 @@ class BoardControls(QObject):
 
     # The menu and the keys.
 
-    def context_menu(self, pos) -> QMenu | None:
+    def context_menu(self, pos) -> QMenu:
+        menu = self.menu_at(pos)
+        menu.popup(self.gallery.viewport().mapToGlobal(pos))
+        return menu
+
+    def menu_at(self, pos) -> QMenu:
+        """The context menu for the card at ``pos`` (viewport coordinates), not shown yet."""
         index = self.gallery.indexAt(pos)
         if index.isValid():
             self.gallery.setCurrentIndex(index)
@@ -448,17 +454,25 @@ class BoardControls(QObject):
                                       self.move_to_scene(i, n))
             menu.addSeparator()
             menu.addAction(self.delete_action)
-        menu.popup(self.gallery.viewport().mapToGlobal(pos))
         return menu
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The board's keys while the gallery has the focus, before any shortcut: Ctrl+N is
+        also File > New idea and Delete the history's (both window-wide)."""
         if watched is self.gallery and event.type() in (QEvent.Type.ShortcutOverride,
                                                         QEvent.Type.KeyPress):
-            key = event  # type: QKeyEvent
-            if key.keyCombination() == QKeySequence("Ctrl+N")[0]:
+            act = self._keys().get(event.keyCombination().toCombined())
+            if act is not None:
                 if event.type() == QEvent.Type.ShortcutOverride:
-                    event.accept()  # ours here, not File > New idea
-                else:
-                    self.add_after()
+                    event.accept()  # a key press for the gallery, not a shortcut
+                elif act.isEnabled():
+                    act.trigger()
                 return True
         return super().eventFilter(watched, event)
+
+    def _keys(self) -> dict[int, QAction]:
+        keys = {QKeySequence("Ctrl+N")[0].toCombined(): self.add_action}
+        for act in (self.add_action, self.duplicate_action, self.delete_action):
+            for sequence in act.shortcuts():
+                keys[sequence[0].toCombined()] = act
+        return keys

