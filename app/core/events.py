@@ -79,4 +79,16 @@ class RunTakenOver(Event):
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class BoardChanged(Event):
+    """A board edit was saved (``app.core.board``): shots added, deleted, moved or changed,
+    or the frame. ``run`` is the run as saved, its shots in board order; ``shot_id`` the
+    shot acted on; ``stale`` the shots the edit left stale; ``removed`` the ids deleted."""
+
+    run: Run
+    shot_id: str | None
+    stale: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
 Listener = Callable[[Event], None]

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 from app.core import events as ev
 from app.core import ownership, revisions, scenes
+from app.core.board import NEW_SHOT, Board
 from app.core.errors import DiskError, HistoryError, RenderError, StageError, StoryreelError
+from app.core.frame import draft_size
 from app.core.history import HistoryStore
 from app.core.ideas import Idea, detect_kind
 from app.core.metering import metering
@@ -108,6 +110,10 @@ class Pipeline:
         self.leases = ownership.Leases(history, identity or ownership.Identity.of_this_process(),
                                        interval_s=heartbeat_s, on_lost=self._lost_run)
         self._lost: set[str] = set()
+        # Board edits (app.core.board): held and refused like the edits below.
+        self.board = Board(history, emit=self._emit, take=self._take, let_go=self._let_go,
+                           refuse=self._refuse_while_running,
+                           size_for=getattr(renderer, "size_for", None) or draft_size)
 
     # Observing.
 
@@ -338,6 +344,8 @@ class Pipeline:
         for shot in pending:
             if shot.status is not ShotStatus.RENDERING:  # rendering: its job may still be alive
                 shot.status = ShotStatus.QUEUED
+            if shot.stale == NEW_SHOT:  # a shot added to the board is drawn now (any path)
+                shot.stale = None
         run.status, run.error, run.finished_at = RunStatus.RUNNING, None, None
         run.index_prompts()  # a regenerated shot may have a new prompt
         await self._save_run(run, "status", "error", "finished_at", "prompt_words")

@@ -36,6 +36,35 @@ def listing_key(created_at: datetime, run_id: str = "") -> tuple[datetime, str]:
     return at.replace(microsecond=at.microsecond // 1000 * 1000), run_id
 
 
+def board_order(shots: Iterable[Shot]) -> list[Shot]:
+    """Shots in board order: by scene, then index, ties broken by shot id."""
+    return sorted(shots, key=lambda s: (s.scene, s.index, s.shot_id))
+
+
+def loaded_order(shots: Iterable[Shot]) -> list[Shot]:
+    """Shots as a store loads them: in board order, and a scene in which two shots share an
+    index numbered 1, 2, ... again (``index`` and ``number``, in place). Board edits
+    renumber a scene one shot document at a time (no array holds the order), so a process
+    killed in the middle may leave two shots with one index (or a gap, which is harmless);
+    loaded through here, that board still shows every shot once, each with its own
+    number, and the next edit of the scene writes the numbers again."""
+    from app.core.models import shot_number
+
+    ordered = board_order(shots)
+    seen: set[tuple[int, int]] = set()
+    tied: set[int] = set()
+    for shot in ordered:
+        if shot.order in seen:
+            tied.add(shot.scene)
+        seen.add(shot.order)
+    counters: dict[int, int] = {}
+    for shot in ordered:
+        if shot.scene in tied:
+            counters[shot.scene] = index = counters.get(shot.scene, 0) + 1
+            shot.index, shot.number = index, shot_number(shot.scene, index)
+    return ordered
+
+
 @dataclass(frozen=True)
 class DayUsage:
     """What one UTC day of runs used: runs started that day and their shots."""
@@ -62,7 +91,11 @@ class HistoryStore(Protocol):
     async def upsert_shot(self, shot: Shot) -> None: ...
 
     async def get_run(self, run_id: str) -> Run:
-        """The run with its shots in story order. Raises ``RunNotFound``."""
+        """The run with its shots in board order (``board_order``). Raises ``RunNotFound``."""
+        ...
+
+    async def delete_shot(self, run_id: str, shot_id: str) -> None:
+        """Delete one shot's document (a board edit); nothing when there is none."""
         ...
 
     async def list_runs(

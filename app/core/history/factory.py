@@ -248,6 +248,9 @@ class UnavailableHistory:
     async def upsert_shot(self, shot: Shot) -> None:
         self._drop()
 
+    async def delete_shot(self, run_id: str, shot_id: str) -> None:
+        self._drop()
+
     async def get_run(self, run_id: str) -> Run:
         raise self._fail()
 

@@ -12,6 +12,7 @@ from app.core.history import (
     DayUsage,
     PageCursor,
     listing_key,
+    loaded_order,
     matches,
     search_words,
     usage_of,
@@ -40,6 +41,10 @@ class MemoryHistory:
 
     async def get_run(self, run_id: str) -> Run:
         return self._load(run_id)
+
+    async def delete_shot(self, run_id: str, shot_id: str) -> None:
+        self.writes += 1
+        self._shots.get(run_id, {}).pop(shot_id, None)
 
     async def list_runs(
         self, *, limit: int = 20, before: datetime | PageCursor | None = None,
@@ -128,7 +133,7 @@ class MemoryHistory:
             raise RunNotFound(run_id)
         run = Run.model_validate(self._runs[run_id])
         shots = [Shot.model_validate(d) for d in self._shots.get(run_id, {}).values()]
-        run.shots = sorted(shots, key=lambda s: s.order)
+        run.shots = loaded_order(shots)
         return run
 
     def _select(self, search: str | None) -> list[Run]:

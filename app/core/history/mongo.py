@@ -37,7 +37,7 @@ from pymongo.errors import (
 )
 
 from app.core.errors import HistoryError, RunNotFound
-from app.core.history import DayUsage, PageCursor
+from app.core.history import DayUsage, PageCursor, loaded_order
 from app.core.history.documents import (
     NEWEST_FIRST,
     RUN_INDEXES,
@@ -57,6 +57,7 @@ from app.core.history.documents import (
     same_revision,
     shot_document,
     shot_from_document,
+    shot_key,
     usage_pipeline,
 )
 from app.core.history.journal import Journal
@@ -189,6 +190,13 @@ class MongoHistory:
                                         f"shot {shot.shot_id} of {shot.run_id}", "replace",
                                         "shots", {"_id": doc["_id"]}, doc))
 
+    async def delete_shot(self, run_id: str, shot_id: str) -> None:
+        """One shot's document, by ``_id``; kept in order (and journalled) like the other
+        writes, so a delete never overtakes the writes to that shot made before it."""
+        key = shot_key(run_id, shot_id)
+        await self._write_change(Change(f"shot:{key}", f"deletion of shot {shot_id} of {run_id}",
+                                        "delete", "shots", {"_id": key}, {}))
+
     async def _revise(self, run_filter: dict[str, Any], changes: dict[str, Any]) -> None:
         # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
         # nx-27017 silently stores a date given to ``$set`` as a naive string. Writes
@@ -205,9 +213,12 @@ class MongoHistory:
 
     async def _apply(self, change: Change) -> None:
         """Make one change (now, when kept writes are retried, or replayed from a journal)."""
-        if change.collection not in ("runs", "shots") or change.op not in ("replace", "revise"):
+        if change.collection not in ("runs", "shots") or change.op not in ("replace", "revise",
+                                                                             "delete"):
             raise HistoryError(f"not a history change: {change.op} on {change.collection}")
-        if change.op == "revise":
+        if change.op == "delete":  # by ``_id`` only: deleting again is harmless
+            await self._db[change.collection].delete_one({"_id": change.filter["_id"]})
+        elif change.op == "revise":
             await self._revise(change.filter, change.update)
         else:
             await self._upsert(self._db[change.collection], change.update)
@@ -282,7 +293,7 @@ class MongoHistory:
                 raise RunNotFound(run_id)
             shots = await self._shots.find({"run_id": run_id}).sort(STORY_ORDER).to_list(None)
         run = run_from_document(doc)
-        run.shots = [shot_from_document(s) for s in shots]
+        run.shots = loaded_order(shot_from_document(s) for s in shots)
         return run
 
     async def list_runs(

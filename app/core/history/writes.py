@@ -58,8 +58,9 @@ class Change:
     """One write as data, so that it can outlive the process (see ``journal.py``).
 
     ``op`` is ``"replace"`` (``update`` is the whole document that replaces, or
-    becomes, the one ``filter`` finds) or ``"revise"`` (``update`` holds fields to
-    set on the one document ``filter`` finds). Either is idempotent.
+    becomes, the one ``filter`` finds), ``"revise"`` (``update`` holds fields to
+    set on the one document ``filter`` finds) or ``"delete"`` (the one document whose
+    ``_id`` ``filter`` gives; ``update`` is empty). Each is idempotent.
     """
 
     key: str  # the document it changes: writes to one key never overtake each other
