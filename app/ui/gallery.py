@@ -633,7 +633,9 @@ class GalleryView(QListView):
         scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None,
                                              self.verticalScrollBar())
         available = max(self.MIN_CARD, self.maximumViewportSize().width() - scrollbar - 1)
-        columns = max(1, available // self.MIN_CARD)
+        aspect = self.shot_model().aspect  # portrait frames: narrower cards, more of them
+        narrowest = self.MIN_CARD if aspect >= 1 else max(150, round(self.MIN_CARD * aspect ** .5))
+        columns = max(1, available // narrowest)
         self.delegate.aspect = self.shot_model().aspect
         self.delegate.card_width = available // columns
         size = self.delegate.card_size(self.font())

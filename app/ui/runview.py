@@ -103,6 +103,7 @@ class RunView(QWidget):
         self.aspect_choice.setToolTip(self.tr("The frame of this board; changing it makes "
                                               "every shot stale"))
         self.aspect_choice.activated.connect(self._aspect_chosen)
+        self.aspect_label = QLabel(self.tr("Frame"), buddy=self.aspect_choice)
         self.running_time = QLabel(objectName="runDuration")
         self.running_time.setToolTip(self.tr("The board's running time: every shot's "
                                              "duration, summed"))
@@ -137,6 +138,7 @@ class RunView(QWidget):
         words.addWidget(self.title)
         words.addWidget(self.meta)
         heading.addLayout(words, 1)
+        heading.addWidget(self.aspect_label, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.aspect_choice, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.stale_button, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -496,6 +498,7 @@ class RunView(QWidget):
             "This run is still working: change its shots once it has finished."))
         self.aspect_choice.setEnabled(editable)
         self.aspect_choice.setVisible(self.run is not None)
+        self.aspect_label.setVisible(self.run is not None)
         if self.run is not None and self.aspect_choice.currentData() != self.run.aspect:
             self._show_aspect()
         self.scenes.set_editable(editable, "" if editable or self.run is None else self.tr(

@@ -1024,6 +1024,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Le cadre de ce storyboard ; le changer rend chaque plan périmé</translation>
     </message>
     <message>
+        <source>Frame</source>
+        <translation>Cadre</translation>
+    </message>
+    <message>
         <source>The board&apos;s running time: every shot&apos;s duration, summed</source>
         <translation>La durée du storyboard : la somme des durées de ses plans</translation>
     </message>
