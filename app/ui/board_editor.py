@@ -79,6 +79,7 @@ class ShotEditor(QFrame):
     names ``Board.set_shot`` takes); the editor saves nothing itself."""
 
     applied = Signal(str, dict)
+    draw_requested = Signal(str)  # shot id: a shot with no image yet, drawn now
     closed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -122,6 +123,11 @@ class ShotEditor(QFrame):
         self.apply_button.setToolTip(self.tr("Save these fields as one step (Ctrl+S); a "
                                              "change to what the picture shows makes the shot "
                                              "stale"))
+        self.draw_button = QPushButton(self.tr("Draw now"), objectName="shotDraw")
+        self.draw_button.setToolTip(self.tr("Draw this new shot now, rather than with the "
+                                            "next “Regenerate stale shots”"))
+        self.draw_button.clicked.connect(
+            lambda: self.shot is not None and self.draw_requested.emit(self.shot.shot_id))
         self.revert_button = QPushButton(self.tr("Revert"), flat=True)
         self.revert_button.setToolTip(self.tr("Show the shot's saved fields again"))
         self.why = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
@@ -142,6 +148,7 @@ class ShotEditor(QFrame):
         buttons = QHBoxLayout()
         buttons.addWidget(self.revert_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.draw_button)
         buttons.addWidget(self.apply_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 10)
@@ -188,6 +195,7 @@ class ShotEditor(QFrame):
         for field in (self.framing, self.camera, self.duration):
             field.setEnabled(editable)
         self._editable = editable
+        self.draw_button.setEnabled(editable)
         self.why.setText(why)
         self.why.setVisible(bool(why))
         self._changed()
@@ -218,6 +226,7 @@ class ShotEditor(QFrame):
                                                               stale_reason_text(shot.stale))
                            if shot is not None and shot.stale else "")
         self.stale.setVisible(bool(self.stale.text()))
+        self.draw_button.setVisible(shot is not None and shot.image is None)
 
     def _show_default_duration(self) -> None:
         seconds = timing.default_duration(self.dialogue.toPlainText())

@@ -121,6 +121,7 @@ class RunView(QWidget):
         self.controls = BoardControls(self.gallery, self.editor, self.undo, self)
         self.gallery.selectionModel().currentChanged.connect(self._selection_changed)
         self.editor.closed.connect(self._close_editor)
+        self.editor.draw_requested.connect(self._draw_now)
         model.dataChanged.connect(self._shot_data_changed)
         self.script = ScriptView(self.tr("The script appears here once it is written."))
         self.scenes = ScenesPage(self.tr("The scenes appear here once they are planned."))
@@ -320,6 +321,11 @@ class RunView(QWidget):
         shot = current.data(ShotRole) if current.isValid() else None
         self.editor.show_shot(shot)
         self.editor.setVisible(shot is not None)
+
+    def _draw_now(self, shot_id: str) -> None:
+        """A new shot drawn at once (the run renders it; the card follows the events)."""
+        if self.session is not None and self.run is not None and self.controls.editable:
+            self.session.regenerate(self.run.run_id, shot_id)
 
     def _close_editor(self) -> None:
         self.gallery.clearSelection()

@@ -1625,6 +1625,14 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <translation>Enregistrer ces champs en une étape (Ctrl+S) ; un changement de ce que montre l’image rend le plan périmé</translation>
     </message>
     <message>
+        <source>Draw now</source>
+        <translation>Dessiner maintenant</translation>
+    </message>
+    <message>
+        <source>Draw this new shot now, rather than with the next “Regenerate stale shots”</source>
+        <translation>Dessiner ce nouveau plan maintenant, plutôt qu’au prochain « Régénérer les plans périmés »</translation>
+    </message>
+    <message>
         <source>Revert</source>
         <translation>Revenir</translation>
     </message>

@@ -261,3 +261,20 @@ def test_the_headers_frame_asks_then_makes_every_shot_stale_and_undo_goes_back(
     settled(ui, qtbot)
     assert combo.currentText() == "16:9"
     assert stored(ui, qtbot, run.run_id).aspect == "16:9"
+
+
+def test_a_new_shot_is_drawn_at_once_when_asked(ui, view, recorder, qtbot):
+    board_run(ui, qtbot, recorder)
+    select(view, 0)
+    assert not view.editor.draw_button.isVisible()  # drawn already
+    view.controls.add_after()
+    qtbot.waitUntil(lambda: view.controls.selected() is not None
+                    and view.controls.selected().image is None, timeout=WAIT_MS)
+    settled(ui, qtbot)
+    new = view.controls.selected()
+    assert view.editor.stale.text().startswith("Stale: new shot, not drawn yet")
+    assert view.editor.draw_button.isVisible()
+    view.editor.draw_button.click()
+    recorder.wait_finished(qtbot, count=2)
+    qtbot.waitUntil(lambda: view.model.shot(new.shot_id).image is not None, timeout=WAIT_MS)
+    assert not view.model.shot(new.shot_id).stale
