@@ -35,7 +35,14 @@ from PySide6.QtWidgets import (
 
 from app.core import timing
 from app.core.models import Shot, ShotType
-from app.ui.gallery import STALE_COLOR, GalleryView, ShotModel, ShotRole, stale_reason_text
+from app.ui.gallery import (
+    STALE_COLOR,
+    GalleryView,
+    ShotModel,
+    ShotRole,
+    duration_text,
+    stale_reason_text,
+)
 from app.ui.statuses import shot_type_text
 from app.ui.undo import (
     AddStep,
@@ -231,7 +238,7 @@ class ShotEditor(QFrame):
     def _show_default_duration(self) -> None:
         seconds = timing.default_duration(self.dialogue.toPlainText())
         self.duration.setSpecialValueText(self.tr("from dialogue: %1").replace(
-            "%1", timing.format_duration(seconds)))
+            "%1", duration_text(seconds)))
 
     # What changed.
 

@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 
 from app.core.models import Shot, ShotStatus
 from app.core.timing import format_duration, shot_duration
-from app.ui.statuses import CANCELLED_REASON, shot_status_word, shot_type_text
+from app.ui.statuses import CANCELLED_REASON, decimal, shot_status_word, shot_type_text
 from app.ui.statuses import shot_status_text as status_text
 from app.ui.thumbnails import ThumbnailLoader
 
@@ -113,6 +113,12 @@ def _field_words() -> dict[str, str]:
             "framing": translate("ShotModel", "framing"),
             "camera move": translate("ShotModel", "camera move"),
             "cast": translate("ShotModel", "cast")}
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as ``timing.format_duration`` writes it, seconds the locale's way
+    ("4,5 s" in French); minutes and hours read the same everywhere."""
+    return decimal(seconds) + " s" if seconds < 60 else format_duration(seconds)
 
 
 def card_status_text(shot: Shot, elapsed: float | None) -> str:
@@ -468,7 +474,7 @@ class ShotDelegate(QStyledItemDelegate):
 
     def _duration_badge(self, painter: QPainter, image_rect: QRectF, shot: Shot) -> None:
         """How long the shot is held, in the image's bottom right corner."""
-        text = format_duration(shot_duration(shot))
+        text = duration_text(shot_duration(shot))
         metrics = QFontMetrics(painter.font())
         width = metrics.horizontalAdvance(text) + 12
         badge = QRectF(image_rect.right() - 8 - width,

@@ -39,7 +39,7 @@ from app.core.models import Run, RunStatus, ShotStatus, Stage
 from app.core.progress import Progress
 from app.ui.board_editor import BoardControls, ShotEditor
 from app.ui.costs import run_cost_text, run_cost_tooltip, run_stage_times
-from app.ui.gallery import GalleryView, ShotModel, ShotRole
+from app.ui.gallery import GalleryView, ShotModel, ShotRole, duration_text
 from app.ui.revise import ScenesPage
 from app.ui.script import ScriptView, fountain_html
 from app.ui.statuses import (
@@ -440,7 +440,7 @@ class RunView(QWidget):
         self.cost.setToolTip(run_cost_tooltip(times))
         shots = self.model.shots
         self.running_time.setText(self.tr("Running time %1").replace(
-            "%1", timing.format_duration(timing.board_duration(shots))) if shots else "")
+            "%1", duration_text(timing.board_duration(shots))) if shots else "")
         total = max(1, self.progress.total)
         finished = self.progress.done + self.progress.failed + self.progress.cancelled
         busy = self.live and self.progress.stage is not Stage.RENDERING_SHOTS

@@ -278,3 +278,16 @@ def test_a_new_shot_is_drawn_at_once_when_asked(ui, view, recorder, qtbot):
     recorder.wait_finished(qtbot, count=2)
     qtbot.waitUntil(lambda: view.model.shot(new.shot_id).image is not None, timeout=WAIT_MS)
     assert not view.model.shot(new.shot_id).stale
+
+
+def test_durations_are_written_the_locales_way(qapp):
+    from PySide6.QtCore import QLocale
+
+    from app.ui.gallery import duration_text
+
+    assert (duration_text(4.5), duration_text(125)) == ("4.5 s", "2:05")
+    QLocale.setDefault(QLocale("fr_FR"))
+    try:
+        assert (duration_text(4.5), duration_text(3725)) == ("4,5 s", "1:02:05")
+    finally:
+        QLocale.setDefault(QLocale.system())
