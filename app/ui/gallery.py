@@ -355,6 +355,7 @@ class ShotDelegate(QStyledItemDelegate):
         # once per size (then blitted 1:1), description lines wrapped once per width.
         self._pixmaps: OrderedDict[tuple[int, int, int, int], QPixmap] = OrderedDict()
         self._lines: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        self._durations: OrderedDict[tuple, QPixmap] = OrderedDict()  # duration badges
 
     def card_size(self, option_font: QFont) -> QSize:
         line = QFontMetrics(option_font).lineSpacing()
@@ -473,18 +474,30 @@ class ShotDelegate(QStyledItemDelegate):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, number)
 
     def _duration_badge(self, painter: QPainter, image_rect: QRectF, shot: Shot) -> None:
-        """How long the shot is held, in the image's bottom right corner."""
-        text = duration_text(shot_duration(shot))
-        metrics = QFontMetrics(painter.font())
-        width = metrics.horizontalAdvance(text) + 12
-        badge = QRectF(image_rect.right() - 8 - width,
-                       image_rect.bottom() - 8 - metrics.height() - 2, width,
-                       metrics.height() + 2)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 150))
-        painter.drawRoundedRect(badge, 5, 5)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        """How long the shot is held, in the image's bottom right corner: drawn once per
+        duration and font (a board has few distinct ones), then copied."""
+        font = painter.font()
+        key = (shot.dialogue, shot.duration_s, font.key())
+        badge = self._durations.get(key)
+        if badge is None:
+            text = duration_text(shot_duration(shot))
+            metrics = QFontMetrics(font)
+            badge = QPixmap(metrics.horizontalAdvance(text) + 12, metrics.height() + 2)
+            badge.fill(Qt.GlobalColor.transparent)
+            p = QPainter(badge)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setFont(font)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(0, 0, 0, 150))
+            p.drawRoundedRect(QRectF(badge.rect()), 5, 5)
+            p.setPen(QColor("white"))
+            p.drawText(badge.rect(), Qt.AlignmentFlag.AlignCenter, text)
+            p.end()
+            self._durations[key] = badge
+            while len(self._durations) > 2000:
+                self._durations.popitem(last=False)
+        painter.drawPixmap(round(image_rect.right()) - 8 - badge.width(),
+                           round(image_rect.bottom()) - 8 - badge.height(), badge)
 
     def _stale_badge(self, painter: QPainter, image_rect: QRectF) -> None:
         """An amber "stale" tag in the image's top right corner."""
