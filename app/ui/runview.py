@@ -163,6 +163,8 @@ class RunView(QWidget):
         layout.addWidget(self.tabs, 1)
 
         self._scenes_stale = False
+        self._board_edits, self._timed = 0, None  # when the running time was last summed
+        self._editable: bool | None = None
         self.tabs.currentChanged.connect(self._tab_changed)
         self._scenes_timer = QTimer(self, singleShot=True, interval=250)
         self._scenes_timer.timeout.connect(self._render_scenes)
@@ -217,6 +219,7 @@ class RunView(QWidget):
             1 for s in run.shots if s.status is ShotStatus.FAILED)
         aspect = run.width / run.height if run.height else 16 / 9
         self.model.set_shots(run.run_id, run.shots, aspect=aspect)
+        self._board_edits += 1
         self.undo.show_run(run.run_id)
         self._close_editor()
         if run.status.finished and not live:
@@ -278,6 +281,7 @@ class RunView(QWidget):
         if self.run is None or self.run.run_id != run.run_id:
             return  # another run is on show now
         self.run = run.model_copy(deep=True)
+        self._board_edits += 1
         self.model.set_shots(run.run_id, run.shots, aspect=frame.ratio(run.aspect))
         self.gallery._fit()
         if edit.shot_id is not None:
@@ -438,9 +442,12 @@ class RunView(QWidget):
         price = self.session.settings.price_per_gpu_s if self.session is not None else None
         self.cost.setText(run_cost_text(times, price))
         self.cost.setToolTip(run_cost_tooltip(times))
-        shots = self.model.shots
-        self.running_time.setText(self.tr("Running time %1").replace(
-            "%1", duration_text(timing.board_duration(shots))) if shots else "")
+        # The total again only when the board changed (not on every tick of a live run).
+        timed = (run.run_id, self._board_edits, self.model.rowCount())
+        if timed != self._timed:
+            self._timed, shots = timed, self.model.shots
+            self.running_time.setText(self.tr("Running time %1").replace(
+                "%1", duration_text(timing.board_duration(shots))) if shots else "")
         total = max(1, self.progress.total)
         finished = self.progress.done + self.progress.failed + self.progress.cancelled
         busy = self.live and self.progress.stage is not Stage.RENDERING_SHOTS
@@ -499,12 +506,14 @@ class RunView(QWidget):
         self.stale_button.setEnabled(not self._regenerating)
         self.regenerate_stale_action.setEnabled(can_regenerate and not self._regenerating)
         editable = self.session is not None and self.run is not None and not self.live
-        self.controls.set_run(self.run_id, editable)
-        self.editor.set_editable(editable, "" if editable or self.run is None else self.tr(
-            "This run is still working: change its shots once it has finished."))
-        self.aspect_choice.setEnabled(editable)
-        self.aspect_choice.setVisible(self.run is not None)
-        self.aspect_label.setVisible(self.run is not None)
+        if (self.run_id, editable) != (self.controls.run_id, self._editable):
+            self._editable = editable
+            self.controls.set_run(self.run_id, editable)
+            self.editor.set_editable(editable, "" if editable or self.run is None else self.tr(
+                "This run is still working: change its shots once it has finished."))
+            self.aspect_choice.setEnabled(editable)
+            self.aspect_choice.setVisible(self.run is not None)
+            self.aspect_label.setVisible(self.run is not None)
         if self.run is not None and self.aspect_choice.currentData() != self.run.aspect:
             self._show_aspect()
         self.scenes.set_editable(editable, "" if editable or self.run is None else self.tr(
