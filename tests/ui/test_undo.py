@@ -148,3 +148,21 @@ def test_each_run_has_its_own_undo_history(ui, view, recorder, qtbot):
     ui.window.open_run(first.run_id)
     qtbot.waitUntil(lambda: view.run_id == first.run_id, timeout=WAIT_MS)
     assert view.undo.undo_action.text() == "&Undo Add shot"
+
+
+def test_an_undo_of_a_shot_deleted_elsewhere_says_why_and_starts_the_history_afresh(
+        ui, view, recorder, qtbot):
+    run = board_run(ui, qtbot, recorder)
+    shot = view.model.shots[0]
+    view.controls.set_fields(shot.shot_id, {"note": "keep the gull"})
+    qtbot.waitUntil(lambda: not view.undo.busy, timeout=WAIT_MS)
+    stack = view.undo.group.activeStack()
+    assert stack.count() == 1
+    # Another window (or the CLI) deletes that shot meanwhile.
+    finish(qtbot, ui.session.pipeline.board.delete_shot(run.run_id, shot.shot_id))
+    view.undo.undo()
+    qtbot.waitUntil(lambda: not view.undo.busy, timeout=WAIT_MS)
+    [refused] = [m for m in ui.presenter.messages if m.title.startswith("Undo: Change shot")]
+    assert "not saved" in refused.title and shot.shot_id in refused.text
+    assert stack.count() == 0 and not view.undo.undo_action.isEnabled()
+    assert shot.shot_id not in stored_ids(ui, qtbot, run.run_id)  # nothing else changed
