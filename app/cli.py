@@ -19,7 +19,7 @@ from app import __version__
 # The engine (pydantic, pymongo, aiobotocore, reportlab...) is imported only when a
 # command runs (app.commands), so the window appears and --version answers at once.
 COMMAND_NAMES = ("run", "history", "show", "edit", "regenerate", "pick", "retry", "resume",
-                 "export", "delete", "orphans", "doctor")
+                 "export", "delete", "orphans", "doctor", "shot")
 
 
 ENV_FILE_HELP = ("read settings from this .env file too (after the environment, before "
@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--scene", type=_positive, metavar="N", help="the scene that changes")
     edit.add_argument("--heading", metavar="TEXT", help="the scene's new slug line")
     edit.add_argument("--summary", metavar="TEXT", help="the scene's new summary")
+    edit.add_argument("--aspect", metavar="A", help="the board's new frame, one of 2.39:1, "
+                      "1.85:1, 16:9, 4:3, 1:1, 9:16 (every drawn shot becomes stale)")
+    _shot_parser(sub)
 
     regenerate = sub.add_parser("regenerate", help="render shots again, keeping the old "
                                 "images as versions")
@@ -141,6 +144,48 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP,
                              default=argparse.SUPPRESS)
     return parser
+
+def _shot_parser(sub: argparse._SubParsersAction) -> None:
+    """``storyreel shot add|delete|move|set``: shaping a board shot by shot."""
+    shot = sub.add_parser("shot", help="add, delete, move or change a shot of a run")
+    verbs = shot.add_subparsers(dest="shot_command", metavar="ACTION", required=True)
+    add = verbs.add_parser("add", help="add a shot; prints its id")
+    add.add_argument("run_id", metavar="RUN_ID")
+    _where(add)
+    add.add_argument("--text", required=True, metavar="TEXT", help="what the shot shows")
+    delete = verbs.add_parser("delete", help="take a shot off the board")
+    delete.add_argument("run_id", metavar="RUN_ID")
+    delete.add_argument("shot_id", metavar="SHOT_ID")
+    delete.add_argument("--yes", action="store_true",
+                        help="also when it has images (they stay in storage)")
+    move = verbs.add_parser("move", help="move a shot (within its scene or to another)")
+    move.add_argument("run_id", metavar="RUN_ID")
+    move.add_argument("shot_id", metavar="SHOT_ID")
+    _where(move)
+    change = verbs.add_parser("set", help="change a shot's fields")
+    change.add_argument("run_id", metavar="RUN_ID")
+    change.add_argument("shot_id", metavar="SHOT_ID")
+    change.add_argument("--text", metavar="TEXT", help="what the shot shows")
+    for verb in (add, change):
+        verb.add_argument("--framing", metavar="F",
+                          help="EWS, WS, MS, MCU, CU, ECU, 2S, OTS, POV or INSERT")
+        verb.add_argument("--camera", metavar="C", help="camera move: static, pan, dolly...")
+        verb.add_argument("--dialogue", metavar="D", help="what is said ('' for none)")
+        verb.add_argument("--characters", metavar="NAMES",
+                          help="who is in it, comma-separated ('' for nobody)")
+        verb.add_argument("--duration", metavar="S", help="seconds it is held"
+                          + (" (auto: from its dialogue)" if verb is change else ""))
+        verb.add_argument("--note", metavar="N", help="a free note (not drawn)")
+    for verb in (add, delete, move, change):
+        verb.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP,
+                          default=argparse.SUPPRESS)
+
+
+def _where(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--after", metavar="SHOT_ID", help="right after this shot")
+    where.add_argument("--scene", type=_positive, metavar="N", help="at the start of scene N")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)

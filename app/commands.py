@@ -43,6 +43,7 @@ from app.core.storage.run_objects import (
 )
 from app.core.styles import StyleError, resolve_style
 from app.core.text import printable
+from app.core.timing import board_duration, format_duration, shot_duration
 
 EXIT_OK, EXIT_RUN_NOT_COMPLETE, EXIT_BAD_INPUT = 0, 1, 2
 T = TypeVar("T")
@@ -188,6 +189,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
             print(f"  error: {_t(run.error)}")
         for line in _cost_lines(run):
             print(f"  {line}")
+        print(f"  frame {run.aspect}, running time {format_duration(board_duration(run.shots))}")
         held = {p.scene.index for p in run.held_plans}
         for scene in run.scenes:
             print(f"\n  {scene.index}. {_t(scene.heading)}")
@@ -198,7 +200,10 @@ async def cmd_show(args: argparse.Namespace) -> int:
                 path, problem = await _local_image(services, shot)
                 where = str(path) if path else (shot.error or problem or "")
                 print(f"     {_t(shot.number):<5} {shot.shot_type.value:<6} "
-                      f"{shot.status.value:<9} {_t(shot.description)[:60]}")
+                      f"{shot.status.value:<9} {format_duration(shot_duration(shot)):>6}  "
+                      f"{_t(shot.description)[:60]}")
+                if shot.note:
+                    print(f"           note: {_t(shot.note)}")
                 if shot.stale:
                     print(f"           stale: {_t(shot.stale)}")
                 if shot.versions:
@@ -212,6 +217,11 @@ async def cmd_show(args: argparse.Namespace) -> int:
 async def cmd_edit(args: argparse.Namespace) -> int:
     character = args.character is not None or args.look is not None
     scene = args.scene is not None or args.heading is not None or args.summary is not None
+    if getattr(args, "aspect", None) is not None:
+        if character or scene:
+            raise UsageError("edit the frame (--aspect) on its own, not with a character "
+                             "or a scene")
+        return await _edit_aspect(args)
     if character == scene:
         raise UsageError("edit either a character (--character NAME --look TEXT) or a scene "
                          "(--scene N with --heading and/or --summary)")
@@ -233,6 +243,87 @@ async def cmd_edit(args: argparse.Namespace) -> int:
         print(f"{len(stale)} shots now stale: {_t(numbers)}")
         print(f"render them again with: storyreel regenerate {run.run_id} --stale")
         return EXIT_OK
+
+
+async def _edit_aspect(args: argparse.Namespace) -> int:
+    """``edit RUN_ID --aspect A``: the board's new frame; every drawn shot goes stale."""
+    async with _services(load_settings()) as services:
+        edit = await services.pipeline().board.set_aspect(args.run_id, args.aspect)
+        run = edit.run
+        print(f"frame now {run.aspect} ({run.width}x{run.height})")
+        _say_stale(run, edit.stale)
+        return EXIT_OK
+
+
+def _say_stale(run: Run, stale: list[str]) -> None:
+    if stale:
+        numbers = ", ".join(run.shot(sid).number for sid in stale)
+        print(f"{len(stale)} shot{'s' if len(stale) != 1 else ''} now stale: {_t(numbers)}; "
+              f"draw {'them' if len(stale) != 1 else 'it'} with: "
+              f"storyreel regenerate {run.run_id} --stale", file=sys.stderr)
+
+
+async def cmd_shot(args: argparse.Namespace) -> int:
+    """``shot add|delete|move|set``: shaping the board shot by shot (``app.core.board``)."""
+    async with _services(load_settings()) as services:
+        edits = services.pipeline().board
+        if args.shot_command == "delete":
+            run = await services.history.get_run(args.run_id)
+            shot = _board_shot(run, args.shot_id)
+            drawn = [shot.image] if shot.image else []
+            drawn += [v.image for v in shot.versions]
+            if drawn and not args.yes:
+                images = f"{len(drawn)} image{'s' if len(drawn) != 1 else ''}"
+                if not sys.stdin.isatty():
+                    raise UsageError(f"shot {shot.number} ({shot.shot_id}) has {images}: add "
+                                     f"--yes to take it off the board (its images stay in "
+                                     f"storage until the run is deleted)")
+                answer = await asyncio.to_thread(
+                    input, f"Take shot {_t(shot.number)} ({shot.shot_id}) and its {images} "
+                           f"off the board? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    print("nothing deleted", file=sys.stderr)
+                    return EXIT_RUN_NOT_COMPLETE
+            await edits.delete_shot(args.run_id, args.shot_id)
+            print(f"deleted shot {_t(shot.number)} ({shot.shot_id})", file=sys.stderr)
+            return EXIT_OK
+        if args.shot_command == "move":
+            edit = await edits.move_shot(args.run_id, args.shot_id, after=args.after,
+                                         scene=args.scene)
+        elif args.shot_command == "add":
+            edit = await edits.add_shot(
+                args.run_id, after=args.after, scene=args.scene, text=args.text,
+                framing=args.framing, camera=args.camera, dialogue=args.dialogue,
+                characters=_names(args.characters), duration_s=args.duration,
+                note=args.note or "")
+        else:
+            edit = await edits.set_shot(
+                args.run_id, args.shot_id, description=args.text, framing=args.framing,
+                camera=args.camera, dialogue=args.dialogue,
+                characters=_names(args.characters), duration_s=args.duration, note=args.note)
+        assert edit.shot_id is not None
+        shot = edit.run.shot(edit.shot_id)
+        if args.shot_command == "add":
+            print(shot.shot_id)  # for scripts: the new shot's id, alone on stdout
+            print(f"added shot {_t(shot.number)} ({shot.shot_id})", file=sys.stderr)
+        else:
+            print(f"shot {shot.shot_id} is {_t(shot.number)}", file=sys.stderr)
+        _say_stale(edit.run, edit.stale)
+        return EXIT_OK
+
+
+def _board_shot(run: Run, shot_id: str) -> Shot:
+    try:
+        return run.shot(shot_id)
+    except KeyError:
+        raise UsageError(f"run {run.run_id} has no shot {shot_id!r}") from None
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``--characters "Mara, Theo"`` as names; ``''`` is nobody; None leaves them."""
+    if text is None:
+        return None
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 async def cmd_regenerate(args: argparse.Namespace) -> int:
@@ -453,6 +544,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Awaitable[int]]] = {
     "delete": cmd_delete,
     "orphans": cmd_orphans,
     "doctor": cmd_doctor,
+    "shot": cmd_shot,
 }
 
 
@@ -645,6 +737,11 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
             "image": shot.image.model_dump(mode="json") if shot.image else None,
             "timings": shot.timings,
             "stale": shot.stale,
+            "duration_s": shot_duration(shot),  # held for: the artist's, or from dialogue
+            "duration_set": shot.duration_s is not None,
+            "note": shot.note,
+            "dialogue": shot.dialogue,
+            "characters": shot.characters,
             "versions": [{"attempt": v.attempt, "seed": v.seed, "prompt": v.prompt,
                           "job_id": v.job_id, "model": v.model,
                           "image": v.image.model_dump(mode="json"),
@@ -658,6 +755,10 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
         "characters": ([c.model_dump(mode="json") for c in run.script.characters]
                        if run.script else []),
         "stages": {name: t.model_dump(mode="json") for name, t in run.stage_times().items()},
+        "aspect": run.aspect,
+        "width": run.width,
+        "height": run.height,
+        "duration_s": board_duration(run.shots),  # the board's running time
         "shots": shots,
     }
 

@@ -28,7 +28,7 @@ the image current. A new shot has no image: it is stale ("new shot") until drawn
 
 from __future__ import annotations
 
-import re
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -37,6 +37,7 @@ from typing import Any
 
 from app.core import events as ev
 from app.core import frame, timing
+from app.core import shot_fields as fields
 from app.core.history import HistoryStore, board_order
 from app.core.models import (
     Character,
@@ -51,18 +52,16 @@ from app.core.models import (
 )
 from app.core.prompts import build_shot_prompt, location, look_line, scene_line
 from app.core.revisions import EditError
+from app.core.shot_fields import parse_framing
 from app.core.styles import resolve_style
 
-MAX_DESCRIPTION_WORDS = 120
-MAX_DIALOGUE_WORDS = 300
-MAX_CAMERA_CHARS = 60
-MAX_NOTE_CHARS = 2000
 MAX_SHOTS_PER_SCENE = 24 * 25  # numbers up to 600 shots a scene stay two letters long
 
 NEW_SHOT = "new shot, not drawn yet"
 FROM_DIALOGUE = "auto"
 """``set_shot(duration_s=FROM_DIALOGUE)``: forget the artist's duration, time the shot by
 its dialogue again (``timing.shot_duration``)."""
+
 
 @dataclass
 class BoardChange:
@@ -89,14 +88,14 @@ def add_shot(run: Run, *, after: str | None = None, scene: int | None = None, te
     cast, when not given, is the run's characters named in ``text``. It has no image: it
     is stale until drawn (``regenerate --stale``)."""
     where = _place_of(run, after, scene, moving=None)
-    description = _words(text, "a shot's description", MAX_DESCRIPTION_WORDS)
+    description = fields.words(text, "a shot's description", fields.MAX_DESCRIPTION_WORDS)
     shot_type = parse_framing(framing) if framing is not None else ShotType.MEDIUM
-    move = _camera(camera) if camera is not None else "static"
-    spoken = _dialogue(dialogue) if dialogue is not None else ""
-    cast = (_cast(run, characters) if characters is not None
-            else _named_in(run, description))
+    move = fields.camera_move(camera) if camera is not None else "static"
+    spoken = fields.dialogue(dialogue) if dialogue is not None else ""
+    cast = (fields.cast(_cast_of(run), characters) if characters is not None
+            else fields.named_in(_cast_of(run), description))
     seconds = timing.check_duration(duration_s) if duration_s is not None else None
-    remark = _note(note)
+    remark = fields.note(note)
     shot_id = new_shot_id(run)
     shot = Shot(run_id=run.run_id, shot_id=shot_id, scene=where[0], index=1,
                 number=shot_number(where[0], 1), shot_type=shot_type, camera=move,
@@ -144,7 +143,7 @@ def restore_shot(run: Run, shot: Shot, *, after: str | None = None,
         raise EditError(f"shot {shot.shot_id} is on the board already")
     if after is None and scene is None:
         _scene(run, shot.scene)
-        members = _members(run, shot.scene)
+        members = _room(run, shot.scene, None)
         where = (shot.scene, min(max(shot.index - 1, 0), len(members)))
     else:
         where = _place_of(run, after, scene, moving=None)
@@ -184,21 +183,21 @@ def set_shot(run: Run, shot_id: str, *, description: str | None = None,
     shot = _shot(run, shot_id)
     changes: dict[str, Any] = {}
     if description is not None:
-        changes["description"] = _words(description, "a shot's description",
-                                        MAX_DESCRIPTION_WORDS)
+        changes["description"] = fields.words(description, "a shot's description",
+                                              fields.MAX_DESCRIPTION_WORDS)
     if framing is not None:
         changes["shot_type"] = parse_framing(framing)
     if camera is not None:
-        changes["camera"] = _camera(camera)
+        changes["camera"] = fields.camera_move(camera)
     if characters is not None:
-        changes["characters"] = _cast(run, characters)
+        changes["characters"] = fields.cast(_cast_of(run), characters)
     if dialogue is not None:
-        changes["dialogue"] = _dialogue(dialogue)
+        changes["dialogue"] = fields.dialogue(dialogue)
     if duration_s is not None:
         changes["duration_s"] = (None if duration_s == FROM_DIALOGUE
                                  else timing.check_duration(duration_s))
     if note is not None:
-        changes["note"] = _note(note)
+        changes["note"] = fields.note(note)
     if description is framing is camera is characters is dialogue is duration_s is note is None:
         raise EditError("nothing to change: give a description, framing, camera move, "
                         "dialogue, characters, duration or note")
@@ -222,7 +221,7 @@ def set_aspect(run: Run, aspect: str, size: tuple[int, int]) -> BoardChange:
         label = frame.parse_aspect(aspect)
     except frame.AspectError as exc:
         raise EditError(str(exc)) from None
-    width, height = _size(size)
+    width, height = fields.frame_size(size)
     if (label, width, height) == (run.aspect, run.width, run.height):
         return BoardChange(stale=[s.shot_id for s in run.shots if s.stale])
     run.aspect, run.width, run.height = label, width, height
@@ -241,22 +240,6 @@ def set_aspect(run: Run, aspect: str, size: tuple[int, int]) -> BoardChange:
         if shot.stale:
             stale.append(shot.shot_id)
     return BoardChange(saved=saved, stale=stale, run_fields=("aspect", "width", "height"))
-
-
-# Reading what a person typed.
-
-
-def parse_framing(value: str | ShotType) -> ShotType:
-    """A shot type from its code (``CU``, any case) or its name (``close-up``)."""
-    if isinstance(value, ShotType):
-        return value
-    text = " ".join(str(value).split())
-    for kind in ShotType:
-        if text.casefold() in (kind.value.casefold(), kind.label.casefold(),
-                               kind.name.casefold().replace("_", " ")):
-            return kind
-    choices = ", ".join(f"{k.value} ({k.label})" for k in ShotType)
-    raise EditError(f"unknown framing {text!r}: one of {choices}")
 
 
 def new_shot_id(run: Run) -> str:
@@ -283,6 +266,9 @@ class BoardEdit:
     shot_id: str | None
     stale: list[str]
     removed: list[str]
+    removed_shots: list[Shot] = field(default_factory=list)
+    """The shots deleted, as they were (with images and versions): ``restore_shot`` of one
+    is the undo of its deletion."""
 
 
 class Board:
@@ -302,6 +288,9 @@ class Board:
         self._take = take
         self._let_go = let_go
         self._refuse = refuse
+        # One edit at a time per run in this process (the window may send the next before
+        # the last is written): each edit loads what the one before it saved.
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def add_shot(self, run_id: str, *, after: str | None = None,
                        scene: int | None = None, text: str, framing: str | None = None,
@@ -323,10 +312,16 @@ class Board:
         return await self._edit(run_id, lambda run: move_shot(run, shot_id, after=after,
                                                               scene=scene))
 
-    async def set_shot(self, run_id: str, shot_id: str, **fields: Any) -> BoardEdit:
-        """``fields``: those of ``set_shot`` (description, framing, camera, dialogue,
-        characters, duration_s, note)."""
-        return await self._edit(run_id, lambda run: set_shot(run, shot_id, **fields))
+    async def set_shot(self, run_id: str, shot_id: str, *, description: str | None = None,
+                       framing: str | ShotType | None = None, camera: str | None = None,
+                       dialogue: str | None = None, characters: Iterable[str] | None = None,
+                       duration_s: float | str | None = None,
+                       note: str | None = None) -> BoardEdit:
+        """As ``set_shot``: None leaves a field; ``duration_s=FROM_DIALOGUE`` forgets the
+        artist's duration."""
+        return await self._edit(run_id, lambda run: set_shot(
+            run, shot_id, description=description, framing=framing, camera=camera,
+            dialogue=dialogue, characters=characters, duration_s=duration_s, note=note))
 
     async def set_aspect(self, run_id: str, aspect: str) -> BoardEdit:
         """Change the run's frame; the size is the renderer's for that aspect."""
@@ -343,17 +338,19 @@ class Board:
                                                                  scene=scene))
 
     async def _edit(self, run_id: str, apply: Callable[[Run], BoardChange]) -> BoardEdit:
-        await self._take(run_id)
-        try:
-            run = await self.history.get_run(run_id)
-            self._refuse(run)
-            change = apply(run)  # EditError before anything is written
-            await self._save(run, change)
-        finally:
-            await self._let_go(run_id)
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            await self._take(run_id)
+            try:
+                run = await self.history.get_run(run_id)
+                self._refuse(run)
+                change = apply(run)  # EditError before anything is written
+                await self._save(run, change)
+            finally:
+                await self._let_go(run_id)
         run.shots = board_order(run.shots)
         edit = BoardEdit(run=run, shot_id=change.shot_id, stale=list(change.stale),
-                         removed=list(change.removed))
+                         removed=list(change.removed), removed_shots=change.removed_shots)
         if change.saved or change.removed or change.run_fields:
             self._emit(ev.BoardChanged(run_id, run.model_copy(
                 update={"shots": [s.model_copy() for s in run.shots]}), change.shot_id,
@@ -362,21 +359,21 @@ class Board:
 
     async def _save(self, run: Run, change: BoardChange) -> None:
         """Deletions first, then shots (the new or moved one first, then those renumbered),
-        then the run's fields. A refused write raises ``HistoryError``: the edit is not kept, and
-        whatever was written loads as a whole board (see the module's note)."""
+        then the run's fields. A refused write raises ``HistoryError``: the edit is not kept,
+        and whatever was written loads as a whole board (see the module's note)."""
         for shot_id in change.removed:
             await self.history.delete_shot(run.run_id, shot_id)
         for shot in change.saved:
             shot.updated_at = utcnow()
             await self.history.upsert_shot(shot)
-        fields = set(change.run_fields)
+        names = set(change.run_fields)
         if change.saved or change.removed:
             run.index_prompts()
-            fields.add("prompt_words")
-        if fields:
+            names.add("prompt_words")
+        if names:
             run.updated_at = utcnow()
             await self.history.update_run(
-                run.run_id, run.model_dump(mode="json", include={*fields, "updated_at"}))
+                run.run_id, run.model_dump(mode="json", include={*names, "updated_at"}))
 
 
 # Places and numbers.
@@ -396,12 +393,21 @@ def _place_of(run: Run, after: str | None, scene: int | None, *,
         if after == moving:
             raise EditError(f"shot {after} can't go after itself")
         anchor = _shot(run, after)
-        members = [s for s in _members(run, anchor.scene) if s.shot_id != moving]
+        members = _room(run, anchor.scene, moving)
         return anchor.scene, next(i for i, s in enumerate(members, 1)
                                   if s.shot_id == anchor.shot_id)
     assert scene is not None
     _scene(run, scene)
+    _room(run, scene, moving)
     return scene, 0
+
+
+def _room(run: Run, scene: int, moving: str | None) -> list[Shot]:
+    """The other shots of ``scene``, once it is sure one more fits."""
+    members = [s for s in _members(run, scene) if s.shot_id != moving]
+    if len(members) >= MAX_SHOTS_PER_SCENE:
+        raise EditError(f"scene {scene} has {len(members)} shots, the most a scene can have")
+    return members
 
 
 def _insert(run: Run, shot: Shot, where: tuple[int, int], *,
@@ -409,8 +415,6 @@ def _insert(run: Run, shot: Shot, where: tuple[int, int], *,
     """Put ``shot`` (not on the board) at ``where``, number the scenes touched, tally."""
     scene, position = where
     members = _members(run, scene)
-    if len(members) >= MAX_SHOTS_PER_SCENE:
-        raise EditError(f"scene {scene} has {len(members)} shots, the most a scene can have")
     shot.scene = scene
     order = [*members[:position], shot, *members[position:]]
     renumbered = _number(order)
@@ -542,77 +546,6 @@ def _same_frame(run: Run, shot: Shot) -> bool:
 
 def _moved_reason(old_scene: int, new_scene: int) -> str:
     return f"moved from scene {old_scene} to scene {new_scene}"
-
-
-# Checking values.
-
-
-def _words(value: str, what: str, max_words: int) -> str:
-    words = str(value).split()
-    if not words:
-        raise EditError(f"{what} can't be empty")
-    if len(words) > max_words:
-        raise EditError(f"{what} is at most {max_words} words (this one has {len(words)})")
-    return " ".join(words)
-
-
-def _camera(value: str) -> str:
-    text = " ".join(str(value).split())
-    if not text:
-        raise EditError("a camera move can't be empty (say \"static\" for none)")
-    if len(text) > MAX_CAMERA_CHARS:
-        raise EditError(f"a camera move is at most {MAX_CAMERA_CHARS} characters")
-    return text
-
-
-def _dialogue(value: str) -> str:
-    text = "\n".join(" ".join(line.split()) for line in str(value).strip().splitlines())
-    if len(text.split()) > MAX_DIALOGUE_WORDS:
-        raise EditError(f"a shot's dialogue is at most {MAX_DIALOGUE_WORDS} words")
-    return text
-
-
-def _note(value: str) -> str:
-    text = str(value).strip()
-    if len(text) > MAX_NOTE_CHARS:
-        raise EditError(f"a note is at most {MAX_NOTE_CHARS} characters")
-    return text
-
-
-def _cast(run: Run, names: Iterable[str]) -> list[str]:
-    """Names of the run's cast (as the cast spells them), each once."""
-    if isinstance(names, str):
-        names = [n for n in names.split(",")]
-    cast = {c.name.casefold(): c.name for c in _cast_of(run)}
-    chosen: list[str] = []
-    for name in names:
-        key = " ".join(str(name).split()).casefold()
-        if not key:
-            continue
-        if key not in cast:
-            known = ", ".join(cast.values()) or "none"
-            raise EditError(f"no character named {' '.join(str(name).split())!r} in this run "
-                            f"(its cast: {known})")
-        if cast[key] not in chosen:
-            chosen.append(cast[key])
-    return chosen
-
-
-def _named_in(run: Run, text: str) -> list[str]:
-    """The cast members whose names appear in ``text`` as words (any case)."""
-    folded = text.casefold()
-    return [c.name for c in _cast_of(run)
-            if re.search(rf"(?<!\w){re.escape(c.name.casefold())}(?!\w)", folded)]
-
-
-def _size(size: tuple[int, int]) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise EditError(f"a frame size is (width, height), not {size!r}") from None
-    if not (64 <= width <= 4096 and 64 <= height <= 4096):
-        raise EditError(f"a frame size is 64 to 4096 pixels a side, not {width}x{height}")
-    return width, height
 
 
 def _and(words: list[str]) -> str:

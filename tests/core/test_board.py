@@ -294,12 +294,40 @@ def test_framing_takes_codes_and_names():
 # Loading a board a killed process left half renumbered.
 
 
-def test_loading_orders_ties_by_id_and_numbers_a_tied_scene_again(run):
+def test_loading_orders_ties_by_id_and_numbers_a_tied_scene_by_place(run):
     shots = [s.model_copy() for s in run.shots]
     by_id = {s.shot_id: s for s in shots}
     by_id["s01-04"].index = 2  # written; s01-02 (also 2) not yet moved up
     by_id["s02-01"].index, by_id["s02-01"].number = 5, "2E"  # a gap: left as it is
     ordered = loaded_order(shots)
     assert [(s.shot_id, s.index, s.number) for s in ordered] == [
-        ("s01-01", 1, "1A"), ("s01-02", 2, "1B"), ("s01-04", 3, "1C"), ("s01-03", 4, "1D"),
+        ("s01-01", 1, "1A"), ("s01-02", 2, "1B"), ("s01-04", 2, "1C"), ("s01-03", 3, "1D"),
         ("s02-02", 2, "2B"), ("s02-01", 5, "2E")]
+
+
+def test_the_next_renumbering_edit_writes_a_tied_scene_out_whole(run):
+    """Stored Y1 Z2 B2 C3 (ids sort b, c, y, z): loaded Y B Z C. Moving Y after Z must
+    write every shot whose stored index is not its place, C included, or the board as
+    stored would read Y and C tied at 3, C first."""
+    shots = {s.shot_id: s for s in run.shots if s.scene == 1}
+    for shot_id, index in (("s01-01", 1), ("s01-04", 2), ("s01-02", 2), ("s01-03", 3)):
+        shots[shot_id].index = index  # y=s01-01, z=s01-04, b=s01-02, c=s01-03
+    run.shots = loaded_order(run.shots)
+    change = board.move_shot(run, "s01-01", after="s01-04")
+    stored = {s.shot_id: s.index for s in run.shots}
+    assert {s.shot_id for s in change.saved} == {"s01-01", "s01-02", "s01-04", "s01-03"}
+    assert [sid for sid, _ in sorted(((k, v) for k, v in stored.items() if k < "s02"),
+                                     key=lambda kv: (kv[1], kv[0]))] == [
+        "s01-02", "s01-04", "s01-01", "s01-03"]
+
+
+def test_a_full_scene_takes_no_more_shots_and_a_refused_move_changes_nothing(run, monkeypatch):
+    monkeypatch.setattr(board, "MAX_SHOTS_PER_SCENE", 4)
+    before = [s.model_dump() for s in run.shots]
+    with pytest.raises(EditError, match="scene 1 has 4 shots, the most a scene can have"):
+        board.move_shot(run, "s02-01", after="s01-01")
+    with pytest.raises(EditError, match="scene 1 has 4 shots"):
+        board.add_shot(run, scene=1, text="A gull.")
+    assert [s.model_dump() for s in run.shots] == before
+    board.move_shot(run, "s01-01", after="s01-04")  # within the scene: still four
+    assert board_of(run)[3] == ("s01-01", "1D")

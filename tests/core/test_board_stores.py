@@ -124,7 +124,9 @@ async def test_a_process_killed_mid_renumber_leaves_a_board_that_loads_every_sho
         assert before & after <= set(ids) <= before | after  # no shot lost, none twice
         numbers = [s.number for s in stored.shots]
         assert len(numbers) == len(set(numbers))  # each shot its own number, in order:
-        assert [s.order for s in stored.shots] == sorted({s.order for s in stored.shots})
+        assert [s.order for s in stored.shots] == sorted(s.order for s in stored.shots)
+        assert [s.number for s in stored.shots] == [s.number for s in sorted(
+            stored.shots, key=lambda s: (s.scene, s.number[len(str(s.scene)):]))]
     assert layout(await history.get_run(run.run_id)) == layout(loaded)  # all written
 
 
@@ -292,3 +294,47 @@ def test_a_shot_deleted_while_the_server_is_away_is_journalled_and_deleted_on_re
     run = asyncio.run(reopen())
     assert [(s.shot_id, s.number) for s in run.shots] == [("s01-01", "1A"), ("s01-03", "1B")]
     assert not journal_path.exists()
+
+
+async def test_a_deletion_is_undone_by_restoring_the_shot_it_returned(backend):
+    history = backend.store
+    pipeline = make(history)
+    run = await pipeline.start(IDEA, RunOptions(seed=5))
+    await pipeline.regenerate(run.run_id, "s01-02")  # an earlier version to keep
+    before = await history.get_run(run.run_id)
+
+    deleted = await pipeline.board.delete_shot(run.run_id, "s01-02")
+    [gone] = deleted.removed_shots
+    assert gone.shot_id == "s01-02" and len(gone.versions) == 1
+    restored = await pipeline.board.restore_shot(run.run_id, gone)
+
+    after = await history.get_run(run.run_id)
+    assert layout(after) == layout(restored.run) == layout(before)
+    back = after.shot("s01-02")
+    assert (back.image, back.versions, back.seed, back.stale) == (
+        before.shot("s01-02").image, before.shot("s01-02").versions,
+        before.shot("s01-02").seed, None)
+    assert after.shot_count == 6 and after.shots_done == 6
+
+
+async def test_edits_sent_at_once_each_see_the_one_before():
+    class Slow(MemoryHistory):  # a round trip per call, so that edits could interleave
+        async def get_run(self, run_id):
+            await asyncio.sleep(0.001)
+            return await super().get_run(run_id)
+
+        async def upsert_shot(self, shot):
+            await asyncio.sleep(0.001)
+            await super().upsert_shot(shot)
+
+    history = Slow()
+    pipeline = make(history)
+    run = await pipeline.start(IDEA, RunOptions(seed=5))
+    edits = await asyncio.gather(
+        *(pipeline.board.add_shot(run.run_id, scene=1, text=f"Gull {n}.") for n in range(5)),
+        pipeline.board.move_shot(run.run_id, "s02-02", scene=1))
+    stored = await history.get_run(run.run_id)
+    scene_1 = [s for s in stored.shots if s.scene == 1]
+    assert [s.index for s in scene_1] == list(range(1, 11))  # no two with one number
+    assert {e.shot_id for e in edits[:5]} <= {s.shot_id for s in scene_1}
+    assert scene_1[0].shot_id == "s02-02"  # the last edit sent is the last applied

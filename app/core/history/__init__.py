@@ -42,12 +42,14 @@ def board_order(shots: Iterable[Shot]) -> list[Shot]:
 
 
 def loaded_order(shots: Iterable[Shot]) -> list[Shot]:
-    """Shots as a store loads them: in board order, and a scene in which two shots share an
-    index numbered 1, 2, ... again (``index`` and ``number``, in place). Board edits
-    renumber a scene one shot document at a time (no array holds the order), so a process
-    killed in the middle may leave two shots with one index (or a gap, which is harmless);
-    loaded through here, that board still shows every shot once, each with its own
-    number, and the next edit of the scene writes the numbers again."""
+    """Shots as a store loads them: in board order, and in a scene where two shots share an
+    index, numbers (``number``) given again by place, 1A, 1B, ... Board edits renumber a
+    scene one shot document at a time (no array holds the order), so a process killed in
+    the middle may leave two shots with one index (or a gap, which is harmless); loaded
+    through here, that board still shows every shot once, each with its own number, always
+    in the same order. ``index`` keeps what the document says, so the next edit that
+    renumbers the scene (``app.core.board``) sees those shots out of place and writes them,
+    and an edit that does not (or the pipeline) writes them back as they were."""
     from app.core.models import shot_number
 
     ordered = board_order(shots)
@@ -57,11 +59,11 @@ def loaded_order(shots: Iterable[Shot]) -> list[Shot]:
         if shot.order in seen:
             tied.add(shot.scene)
         seen.add(shot.order)
-    counters: dict[int, int] = {}
+    places: dict[int, int] = {}
     for shot in ordered:
         if shot.scene in tied:
-            counters[shot.scene] = index = counters.get(shot.scene, 0) + 1
-            shot.index, shot.number = index, shot_number(shot.scene, index)
+            places[shot.scene] = place = places.get(shot.scene, 0) + 1
+            shot.number = shot_number(shot.scene, place)
     return ordered
 
 
