@@ -772,9 +772,6 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
         "characters": ([c.model_dump(mode="json") for c in run.script.characters]
                        if run.script else []),
         "stages": {name: t.model_dump(mode="json") for name, t in run.stage_times().items()},
-        "aspect": run.aspect,
-        "width": run.width,
-        "height": run.height,
         "duration_s": board_duration(run.shots),  # the board's running time
         "shots": shots,
     }

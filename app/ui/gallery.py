@@ -22,6 +22,7 @@ What it costs follows what is on screen, not the length of the board:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from collections.abc import Iterable
 from PySide6.QtCore import (
     QAbstractListModel,
     QCoreApplication,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     QRect,
@@ -61,7 +63,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.models import Shot, ShotStatus
-from app.ui.statuses import CANCELLED_REASON, shot_status_word, shot_type_text
+from app.core.timing import format_duration, shot_duration
+from app.ui.statuses import CANCELLED_REASON, decimal, shot_status_word, shot_type_text
 from app.ui.statuses import shot_status_text as status_text
 from app.ui.thumbnails import ThumbnailLoader
 
@@ -69,6 +72,7 @@ ShotRole = Qt.ItemDataRole.UserRole + 1
 ImageRole = Qt.ItemDataRole.UserRole + 2
 ElapsedRole = Qt.ItemDataRole.UserRole + 3
 ImageErrorRole = Qt.ItemDataRole.UserRole + 4
+SHOT_MIME = "application/x-storyreel-shot"  # a dragged card: {"run_id", "shot_id"}
 
 STATUS_COLORS = {
     ShotStatus.QUEUED: "#8a8f98",
@@ -84,6 +88,9 @@ Index = QModelIndex | QPersistentModelIndex
 
 _LOOK_CHANGED = re.compile(r"^(.+)'s look changed$")
 _SCENE_CHANGED = re.compile(r"^scene (\d+) changed$")
+_MOVED = re.compile(r"^moved from scene (\d+) to scene (\d+)$")
+_FRAME_CHANGED = re.compile(r"^the frame changed to (.+)$")
+_FIELDS_CHANGED = re.compile(r"^its (.+) changed$")
 
 
 def stale_reason_text(reason: str) -> str:
@@ -95,7 +102,35 @@ def stale_reason_text(reason: str) -> str:
                                                                     match.group(1).title())
     if match := _SCENE_CHANGED.match(reason):
         return translate("ShotModel", "scene %1 changed").replace("%1", match.group(1))
+    if reason == "new shot, not drawn yet":  # app.core.board: a shot added on the board
+        return translate("ShotModel", "new shot, not drawn yet")
+    if match := _MOVED.match(reason):
+        return translate("ShotModel", "moved from scene %1 to scene %2").replace(
+            "%1", match.group(1)).replace("%2", match.group(2))
+    if match := _FRAME_CHANGED.match(reason):
+        return translate("ShotModel", "the frame changed to %1").replace("%1", match.group(1))
+    if (match := _FIELDS_CHANGED.match(reason)) and set(
+            re.split(r", | and ", match.group(1))) <= set(_field_words()):
+        words = [_field_words()[w] for w in re.split(r", | and ", match.group(1))]
+        joined = words[0] if len(words) == 1 else translate("ShotModel", "%1 and %2").replace(
+            "%1", ", ".join(words[:-1])).replace("%2", words[-1])
+        return translate("ShotModel", "its %1 changed").replace("%1", joined)
     return reason
+
+
+def _field_words() -> dict[str, str]:
+    """The fields of a shot a board edit names in a stale reason (``app.core.board``)."""
+    translate = QCoreApplication.translate
+    return {"description": translate("ShotModel", "description"),
+            "framing": translate("ShotModel", "framing"),
+            "camera move": translate("ShotModel", "camera move"),
+            "cast": translate("ShotModel", "cast")}
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as ``timing.format_duration`` writes it, seconds the locale's way
+    ("4,5 s" in French); minutes and hours read the same everywhere."""
+    return decimal(seconds) + " s" if seconds < 60 else format_duration(seconds)
 
 
 def card_status_text(shot: Shot, elapsed: float | None) -> str:
@@ -111,10 +146,13 @@ class ShotModel(QAbstractListModel):
 
     FRAME_MS = 16  # changes are announced at most once per frame
 
+    shot_dropped = Signal(str, int)  # shot id, the row it was dropped on (rowCount: the end)
+
     def __init__(self, thumbnails: ThumbnailLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
         self.run_id: str | None = None
+        self.editable = False  # cards can be dragged to another place (set by the run view)
         self.aspect = 16 / 9
         self._shots: list[Shot] = []
         self._rows: dict[str, int] = {}
@@ -263,6 +301,56 @@ class ShotModel(QAbstractListModel):
         started = self._started.get(shot.shot_id)
         return shot, image, None if started is None else time.monotonic() - started
 
+    # Dragging a card: the model says what was dropped where; the board edit's answer
+    # reloads the cards (``set_shots``), so no row is moved here.
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if self.editable:
+            flags |= Qt.ItemFlag.ItemIsDropEnabled
+            if index.isValid():
+                flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [SHOT_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:
+        mime = QMimeData()
+        shots = [self._shots[i.row()] for i in indexes if i.isValid()]
+        if shots:
+            mime.setData(SHOT_MIME, json.dumps({"run_id": self.run_id,
+                                                "shot_id": shots[0].shot_id}).encode())
+        return mime
+
+    def canDropMimeData(self, data: QMimeData, action, row: int, column: int,
+                        parent: Index) -> bool:
+        return self._dropped_shot(data) is not None
+
+    def dropMimeData(self, data: QMimeData, action, row: int, column: int,
+                     parent: Index) -> bool:
+        shot_id = self._dropped_shot(data)
+        if shot_id is None:
+            return False
+        target = parent.row() if parent.isValid() else row if row >= 0 else len(self._shots)
+        self.shot_dropped.emit(shot_id, target)
+        return False  # nothing moved here: the view must not remove the dragged row
+
+    def _dropped_shot(self, data: QMimeData) -> str | None:
+        if not self.editable or data is None or not data.hasFormat(SHOT_MIME):
+            return None
+        try:
+            found = json.loads(bytes(data.data(SHOT_MIME)).decode())
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(found, dict) or found.get("run_id") != self.run_id:
+            return None
+        shot_id = found.get("shot_id")
+        return shot_id if shot_id in self._rows else None
+
     def _tooltip(self, shot: Shot) -> str:
         tip = (f"{shot.number} · {shot_type_text(shot.shot_type)} · {shot.camera}\n"
                f"{shot.description}")
@@ -336,6 +424,7 @@ class ShotDelegate(QStyledItemDelegate):
         self._late_timer = QTimer(self, singleShot=True, interval=0)
         self._late_timer.timeout.connect(self._draw_late)
         self._lines: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        self._durations: OrderedDict[tuple, QPixmap] = OrderedDict()  # duration badges
 
     def card_size(self, option_font: QFont) -> QSize:
         line = QFontMetrics(option_font).lineSpacing()
@@ -481,6 +570,7 @@ class ShotDelegate(QStyledItemDelegate):
             self._placeholder(painter, image_rect, shot, error, palette)
             painter.restore()
         self._badge(painter, image_rect, shot.number)
+        self._duration_badge(painter, image_rect, shot)
         if stale:
             self._stale_badge(painter, image_rect)
 
@@ -544,6 +634,32 @@ class ShotDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(badge, 5, 5)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, number)
+
+    def _duration_badge(self, painter: QPainter, image_rect: QRectF, shot: Shot) -> None:
+        """How long the shot is held, in the image's bottom right corner: drawn once per
+        duration and font (a board has few distinct ones), then copied."""
+        font = painter.font()
+        key = (shot.dialogue, shot.duration_s, font.key())
+        badge = self._durations.get(key)
+        if badge is None:
+            text = duration_text(shot_duration(shot))
+            metrics = QFontMetrics(font)
+            badge = QPixmap(metrics.horizontalAdvance(text) + 12, metrics.height() + 2)
+            badge.fill(Qt.GlobalColor.transparent)
+            p = QPainter(badge)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setFont(font)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(0, 0, 0, 150))
+            p.drawRoundedRect(QRectF(badge.rect()), 5, 5)
+            p.setPen(QColor("white"))
+            p.drawText(badge.rect(), Qt.AlignmentFlag.AlignCenter, text)
+            p.end()
+            self._durations[key] = badge
+            while len(self._durations) > 2000:
+                self._durations.popitem(last=False)
+        painter.drawPixmap(round(image_rect.right()) - 8 - badge.width(),
+                           round(image_rect.bottom()) - 8 - badge.height(), badge)
 
     def _stale_badge(self, painter: QPainter, image_rect: QRectF) -> None:
         """An amber "stale" tag in the image's top right corner."""
@@ -673,6 +789,14 @@ class GalleryView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
+        # Cards are dragged to another place; the model turns a drop into a board edit
+        # (after setMovement: a Static movement turns dragging and dropping off).
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # Movement.Static turned it off
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.empty_text = self.tr("Your storyboard appears here.\n\nType an idea above and press "
                                   "Generate, or drop idea files onto the window.")
         self.no_match_text = self.tr("No shot matches these filters.")
@@ -711,7 +835,9 @@ class GalleryView(QListView):
         scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None,
                                              self.verticalScrollBar())
         available = max(self.MIN_CARD, self.maximumViewportSize().width() - scrollbar - 1)
-        columns = max(1, available // self.MIN_CARD)
+        aspect = self.shot_model().aspect  # portrait frames: narrower cards, more of them
+        narrowest = self.MIN_CARD if aspect >= 1 else max(150, round(self.MIN_CARD * aspect ** .5))
+        columns = max(1, available // narrowest)
         self.delegate.aspect = self.shot_model().aspect
         self.delegate.card_width = available // columns
         size = self.delegate.card_size(self.font())

@@ -18,6 +18,7 @@ import re
 from PySide6.QtCore import QCoreApplication, QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core import ideas, scenes
+from app.core import frame, ideas, scenes
 from app.core.errors import IdeaError
 from app.core.models import RunOptions
 from app.ui.costs import estimate_text, estimate_tooltip, offline_text
@@ -111,6 +112,14 @@ class IdeaPanel(QFrame):
                                        "1-12,40; the others stay in the run's script"))
         self.scenes.setFixedWidth(90)
         scenes_label = QLabel(self.tr("Scenes"), buddy=self.scenes)
+        self.aspect = QComboBox(objectName="aspectChoice")
+        for label in frame.ASPECTS:
+            self.aspect.addItem(label, label)
+        self.aspect.setCurrentIndex(self.aspect.findData(frame.DEFAULT_ASPECT))
+        self.aspect.setToolTip(self.tr("The frame of the storyboard: every panel, the PDF "
+                                       "and the animatic follow it (changeable later in the "
+                                       "run's header)"))
+        aspect_label = QLabel(self.tr("Frame"), buddy=self.aspect)
         self.generate = QPushButton(self.tr("Generate"), objectName="generateButton")
         self.generate.setToolTip(self.tr("Make a storyboard from this idea (Ctrl+Enter)"))
         self.generate.setDefault(True)
@@ -127,6 +136,9 @@ class IdeaPanel(QFrame):
         row.addWidget(self.clear_queue)
         row.addStretch(1)
         row.addWidget(self.estimate)
+        row.addSpacing(8)
+        row.addWidget(aspect_label)
+        row.addWidget(self.aspect)
         row.addSpacing(8)
         row.addWidget(scenes_label)
         row.addWidget(self.scenes)
@@ -165,7 +177,8 @@ class IdeaPanel(QFrame):
         Scenes field that cannot be read."""
         spec = self.scenes.text().strip()
         return RunOptions(max_shots=self.shots.value() or None,
-                          scenes=scenes.parse_spec(spec) if spec else None)
+                          scenes=scenes.parse_spec(spec) if spec else None,
+                          aspect=self.aspect.currentData())
 
     def _say_scenes_left_out(self, run_id: str, planned: tuple, shots: tuple) -> None:
         """No silent limits: when the Scenes field or the shot cap leaves scenes of the

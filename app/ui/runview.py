@@ -6,7 +6,10 @@ fed with the same events the CLI prints. The header says what the run cost on
 the GPU, by stage in its tooltip. Once the run has finished, the Scenes tab
 edits the cast's looks and the scenes through the session (``bind_session``);
 the cards of the shots an edit makes stale say so, and "Regenerate stale
-shots" renders only those.
+shots" renders only those. The storyboard itself is edited beside its cards
+(``app.ui.board_editor``: the shot editor, drags, the context menu and keys) and
+in the header (the aspect ratio), every edit a step of the run's undo stack
+(``app.ui.undo``); the header also gives the board's running time.
 """
 
 from __future__ import annotations
@@ -18,21 +21,26 @@ import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core import events as ev
+from app.core import frame, timing
 from app.core.models import Run, RunStatus, ShotStatus, Stage
 from app.core.progress import Progress
+from app.ui.board_editor import BoardControls, ShotEditor
 from app.ui.board_filter import BoardFilter
 from app.ui.costs import run_cost_text, run_cost_tooltip, run_stage_times
-from app.ui.gallery import GalleryView, ShotModel
+from app.ui.gallery import GalleryView, ShotModel, ShotRole, duration_text
 from app.ui.revise import ScenesPage
 from app.ui.script import ScriptView, fountain_html
 from app.ui.statuses import (
@@ -43,6 +51,7 @@ from app.ui.statuses import (
     run_status_text,
     stage_text,
 )
+from app.ui.undo import AspectStep, BoardUndo
 
 if TYPE_CHECKING:
     from app.ui.session import Session
@@ -51,6 +60,7 @@ if TYPE_CHECKING:
 class RunView(QWidget):
     cancel_requested = Signal(str)  # run id
     retry_requested = Signal(str)  # run id: render its failed and cancelled shots again
+    status_message = Signal(str)  # what a board edit did, for the status bar
 
     def __init__(self, model: ShotModel, parent: QWidget | None = None, *,
                  session: Session | None = None) -> None:
@@ -88,6 +98,32 @@ class RunView(QWidget):
         self.cost = QLabel(objectName="runCost")
         self.cost.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.gallery = GalleryView(model)
+        self.aspect_choice = QComboBox(objectName="runAspect")
+        for label in frame.ASPECTS:
+            self.aspect_choice.addItem(label, label)
+        self.aspect_choice.setToolTip(self.tr("The frame of this board; changing it makes "
+                                              "every shot stale"))
+        self.aspect_choice.activated.connect(self._aspect_chosen)
+        self.aspect_label = QLabel(self.tr("Frame"), buddy=self.aspect_choice)
+        self.running_time = QLabel(objectName="runDuration")
+        self.running_time.setToolTip(self.tr("The board's running time: every shot's "
+                                             "duration, summed"))
+        self.undo = BoardUndo(self)
+        self.undo.lookup = model.shot
+        self.undo.applied.connect(self._board_edited)
+        self.undo.refused.connect(self._refused)
+        self.editor = ShotEditor()
+        self.board = QSplitter(objectName="boardPage")
+        self.board.addWidget(self.gallery)
+        self.board.addWidget(self.editor)
+        self.board.setStretchFactor(0, 1)
+        self.board.setChildrenCollapsible(False)
+        self.editor.hide()
+        self.controls = BoardControls(self.gallery, self.editor, self.undo, self)
+        self.gallery.selectionModel().currentChanged.connect(self._selection_changed)
+        self.editor.closed.connect(self._close_editor)
+        self.editor.draw_requested.connect(self._draw_now)
+        model.dataChanged.connect(self._shot_data_changed)
         self.script = ScriptView(self.tr("The script appears here once it is written."))
         self.scenes = ScenesPage(self.tr("The scenes appear here once they are planned."))
         self.scenes.look_applied.connect(self.apply_look)
@@ -95,13 +131,13 @@ class RunView(QWidget):
         self.tabs = QTabWidget(objectName="runTabs")
         self.tabs.setDocumentMode(True)
         self.board_filter = BoardFilter(self.gallery)
-        board = QWidget(objectName="board")  # the filter bar above the gallery
-        board_layout = QVBoxLayout(board)
-        board_layout.setContentsMargins(0, 0, 0, 0)
-        board_layout.setSpacing(0)
-        board_layout.addWidget(self.board_filter)
-        board_layout.addWidget(self.gallery, 1)
-        self.tabs.addTab(board, self.tr("Storyboard"))
+        page = QWidget(objectName="board")  # the filter bar above the gallery and editor
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.setSpacing(0)
+        page_layout.addWidget(self.board_filter)
+        page_layout.addWidget(self.board, 1)
+        self.tabs.addTab(page, self.tr("Storyboard"))
         self.tabs.addTab(self.script, self.tr("Script"))
         self.tabs.addTab(self.scenes, self.tr("Scenes"))
 
@@ -111,12 +147,16 @@ class RunView(QWidget):
         words.addWidget(self.title)
         words.addWidget(self.meta)
         heading.addLayout(words, 1)
+        heading.addWidget(self.aspect_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        heading.addWidget(self.aspect_choice, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.stale_button, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.retry_button, 0, Qt.AlignmentFlag.AlignVCenter)
         heading.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignVCenter)
         status = QHBoxLayout()
         status.addWidget(self.stage, 1)
         status.addWidget(self.bar, 1)
+        status.addWidget(self.running_time, 0)
+        status.addSpacing(12)
         status.addWidget(self.cost, 0)
         header = QWidget(objectName="runHeader")
         header_layout = QVBoxLayout(header)
@@ -131,6 +171,8 @@ class RunView(QWidget):
         layout.addWidget(self.tabs, 1)
 
         self._scenes_stale = False
+        self._board_edits, self._timed = 0, None  # when the running time was last summed
+        self._editable: bool | None = None
         self.tabs.currentChanged.connect(self._tab_changed)
         self._scenes_timer = QTimer(self, singleShot=True, interval=250)
         self._scenes_timer.timeout.connect(self._render_scenes)
@@ -149,6 +191,7 @@ class RunView(QWidget):
         if self.session is session:
             return
         self.session = session
+        self.undo.bind(session)
         session.services_changed.connect(lambda _services: self._refresh())
         self._update_buttons()
 
@@ -166,6 +209,9 @@ class RunView(QWidget):
         self.stage.setText("")
         self.cost.setText("")
         self.cost.setToolTip("")
+        self.running_time.setText("")
+        self.undo.show_run(None)
+        self._close_editor()
         self.bar.hide()
         self.script.show_html("")
         self.scenes.show_run(None, [])
@@ -182,6 +228,9 @@ class RunView(QWidget):
         aspect = run.width / run.height if run.height else 16 / 9
         self.board_filter.set_headings({s.index: s.heading for s in run.scenes})
         self.model.set_shots(run.run_id, run.shots, aspect=aspect)
+        self._board_edits += 1
+        self.undo.show_run(run.run_id)
+        self._close_editor()
         if run.status.finished and not live:
             self._settle_unfinished_shots()
         self.gallery._fit()
@@ -232,6 +281,81 @@ class RunView(QWidget):
         self._render_scenes()
         self.scenes.note(look=look, scene=scene, text=text)
         self._refresh()
+
+    # Editing the board (the Storyboard tab and the header): steps of the undo stack.
+
+    def _board_edited(self, edit, text: str) -> None:
+        """A board edit saved (or undone, or redone): the cards as the core returned them."""
+        run = edit.run
+        if self.run is None or self.run.run_id != run.run_id:
+            return  # another run is on show now
+        self.run = run.model_copy(deep=True)
+        self._board_edits += 1
+        self.model.set_shots(run.run_id, run.shots, aspect=frame.ratio(run.aspect))
+        self.gallery._fit()
+        if edit.shot_id is not None:
+            self.controls.select(edit.shot_id)
+        stale = len(edit.stale or [])
+        if stale:
+            text += "  ·  " + (self.tr("1 shot is now stale") if stale == 1 else
+                               self.tr("%1 shots are now stale").replace("%1", str(stale)))
+        self.status_message.emit(text)
+        self._render_scenes()
+        self._refresh()
+
+    def _aspect_chosen(self, _row: int) -> None:
+        run, aspect = self.run, self.aspect_choice.currentData()
+        if run is None or aspect == run.aspect or not self.controls.editable:
+            self._show_aspect()
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Change the frame to %1?").replace(
+            "%1", aspect), self.tr("Every shot goes stale: “Regenerate stale shots” draws them "
+                                   "again at %1. Undo (Ctrl+Z) goes back to %2.").replace(
+            "%1", aspect).replace("%2", run.aspect), QMessageBox.StandardButton.NoButton, self)
+        change = box.addButton(self.tr("Change the frame"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Keep %1").replace("%1", run.aspect),
+                      QMessageBox.ButtonRole.RejectRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: self._change_aspect(
+            run.run_id, aspect, run.aspect) if button is change else self._show_aspect())
+        box.open()  # never exec(): a nested loop under qasync stalls the tasks
+        self.aspect_box = box
+
+    def _change_aspect(self, run_id: str, aspect: str, old: str) -> None:
+        if not self.undo.perform(AspectStep(run_id, self.tr("Frame %1").replace(
+                "%1", aspect), aspect, old)):
+            self._show_aspect()
+
+    def _show_aspect(self) -> None:
+        aspect = self.run.aspect if self.run is not None else frame.DEFAULT_ASPECT
+        self.aspect_choice.setCurrentIndex(max(0, self.aspect_choice.findData(aspect)))
+
+    def _selection_changed(self, current, _previous) -> None:
+        shot = current.data(ShotRole) if current.isValid() else None
+        self.editor.show_shot(shot)
+        self.editor.setVisible(shot is not None)
+
+    def _draw_now(self, shot_id: str) -> None:
+        """A new shot drawn at once (the run renders it; the card follows the events)."""
+        if self.session is not None and self.run is not None and self.controls.editable:
+            self.session.regenerate(self.run.run_id, shot_id)
+
+    def _close_editor(self) -> None:
+        self.gallery.clearSelection()
+        self.gallery.setCurrentIndex(self.model.index(-1))
+        self.editor.show_shot(None)
+        self.editor.hide()
+
+    def _shot_data_changed(self, top, bottom, _roles=()) -> None:
+        """A newer state of the shot in the editor (it went stale, it was redrawn)."""
+        shot = self.editor.shot
+        if shot is None or not self.editor.isVisible():
+            return
+        row = self.model.row_of(shot.shot_id)
+        if row is not None and top.row() <= row <= bottom.row():
+            newer = self.model.shot(shot.shot_id)
+            if newer is not shot:
+                self.editor.show_shot(newer)
 
     def _refused(self, title: str, exc: BaseException) -> None:
         if self.session is not None:
@@ -331,6 +455,12 @@ class RunView(QWidget):
         price = self.session.settings.price_per_gpu_s if self.session is not None else None
         self.cost.setText(run_cost_text(times, price))
         self.cost.setToolTip(run_cost_tooltip(times))
+        # The total again only when the board changed (not on every tick of a live run).
+        timed = (run.run_id, self._board_edits, self.model.rowCount())
+        if timed != self._timed:
+            self._timed, shots = timed, self.model.shots
+            self.running_time.setText(self.tr("Running time %1").replace(
+                "%1", duration_text(timing.board_duration(shots))) if shots else "")
         total = max(1, self.progress.total)
         finished = self.progress.done + self.progress.failed + self.progress.cancelled
         busy = self.live and self.progress.stage is not Stage.RENDERING_SHOTS
@@ -389,6 +519,16 @@ class RunView(QWidget):
         self.stale_button.setEnabled(not self._regenerating)
         self.regenerate_stale_action.setEnabled(can_regenerate and not self._regenerating)
         editable = self.session is not None and self.run is not None and not self.live
+        if (self.run_id, editable) != (self.controls.run_id, self._editable):
+            self._editable = editable
+            self.controls.set_run(self.run_id, editable)
+            self.editor.set_editable(editable, "" if editable or self.run is None else self.tr(
+                "This run is still working: change its shots once it has finished."))
+            self.aspect_choice.setEnabled(editable)
+            self.aspect_choice.setVisible(self.run is not None)
+            self.aspect_label.setVisible(self.run is not None)
+        if self.run is not None and self.aspect_choice.currentData() != self.run.aspect:
+            self._show_aspect()
         self.scenes.set_editable(editable, "" if editable or self.run is None else self.tr(
             "This run is still working: change its looks and scenes once it has finished."))
 

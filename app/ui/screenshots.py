@@ -3,7 +3,8 @@
 Runs the app on embedded defaults in a scratch data folder, drives it the way
 a person would (types ideas, waits, opens history, settings, a shot, drops a
 bad file) and saves one PNG per state: empty, running, finished, export (PDF
-and MP4), script, history, shot, settings, error. ``--dark`` asks for the dark
+and MP4), script, history, shot, settings, error, and the board being shaped:
+the shot editor open beside a card, a 2.39:1 board and a 9:16 board. ``--dark`` asks for the dark
 look; the language is the app's (``STORYREEL_LANG=fr`` for French). Meant for
 Xvfb (``xvfb-run -s '-screen 0 1440x900x24'``) or any desktop; falls back to
 offscreen without a display.
@@ -176,6 +177,8 @@ async def shoot(app: QApplication, out: Path) -> None:
         save(settings, out, "7b-settings-tested")
         settings.reject()
 
+        await shoot_board(ui, pipeline, out)
+
         junk = home / "holiday.png"
         junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
         mime = QMimeData()
@@ -186,6 +189,36 @@ async def shoot(app: QApplication, out: Path) -> None:
         await ui.aclose()
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+async def shoot_board(ui, pipeline, out: Path) -> None:
+    """The board being shaped: the shot editor beside a card of the run on show, then a
+    2.39:1 and a 9:16 board (drawn in that frame; reframed and redrawn if this pipeline
+    does not take the run's aspect from its options)."""
+    window = ui.window
+    view = window.run_view
+    view.tabs.setCurrentIndex(0)
+    view.gallery.setCurrentIndex(view.model.index(1))
+    await settle(0.4)
+    editor = view.editor
+    editor.note.setText("Hold on the lamp; the storm is heard, not seen")
+    await settle(0.4)
+    save(window, out, "9-board-editor")
+    editor.show_shot(editor.shot, force=True)
+    for aspect, name in (("2.39:1", "9b-board-2.39"), ("9:16", "9c-board-9x16")):
+        run = await pipeline.start(from_text(IDEAS[2][1]), RunOptions(max_shots=8,
+                                                                      aspect=aspect))
+        if run.aspect != aspect:
+            await pipeline.board.set_aspect(run.run_id, aspect)
+            await pipeline.regenerate_stale(run.run_id)
+        window.open_run(run.run_id)
+        while view.run_id != run.run_id:  # noqa: ASYNC110 - a script watching the screen
+            await asyncio.sleep(0.05)
+        await settle(0.6)
+        while ui.thumbnails.pending:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await settle(0.6)
+        save(window, out, name)
 
 
 def main(argv: list[str]) -> int:

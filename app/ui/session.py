@@ -226,6 +226,18 @@ class Session(QObject):
         return self.ops.start(edit, what=self.tr("Changing a scene"), parent=parent,
                               success=success, failure=failure)
 
+    def edit_board(self, operation: str, run_id: str, *, what: str,
+                   parent: QObject | None = None, success: Callable[[object], object] | None = None,
+                   failure: Failed | None = None, **arguments: object) -> asyncio.Task:
+        """One board edit (``pipeline.board.<operation>(run_id, **arguments)``: add_shot,
+        delete_shot, duplicate_shot, move_shot, set_shot, set_aspect, restore_shot), saved at
+        once; ``success`` gets its ``BoardEdit``. Refused (``EditError``) while the run renders."""
+        async def edit() -> object:
+            await self._ready.wait()
+            return await getattr(self.pipeline.board, operation)(run_id, **arguments)
+
+        return self.ops.start(edit, what=what, parent=parent, success=success, failure=failure)
+
     def resume(self, run_ids: list[str]) -> asyncio.Task:
         async def resume_each() -> list[Run]:
             await self._ready.wait()

@@ -116,6 +116,8 @@ class MainWindow(QMainWindow):
         self.idea.ideas_submitted.connect(self.queue_ideas)
         self.run_view.cancel_requested.connect(session.cancel)
         self.run_view.retry_requested.connect(lambda run_id: session.retry(run_id))
+        self.run_view.status_message.connect(lambda text: self.statusBar().showMessage(text,
+                                                                                       6000))
         self.run_view.gallery.shot_activated.connect(self.open_shot)
         self.history.run_opened.connect(self.open_run)
         self.history.run_deleted.connect(self._run_deleted)
@@ -145,6 +147,10 @@ class MainWindow(QMainWindow):
         action(file, self.tr("&Settings…"), self.open_settings, "Ctrl+,")
         file.addSeparator()
         action(file, self.tr("&Quit"), self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu(self.tr("&Edit"))
+        edit.setToolTipsVisible(True)
+        edit.addAction(self.run_view.undo.undo_action)  # Ctrl+Z: the board edits, by name
+        edit.addAction(self.run_view.undo.redo_action)  # Ctrl+Shift+Z
         run = bar.addMenu(self.tr("&Run"))
         action(run, self.tr("&Generate (Ctrl+Enter)"), self.idea.submit_typed)
         action(run, self.tr("&Cancel run"), self.cancel_shown_run, "Ctrl+.")
@@ -257,6 +263,7 @@ class MainWindow(QMainWindow):
 
     def _run_deleted(self, run_id: str) -> None:
         self._deleted.add(run_id)
+        self.run_view.undo.forget(run_id)
         if self.run_view.run_id == run_id:
             self.run_view.clear()
         for dialog in list(self.exports):

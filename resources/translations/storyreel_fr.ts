@@ -2,6 +2,81 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="fr_FR">
 <context>
+    <name>BoardControls</name>
+    <message>
+        <source>&amp;Add shot after</source>
+        <translation>&amp;Ajouter un plan après</translation>
+    </message>
+    <message>
+        <source>A new shot after the selected one (Insert, or Ctrl+N in the storyboard)</source>
+        <translation>Un nouveau plan après celui sélectionné (Inser, ou Ctrl+N dans le storyboard)</translation>
+    </message>
+    <message>
+        <source>D&amp;uplicate</source>
+        <translation>D&amp;upliquer</translation>
+    </message>
+    <message>
+        <source>&amp;Delete</source>
+        <translation>&amp;Supprimer</translation>
+    </message>
+    <message>
+        <source>Add shot</source>
+        <translation>Ajout d’un plan</translation>
+    </message>
+    <message>
+        <source>A new shot</source>
+        <translation>Un nouveau plan</translation>
+    </message>
+    <message>
+        <source>Duplicate shot %1</source>
+        <translation>Duplication du plan %1</translation>
+    </message>
+    <message>
+        <source>Delete shot %1?</source>
+        <translation>Supprimer le plan %1 ?</translation>
+    </message>
+    <message>
+        <source>Its image goes with it.</source>
+        <translation>Son image part avec lui.</translation>
+    </message>
+    <message>
+        <source>Its %1 images go with it.</source>
+        <translation>Ses %1 images partent avec lui.</translation>
+    </message>
+    <message>
+        <source>Undo (Ctrl+Z) brings the shot back while this window is open.</source>
+        <translation>Annuler (Ctrl+Z) le rétablit tant que cette fenêtre reste ouverte.</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Supprimer</translation>
+    </message>
+    <message>
+        <source>Keep</source>
+        <translation>Garder</translation>
+    </message>
+    <message>
+        <source>Delete shot %1</source>
+        <translation>Suppression du plan %1</translation>
+    </message>
+    <message>
+        <source>Move shot %1</source>
+        <translation>Déplacement du plan %1</translation>
+    </message>
+    <message>
+        <source>Change shot %1</source>
+        <translation>Modification du plan %1</translation>
+    </message>
+    <message>
+        <source>&amp;Move to scene</source>
+        <translation>&amp;Déplacer vers la scène</translation>
+    </message>
+    <message>
+        <source>Scene %1</source>
+        <translation>Scène %1</translation>
+    </message>
+</context>
+<context>
     <name>BoardFilter</name>
     <message>
         <source>Show the shots of one scene</source>
@@ -50,6 +125,41 @@
     <message>
         <source>Scene %1</source>
         <translation>Scène %1</translation>
+    </message>
+</context>
+<context>
+    <name>BoardUndo</name>
+    <message>
+        <source>Undo lasts while the window is open; history keeps the result of every step, so after a restart the board is as the last step left it</source>
+        <translation>L’annulation dure tant que la fenêtre est ouverte ; l’historique garde le résultat de chaque étape : après un redémarrage, le storyboard est tel que la dernière étape l’a laissé</translation>
+    </message>
+    <message>
+        <source>&amp;Undo</source>
+        <translation>&amp;Annuler</translation>
+    </message>
+    <message>
+        <source>&amp;Redo</source>
+        <translation>&amp;Rétablir</translation>
+    </message>
+    <message>
+        <source>Undo: %1</source>
+        <translation>Annuler : %1</translation>
+    </message>
+    <message>
+        <source>Redo: %1</source>
+        <translation>Rétablir : %1</translation>
+    </message>
+    <message>
+        <source>%1: not saved</source>
+        <translation>%1 : non enregistré</translation>
+    </message>
+    <message>
+        <source>&amp;Undo %1</source>
+        <translation>&amp;Annuler : %1</translation>
+    </message>
+    <message>
+        <source>&amp;Redo %1</source>
+        <translation>&amp;Rétablir : %1</translation>
     </message>
 </context>
 <context>
@@ -599,6 +709,14 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <source>%1 ideas waiting</source>
         <translation>%1 idées en attente</translation>
     </message>
+    <message>
+        <source>The frame of the storyboard: every panel, the PDF and the animatic follow it (changeable later in the run&apos;s header)</source>
+        <translation>Le cadre du storyboard : chaque case, le PDF et l’animatique le suivent (modifiable ensuite dans l’en-tête du storyboard)</translation>
+    </message>
+    <message>
+        <source>Frame</source>
+        <translation>Cadre</translation>
+    </message>
 </context>
 <context>
     <name>LookEditor</name>
@@ -849,6 +967,10 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
         <source>Running on embedded defaults</source>
         <translation>Utilisation des valeurs intégrées par défaut</translation>
     </message>
+    <message>
+        <source>&amp;Edit</source>
+        <translation>Édi&amp;tion</translation>
+    </message>
 </context>
 <context>
     <name>MessageBar</name>
@@ -1047,6 +1169,54 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>Cancelling…</source>
         <translation>Annulation…</translation>
+    </message>
+    <message>
+        <source>The frame of this board; changing it makes every shot stale</source>
+        <translation>Le cadre de ce storyboard ; le changer rend chaque plan périmé</translation>
+    </message>
+    <message>
+        <source>Frame</source>
+        <translation>Cadre</translation>
+    </message>
+    <message>
+        <source>The board&apos;s running time: every shot&apos;s duration, summed</source>
+        <translation>La durée du storyboard : la somme des durées de ses plans</translation>
+    </message>
+    <message>
+        <source>1 shot is now stale</source>
+        <translation>1 plan est maintenant périmé</translation>
+    </message>
+    <message>
+        <source>%1 shots are now stale</source>
+        <translation>%1 plans sont maintenant périmés</translation>
+    </message>
+    <message>
+        <source>Change the frame to %1?</source>
+        <translation>Passer le cadre en %1 ?</translation>
+    </message>
+    <message>
+        <source>Every shot goes stale: “Regenerate stale shots” draws them again at %1. Undo (Ctrl+Z) goes back to %2.</source>
+        <translation>Chaque plan devient périmé : « Régénérer les plans périmés » les redessine en %1. Annuler (Ctrl+Z) revient en %2.</translation>
+    </message>
+    <message>
+        <source>Change the frame</source>
+        <translation>Changer le cadre</translation>
+    </message>
+    <message>
+        <source>Keep %1</source>
+        <translation>Garder %1</translation>
+    </message>
+    <message>
+        <source>Frame %1</source>
+        <translation>Cadre %1</translation>
+    </message>
+    <message>
+        <source>Running time %1</source>
+        <translation>Durée %1</translation>
+    </message>
+    <message>
+        <source>This run is still working: change its shots once it has finished.</source>
+        <translation>Ce storyboard est encore en cours : modifiez ses plans une fois qu’il est terminé.</translation>
     </message>
 </context>
 <context>
@@ -1480,6 +1650,101 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     </message>
 </context>
 <context>
+    <name>ShotEditor</name>
+    <message>
+        <source>Close</source>
+        <translation>Fermer</translation>
+    </message>
+    <message>
+        <source>Hide the shot editor (select a card to open it again)</source>
+        <translation>Masquer l’éditeur de plan (sélectionnez une vignette pour le rouvrir)</translation>
+    </message>
+    <message>
+        <source>names, separated by commas</source>
+        <translation>noms, séparés par des virgules</translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation> s</translation>
+    </message>
+    <message>
+        <source>How long the shot is held in the animatic and the timeline; at the lowest value, the time its dialogue takes</source>
+        <translation>Le temps que le plan reste à l’écran dans l’animatique et la timeline ; à la valeur la plus basse, le temps que prend son dialogue</translation>
+    </message>
+    <message>
+        <source>for you: never drawn</source>
+        <translation>pour vous : jamais dessinée</translation>
+    </message>
+    <message>
+        <source>Apply</source>
+        <translation>Appliquer</translation>
+    </message>
+    <message>
+        <source>Save these fields as one step (Ctrl+S); a change to what the picture shows makes the shot stale</source>
+        <translation>Enregistrer ces champs en une étape (Ctrl+S) ; un changement de ce que montre l’image rend le plan périmé</translation>
+    </message>
+    <message>
+        <source>Draw now</source>
+        <translation>Dessiner maintenant</translation>
+    </message>
+    <message>
+        <source>Draw this new shot now, rather than with the next “Regenerate stale shots”</source>
+        <translation>Dessiner ce nouveau plan maintenant, plutôt qu’au prochain « Régénérer les plans périmés »</translation>
+    </message>
+    <message>
+        <source>Revert</source>
+        <translation>Revenir</translation>
+    </message>
+    <message>
+        <source>Show the shot&apos;s saved fields again</source>
+        <translation>Réafficher les champs enregistrés du plan</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>Description</translation>
+    </message>
+    <message>
+        <source>Framing</source>
+        <translation>Cadrage</translation>
+    </message>
+    <message>
+        <source>Camera</source>
+        <translation>Caméra</translation>
+    </message>
+    <message>
+        <source>Dialogue</source>
+        <translation>Dialogue</translation>
+    </message>
+    <message>
+        <source>Characters</source>
+        <translation>Personnages</translation>
+    </message>
+    <message>
+        <source>Duration</source>
+        <translation>Durée</translation>
+    </message>
+    <message>
+        <source>Note</source>
+        <translation>Note</translation>
+    </message>
+    <message>
+        <source>Shot %1</source>
+        <translation>Plan %1</translation>
+    </message>
+    <message>
+        <source>No shot selected</source>
+        <translation>Aucun plan sélectionné</translation>
+    </message>
+    <message>
+        <source>Stale: %1. “Regenerate stale shots” (Ctrl+Shift+R) draws it again.</source>
+        <translation>Périmé : %1. « Régénérer les plans périmés » (Ctrl+Maj+R) le redessine.</translation>
+    </message>
+    <message>
+        <source>from dialogue: %1</source>
+        <translation>selon le dialogue : %1</translation>
+    </message>
+</context>
+<context>
     <name>ShotModel</name>
     <message>
         <source>%1&apos;s look changed</source>
@@ -1508,6 +1773,42 @@ Ou déposez des fichiers d’idées (%1) n’importe où sur la fenêtre.</trans
     <message>
         <source>%1 earlier versions (open the shot to use one)</source>
         <translation>%1 versions précédentes (ouvrez le plan pour en utiliser une)</translation>
+    </message>
+    <message>
+        <source>new shot, not drawn yet</source>
+        <translation>nouveau plan, pas encore dessiné</translation>
+    </message>
+    <message>
+        <source>moved from scene %1 to scene %2</source>
+        <translation>déplacé de la scène %1 à la scène %2</translation>
+    </message>
+    <message>
+        <source>the frame changed to %1</source>
+        <translation>le cadre est passé en %1</translation>
+    </message>
+    <message>
+        <source>%1 and %2</source>
+        <translation>%1 et %2</translation>
+    </message>
+    <message>
+        <source>its %1 changed</source>
+        <translation>modification : %1</translation>
+    </message>
+    <message>
+        <source>description</source>
+        <translation>description</translation>
+    </message>
+    <message>
+        <source>framing</source>
+        <translation>cadrage</translation>
+    </message>
+    <message>
+        <source>camera move</source>
+        <translation>mouvement de caméra</translation>
+    </message>
+    <message>
+        <source>cast</source>
+        <translation>distribution</translation>
     </message>
 </context>
 <context>

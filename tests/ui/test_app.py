@@ -32,7 +32,8 @@ def test_the_window_builds_with_every_panel_and_says_what_runs_where(ui, qtbot):
     summary = ui.session.services.settings.summary()
     assert window.where.text() == summary
     assert summary.startswith("Writer: draft (offline) · Renderer: draft (offline)")
-    assert [a.text() for a in window.menuBar().actions()] == ["&File", "&Run", "&View", "&Help"]
+    assert [a.text() for a in window.menuBar().actions()] == ["&File", "&Edit", "&Run", "&View",
+                                                          "&Help"]
     assert window.run_view.title.text() == "Nothing running"
     assert window.run_view.tabs.count() == 3
     image = window.grab()

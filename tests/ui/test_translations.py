@@ -87,7 +87,7 @@ def test_a_window_started_in_french_speaks_french(french, make_ui):
     window = make_ui().window
     assert window.idea.generate.text() == "Générer"
     assert [a.text() for a in window.menuBar().actions()] == [
-        "&Fichier", "&Génération", "&Affichage", "Ai&de"]
+        "&Fichier", "Édi&tion", "&Génération", "&Affichage", "Ai&de"]
     file_menu = window.menuBar().actions()[0].menu()
     assert "&Paramètres…" in [a.text() for a in file_menu.actions()]
     assert window.run_view.title.text() == "Aucune génération en cours"
