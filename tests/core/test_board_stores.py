@@ -323,9 +323,9 @@ async def test_edits_sent_at_once_each_see_the_one_before():
             await asyncio.sleep(0.001)
             return await super().get_run(run_id)
 
-        async def upsert_shot(self, shot):
+        async def upsert_shot(self, shot, *, later=False):
             await asyncio.sleep(0.001)
-            await super().upsert_shot(shot)
+            await super().upsert_shot(shot, later=later)
 
     history = Slow()
     pipeline = make(history)

@@ -234,6 +234,7 @@ def test_the_idea_bars_frame_starts_a_9_16_run(ui, recorder, qtbot):
     assert submitted[0].aspect == "9:16"  # RunOptions(aspect=...): the pipeline draws it so
     [run] = recorder.wait_finished(qtbot)
     saved = stored(ui, qtbot, run.run_id)
+    assert saved.aspect == "9:16" and saved.width < saved.height  # drawn upright
     assert ui.window.run_view.aspect_choice.currentText() == saved.aspect  # the header says
     idea.aspect.setCurrentIndex(idea.aspect.findData("16:9"))
     assert idea.options().aspect == "16:9"
