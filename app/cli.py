@@ -158,13 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 def _shot_parser(sub: argparse._SubParsersAction) -> None:
-    """``storyreel shot add|delete|move|set``: shaping a board shot by shot."""
-    shot = sub.add_parser("shot", help="add, delete, move or change a shot of a run")
+    """``storyreel shot add|duplicate|delete|move|set``: shaping a board shot by shot."""
+    shot = sub.add_parser("shot", help="add, duplicate, delete, move or change a shot of a run")
     verbs = shot.add_subparsers(dest="shot_command", metavar="ACTION", required=True)
     add = verbs.add_parser("add", help="add a shot; prints its id")
     add.add_argument("run_id", metavar="RUN_ID")
     _where(add)
     add.add_argument("--text", required=True, metavar="TEXT", help="what the shot shows")
+    duplicate = verbs.add_parser("duplicate", help="copy a shot right after it (drawn with a "
+                                 "seed of its own on the next regenerate); prints its id")
+    duplicate.add_argument("run_id", metavar="RUN_ID")
+    duplicate.add_argument("shot_id", metavar="SHOT_ID")
     delete = verbs.add_parser("delete", help="take a shot off the board")
     delete.add_argument("run_id", metavar="RUN_ID")
     delete.add_argument("shot_id", metavar="SHOT_ID")
@@ -188,7 +192,7 @@ def _shot_parser(sub: argparse._SubParsersAction) -> None:
         verb.add_argument("--duration", metavar="S", help="seconds it is held"
                           + (" (auto: from its dialogue)" if verb is change else ""))
         verb.add_argument("--note", metavar="N", help="a free note (not drawn)")
-    for verb in (add, delete, move, change):
+    for verb in (add, duplicate, delete, move, change):
         verb.add_argument("--env-file", type=Path, metavar="PATH", help=ENV_FILE_HELP,
                           default=argparse.SUPPRESS)
 

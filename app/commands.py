@@ -278,7 +278,7 @@ def _say_stale(run: Run, stale: list[str]) -> None:
 
 
 async def cmd_shot(args: argparse.Namespace) -> int:
-    """``shot add|delete|move|set``: shaping the board shot by shot (``app.core.board``)."""
+    """``shot add|duplicate|delete|move|set``: shaping the board shot by shot (``app.core.board``)."""
     async with _services(load_settings()) as services:
         edits = services.pipeline().board
         if args.shot_command == "delete":
@@ -304,6 +304,8 @@ async def cmd_shot(args: argparse.Namespace) -> int:
         if args.shot_command == "move":
             edit = await edits.move_shot(args.run_id, args.shot_id, after=args.after,
                                          scene=args.scene)
+        elif args.shot_command == "duplicate":
+            edit = await edits.duplicate_shot(args.run_id, args.shot_id)
         elif args.shot_command == "add":
             edit = await edits.add_shot(
                 args.run_id, after=args.after, scene=args.scene, text=args.text,
@@ -317,9 +319,10 @@ async def cmd_shot(args: argparse.Namespace) -> int:
                 characters=_names(args.characters), duration_s=args.duration, note=args.note)
         assert edit.shot_id is not None
         shot = edit.run.shot(edit.shot_id)
-        if args.shot_command == "add":
+        if args.shot_command in ("add", "duplicate"):
             print(shot.shot_id)  # for scripts: the new shot's id, alone on stdout
-            print(f"added shot {_t(shot.number)} ({shot.shot_id})", file=sys.stderr)
+            print(f"{'added' if args.shot_command == 'add' else 'copied ' + args.shot_id + ' as'}"
+                  f" shot {_t(shot.number)} ({shot.shot_id})", file=sys.stderr)
         else:
             print(f"shot {shot.shot_id} is {_t(shot.number)}", file=sys.stderr)
         _say_stale(edit.run, edit.stale)
@@ -751,8 +754,8 @@ async def _run_result(services: Services, run: Run) -> dict[str, Any]:
             "image": shot.image.model_dump(mode="json") if shot.image else None,
             "timings": shot.timings,
             "stale": shot.stale,
-            "duration_s": shot_duration(shot),  # held for: the artist's, or from dialogue
-            "duration_set": shot.duration_s is not None,
+            "duration_s": shot.duration_s,  # the artist's, or null: from its dialogue
+            "seconds": shot_duration(shot),  # held for (as in the exports)
             "note": shot.note,
             "dialogue": shot.dialogue,
             "characters": shot.characters,

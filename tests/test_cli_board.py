@@ -1,4 +1,4 @@
-"""``storyreel shot add|delete|move|set`` and ``edit --aspect``, as a person and a script use
+"""``storyreel shot add|duplicate|delete|move|set`` and ``edit --aspect``, as a person and a script use
 them: a real process each time, on a draft run."""
 
 from __future__ import annotations
@@ -62,9 +62,11 @@ def test_an_artist_shapes_a_board_from_the_command_line(home):
     assert board(after) == [("s02-02", "1A"), ("s01-01", "1B"), (new, "1C"),
                             ("s01-02", "1D")]
     shots = {s["shot_id"]: s for s in after["shots"]}
-    assert shots[new]["duration_s"] == 3.0 and shots[new]["image"] is None
+    assert shots[new]["duration_s"] == shots[new]["seconds"] == 3.0
+    assert shots[new]["image"] is None
     assert shots["s01-02"]["note"] == "hold the silence"
-    assert shots["s01-01"]["duration_s"] == 2.0  # from its (missing) dialogue
+    assert shots["s01-01"]["duration_s"] is None  # not set: from its (missing) dialogue
+    assert shots["s01-01"]["seconds"] == 2.0
     assert shots["s02-02"]["stale"] == "moved from scene 2 to scene 1"
     assert after["duration_s"] == 9.0 and after["shot_count"] == 4
     assert {s["scene"] for s in after["shots"]} == {1}
@@ -110,3 +112,31 @@ def test_bad_board_edits_exit_2_with_one_line_and_change_nothing(home):
                 if line.strip() and not line.startswith(("usage:", " "))]
         assert len(said) == 1 and message.format(rid=rid) in said[0], (args, said)
     assert shown(rid) == before
+
+
+def test_a_duplicate_follows_its_shot_with_its_plan_and_a_seed_of_its_own(home):
+    run = draft_run()
+    rid = run["run_id"]
+    source = run["shots"][0]
+    assert storyreel("shot", "set", rid, source["shot_id"], "--duration", "4.5",
+                     "--note", "push in slowly").returncode == 0
+
+    copied = storyreel("shot", "duplicate", rid, source["shot_id"])
+    assert copied.returncode == 0, copied.stderr
+    new = copied.stdout.strip()
+    assert new and new != source["shot_id"] and "\n" not in new
+    assert f"copied {source['shot_id']} as shot 1B ({new})" in copied.stderr
+
+    after = shown(rid)
+    assert board(after) == [("s01-01", "1A"), (new, "1B"), ("s01-02", "1C"),
+                            ("s02-01", "2A"), ("s02-02", "2B")]
+    copy = after["shots"][1]
+    for field in ("description", "shot_type", "camera", "dialogue", "characters", "prompt"):
+        assert copy[field] == source[field], field
+    assert (copy["duration_s"], copy["note"]) == (4.5, "push in slowly")
+    assert copy["seed"] != source["seed"]  # a variation, not the same picture again
+    assert copy["image"] is None and copy["stale"] == "new shot, not drawn yet"
+
+    missing = storyreel("shot", "duplicate", rid, "s09-09")
+    assert missing.returncode == 2
+    assert "s09-09" in missing.stderr and shown(rid)["shot_count"] == 5
