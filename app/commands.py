@@ -278,7 +278,8 @@ def _say_stale(run: Run, stale: list[str]) -> None:
 
 
 async def cmd_shot(args: argparse.Namespace) -> int:
-    """``shot add|duplicate|delete|move|set``: shaping the board shot by shot (``app.core.board``)."""
+    """``shot add|duplicate|delete|move|set``: shaping the board shot by shot
+    (``app.core.board``)."""
     async with _services(load_settings()) as services:
         edits = services.pipeline().board
         if args.shot_command == "delete":

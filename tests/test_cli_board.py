@@ -1,5 +1,5 @@
-"""``storyreel shot add|duplicate|delete|move|set`` and ``edit --aspect``, as a person and a script use
-them: a real process each time, on a draft run."""
+"""``storyreel shot add|duplicate|delete|move|set`` and ``edit --aspect``, as a person and a
+script use them: a real process each time, on a draft run."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def test_a_run_on_runpod_and_r2_fetches_every_image_back(runpod, s3, bucket, clo
         # the local copy is a valid PNG, verified against the worker's sha256 and R2's bytes
         path = Path(shot["image_path"])
         assert path.is_file() and path.is_relative_to(Path(home) / "cache")
-        assert png_size(path.read_bytes()) == (image["width"], image["height"]) == (1024, 576)
+        assert png_size(path.read_bytes()) == (image["width"], image["height"]) == (1360, 768)
         assert sha256_file(path) == image["sha256"]
         assert s3.get(bucket, image["key"]) == path.read_bytes()
         # the job that made it is the one on record

@@ -97,6 +97,9 @@ class GatedRenderer:
         self.cancelled: list[str] = []
         self.kept: list[str] = []  # cancelled with the remote job left running (detached)
 
+    def size_for(self, aspect: str):
+        return self.inner.size_for(aspect)
+
     def hold(self, *shot_ids: str) -> None:
         for shot_id in shot_ids:
             self.gates[shot_id] = asyncio.Event()

@@ -201,7 +201,7 @@ def test_the_shot_dialog_shows_the_runpod_job_its_timings_and_the_image_from_r2(
     names = [part.rsplit(" ", 2)[0] for part in dialog.timings.text().split(" · ")]
     assert names == ["load", "render", "encode", "upload", "GPU", "queue", "total"]
     qtbot.waitUntil(lambda: dialog.image.image is not None, timeout=WAIT_MS)
-    assert (dialog.image.image.width(), dialog.image.image.height()) == (1024, 576)
+    assert (dialog.image.image.width(), dialog.image.image.height()) == (1360, 768)
     dialog.close()
 
 

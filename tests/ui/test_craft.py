@@ -263,9 +263,10 @@ def test_the_estimate_for_a_runpod_renderer_follows_shots_settings_and_history(
     qtbot.waitUntil(lambda: idea.estimate.text().startswith("Estimate: 5 GPU jobs, about 20 "),
                     timeout=WAIT_MS)
 
-    # A finished run on the same endpoint: 3 GPU s a shot from now on.
+    # A finished run on the same endpoint, at the same frame size: 3 GPU s a shot from now on.
     past = Run(idea="Earlier.", status=RunStatus.COMPLETED, writer="draft (offline)",
-               renderer="RunPod shots-1", shot_count=10, shots_done=10, gpu_seconds=30.0)
+               renderer="RunPod shots-1", shot_count=10, shots_done=10, gpu_seconds=30.0,
+               width=1360, height=768)
     finish(qtbot, ui.session.services.history.create_run(past))
     settings = load_settings({**CLOUD, "STORYREEL_PRICE_PER_GPU_SECOND": "0.002",
                               "STORYREEL_HOME": str(ui.session.settings.home)})
