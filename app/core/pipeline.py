@@ -47,6 +47,7 @@ from app.core.writers import Writer
 from app.core.writers.jobs import recording_jobs
 
 log = logging.getLogger(__name__)
+_BREATHE = 64  # shots built or saved between turns of the event loop (planning a feature)
 
 
 @dataclass(frozen=True)
@@ -467,21 +468,29 @@ class Pipeline:
         everything = plans
         plans = limit_shots(scenes.choose(plans, run.scenes_chosen)[0], run.max_shots)
         run.held_plans = scenes.held_back(everything, plans)
-        run.shots = [
-            self._new_shot(run, plan, shot_plan, index, style)
-            for plan in plans
-            for index, shot_plan in enumerate(plan.shots, 1)
-        ]
+        # A feature's thousands of shots: built, saved and copied for the observers 64 at a
+        # time with the loop let through between (the window's loop: a frame is 16 ms).
+        shots: list[Shot] = []
+        for plan in plans:
+            for index, shot_plan in enumerate(plan.shots, 1):
+                shots.append(self._new_shot(run, plan, shot_plan, index, style))
+                if len(shots) % _BREATHE == 0:
+                    await asyncio.sleep(0)
+        run.shots = shots
         run.tally()
         run.index_prompts()
         for n, shot in enumerate(run.shots, 1):  # in batches, journalled at once
             await self._save_shot(shot, later=True)
-            if n % 64 == 0:
-                await asyncio.sleep(0)  # a feature's thousands of shots: let the loop breathe
+            if n % _BREATHE == 0:
+                await asyncio.sleep(0)
         await self._save_run(run, "scenes", "held_plans", "shot_count", "prompt_words",
                              "stages", "gpu_seconds", "queue_seconds", later=True)
-        self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes),
-                                    tuple(_snapshot(s) for s in run.shots)))
+        snapshots: list[Shot] = []
+        for shot in run.shots:
+            snapshots.append(_snapshot(shot))
+            if len(snapshots) % _BREATHE == 0:
+                await asyncio.sleep(0)
+        self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes), tuple(snapshots)))
 
     def _new_shot(self, run: Run, plan: ScenePlan, shot_plan, index: int, style: Style) -> Shot:
         scene = plan.scene
