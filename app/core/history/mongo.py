@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -248,7 +249,7 @@ class MongoHistory:
         writes, so a delete never overtakes the writes to that shot made before it."""
         key = shot_key(run_id, shot_id)
         await self._write_change(Change(f"shot:{key}", f"deletion of shot {shot_id} of {run_id}",
-                                        "delete", "shots", {"_id": key}, {}))
+                                        "delete", "shots", {"_id": key}, {}), run_id=run_id)
 
     async def _revise(self, run_filter: dict[str, Any], changes: dict[str, Any]) -> None:
         # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
@@ -276,7 +277,11 @@ class MongoHistory:
         else:
             await self._upsert(self._db[change.collection], change.update)
 
-    async def _write_change(self, change: Change, *, later: bool = False) -> None:
+    async def _write_change(self, change: Change, *, later: bool = False,
+                            run_id: str | None = None) -> None:
+        run_id = run_id or change.filter.get("run_id") or change.update.get("run_id")
+        if run_id in self._ours:  # stamped with our ownership, for a replay (see Change)
+            change = replace(change, run_id=run_id, owner=self._ours[run_id])
         await self._write(change.key, change.what, lambda: self._apply(change), change=change,
                           later=later)
 
@@ -344,6 +349,8 @@ class MongoHistory:
         if journal is None:
             return 0
 
+        owners: dict[str, str | None] = {}  # each run's owner token now, read once
+
         async def apply(entry: dict[str, Any]) -> None:
             try:
                 change = Change.from_entry(entry)
@@ -351,6 +358,17 @@ class MongoHistory:
                 log.error("history: a journalled change cannot be read: %s", exc)
                 return
             try:
+                if change.owner is not None and change.run_id is not None:
+                    if change.run_id not in owners:
+                        doc = await self._runs.find_one({"run_id": change.run_id},
+                                                        {"owner": 1})
+                        if doc is not None:  # (not there yet: this journal creates it)
+                            owner = owner_from_document(doc)
+                            owners[change.run_id] = owner.token if owner else None
+                    if owners.get(change.run_id, change.owner) != change.owner:
+                        log.warning("history: not replaying %s: another process has taken "
+                                    "run %s over since", change.what, change.run_id)
+                        return
                 await self._apply(change)
             except HistoryError as exc:
                 log.error("history: a journalled change was not written: %s", exc)

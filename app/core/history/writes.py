@@ -78,6 +78,11 @@ class Change:
     becomes, the one ``filter`` finds), ``"revise"`` (``update`` holds fields to
     set on the one document ``filter`` finds) or ``"delete"`` (the one document whose
     ``_id`` ``filter`` gives; ``update`` is empty). Each is idempotent.
+
+    ``run_id`` and ``owner``: the run it belongs to, and the token of this process's
+    ownership of that run when the change was made (None when it did not own it). A
+    journal replayed by another process skips a change whose run has another owner
+    by then: it took the run over, and its shots are newer than this change.
     """
 
     key: str  # the document it changes: writes to one key never overtake each other
@@ -86,18 +91,26 @@ class Change:
     collection: str
     filter: dict[str, Any]
     update: dict[str, Any]
+    run_id: str | None = None
+    owner: str | None = None
 
     def entry(self, seq: int) -> dict[str, Any]:
-        return {"seq": seq, "key": self.key, "what": self.what, "op": self.op,
-                "collection": self.collection, "filter": self.filter, "update": self.update}
+        entry = {"seq": seq, "key": self.key, "what": self.what, "op": self.op,
+                 "collection": self.collection, "filter": self.filter, "update": self.update}
+        if self.owner is not None:
+            entry.update(run_id=self.run_id, owner=self.owner)
+        return entry
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Change:
         """A change read back from a journal line. Raises ``ValueError`` when it is not one."""
         try:
+            owner = entry.get("owner")
             return cls(key=str(entry["key"]), what=str(entry["what"]), op=str(entry["op"]),
                        collection=str(entry["collection"]), filter=dict(entry["filter"]),
-                       update=dict(entry["update"]))
+                       update=dict(entry["update"]),
+                       run_id=None if owner is None else str(entry["run_id"]),
+                       owner=None if owner is None else str(owner))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a history change: {exc}") from None
 

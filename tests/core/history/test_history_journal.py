@@ -18,7 +18,7 @@ from app.core.history.writes import Backoff, Change, OrderedWrites
 from app.core.models import RunStatus, ShotStatus
 from app.core.settings import Settings
 from tests.conftest import REPO
-from tests.core.history.test_history_contract import make_run
+from tests.core.history.test_history_contract import make_run, owner
 from tests.core.history.test_history_embedded import history_servers
 
 WHEN = datetime(2026, 12, 2, 17, 30, 1, 123000, tzinfo=UTC)
@@ -264,3 +264,72 @@ def test_changes_made_later_survive_a_sigkill_before_their_batch_is_written(tmp_
         (ShotStatus.DONE, f"job-{run.shots[0].shot_id}"),
         (ShotStatus.RENDERING, f"job-{run.shots[1].shot_id}")]  # resume polls that job
     assert not journal_path.exists()
+
+
+OWNER_KILLED = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from app.core.history.factory import open_history
+from app.core.models import ShotStatus
+from app.core.settings import Settings
+from tests.core.history.test_history_contract import make_run, make_shot, owner
+
+async def main(home):
+    store = await open_history(Settings(home=home))
+    store.writes.batch_s = 3600  # the batch would go out long after the kill
+    run = make_run(1, owner=owner("tok-old"))
+    await store.create_run(run)
+    shot = make_shot(run, 1, 1)
+    await store.upsert_shot(shot)
+    shot.status, shot.job_id = ShotStatus.RENDERING, "job-old"
+    await store.upsert_shot(shot, later=True)
+    print(store.writes.journal_path, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+def test_a_journal_replayed_after_its_run_was_taken_over_leaves_the_new_owners_shots(tmp_path):
+    """A frozen owner's kept changes, replayed once another process has taken the run over
+    and finished a shot, must not set that shot back (it would be drawn and paid again)."""
+    home = tmp_path / "home"
+    done = subprocess.run([sys.executable, "-c", OWNER_KILLED, str(home)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    journal_path = Path(done.stdout.strip())
+    assert '"owner": "tok-old"' in journal_path.read_text()
+    aside = tmp_path / journal_path.name
+    journal_path.rename(aside)  # as if the new owner's process had not seen it
+
+    run_id = make_run(1).run_id
+
+    async def take_over():
+        store = await open_history(Settings(home=home))
+        try:
+            previous = await store.run_owner(run_id)
+            assert previous is not None and previous.token == "tok-old"
+            assert await store.claim_run(run_id, owner("tok-new", beat=99_000),
+                                         previous=previous)
+            run = await store.get_run(run_id)
+            shot = run.shots[0]
+            shot.status, shot.job_id = ShotStatus.DONE, "job-new"
+            await store.upsert_shot(shot)
+        finally:
+            await store.aclose()
+
+    asyncio.run(take_over())
+    aside.rename(journal_path)
+
+    async def reopen():
+        store = await open_history(Settings(home=home))  # replays the old journal
+        try:
+            return await store.get_run(run_id)
+        finally:
+            await store.aclose()
+
+    run = asyncio.run(reopen())
+    assert [(s.status, s.job_id) for s in run.shots] == [(ShotStatus.DONE, "job-new")]
+    assert run.owner is not None and run.owner.token == "tok-new"
+    assert not journal_path.exists()  # read, and nothing in it applied
