@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -87,6 +88,12 @@ def dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("storyreel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `storyreel show RUN | head`: the reader has had enough
+        # Python flushes stdout again at exit; onto /dev/null, so that it cannot fail again
+        # (the recipe of the signal module's documentation, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13  # as a process that SIGPIPE ended: a shell says nothing of it
 
 
 # Commands.

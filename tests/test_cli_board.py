@@ -4,7 +4,10 @@ script use them: a real process each time, on a draft run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+from tests.conftest import REPO
 from tests.test_cli import json_lines, storyreel
 
 IDEA = "A lighthouse keeper and her grandson save a fishing boat in a winter storm."
@@ -140,3 +143,15 @@ def test_a_duplicate_follows_its_shot_with_its_plan_and_a_seed_of_its_own(home):
     missing = storyreel("shot", "duplicate", rid, "s09-09")
     assert missing.returncode == 2
     assert "s09-09" in missing.stderr and shown(rid)["shot_count"] == 5
+
+
+def test_show_into_a_pipe_closed_early_ends_quietly(home):
+    """`storyreel show RUN | head -1`: the reader goes away; no traceback, and the exit
+    status of a process SIGPIPE ended (which a shell keeps quiet about)."""
+    rid = draft_run()["run_id"]
+    show = subprocess.Popen([sys.executable, "-m", "app", "show", rid], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    show.stdout.close()  # before it has written a line
+    _, err = show.communicate(timeout=120)
+    assert show.returncode == 141, err
+    assert b"Traceback" not in err and b"Broken pipe" not in err
