@@ -96,8 +96,9 @@ class Session(QObject):
 
     @property
     def is_open(self) -> bool:
-        """Whether the services are open (at start-up they open after the first paint)."""
-        return self._services is not None
+        """Whether the services are open (at start-up they open after the first paint; at
+        the end, once closing has begun, they are not: a late refresh asks nothing)."""
+        return self._services is not None and not self._closed
 
     @property
     def services(self) -> Services:
