@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from app.core import events as ev
 from app.core import frame, ownership, revisions, scenes
@@ -47,7 +48,16 @@ from app.core.writers import Writer
 from app.core.writers.jobs import recording_jobs
 
 log = logging.getLogger(__name__)
-_BREATHE = 64  # shots built or saved between turns of the event loop (planning a feature)
+T = TypeVar("T")
+_SLICE = 64  # shots built or saved between turns of the event loop (planning a feature)
+
+
+async def _in_slices(items: Iterable[T]) -> AsyncIterator[T]:
+    """``items``, letting the event loop through after every ``_SLICE`` of them."""
+    for n, item in enumerate(items, 1):
+        yield item
+        if n % _SLICE == 0:
+            await asyncio.sleep(0)
 
 
 @dataclass(frozen=True)
@@ -468,28 +478,19 @@ class Pipeline:
         everything = plans
         plans = limit_shots(scenes.choose(plans, run.scenes_chosen)[0], run.max_shots)
         run.held_plans = scenes.held_back(everything, plans)
-        # A feature's thousands of shots: built, saved and copied for the observers 64 at a
-        # time with the loop let through between (the window's loop: a frame is 16 ms).
-        shots: list[Shot] = []
-        for plan in plans:
-            for index, shot_plan in enumerate(plan.shots, 1):
-                shots.append(self._new_shot(run, plan, shot_plan, index, style))
-                if len(shots) % _BREATHE == 0:
-                    await asyncio.sleep(0)
-        run.shots = shots
+        # A feature's thousands of shots: built, saved and copied for the observers a slice
+        # at a time with the loop let through between (the window's loop: a frame is 16 ms).
+        run.shots = [self._new_shot(run, plan, shot_plan, index, style)
+                     async for plan, index, shot_plan in _in_slices(
+                         (plan, index, shot_plan) for plan in plans
+                         for index, shot_plan in enumerate(plan.shots, 1))]
         run.tally()
         run.index_prompts()
-        for n, shot in enumerate(run.shots, 1):  # in batches, journalled at once
+        async for shot in _in_slices(run.shots):  # in batches, journalled at once
             await self._save_shot(shot, later=True)
-            if n % _BREATHE == 0:
-                await asyncio.sleep(0)
         await self._save_run(run, "scenes", "held_plans", "shot_count", "prompt_words",
                              "stages", "gpu_seconds", "queue_seconds", later=True)
-        snapshots: list[Shot] = []
-        for shot in run.shots:
-            snapshots.append(_snapshot(shot))
-            if len(snapshots) % _BREATHE == 0:
-                await asyncio.sleep(0)
+        snapshots = [_snapshot(shot) async for shot in _in_slices(run.shots)]
         self._emit(ev.ScenesPlanned(run.run_id, tuple(run.scenes), tuple(snapshots)))
 
     def _new_shot(self, run: Run, plan: ScenePlan, shot_plan, index: int, style: Style) -> Shot:
