@@ -51,7 +51,7 @@ from app.core.models import (
     utcnow,
 )
 from app.core.prompts import build_shot_prompt, location, look_line, scene_line
-from app.core.revisions import EditError
+from app.core.revisions import EditError, words
 from app.core.shot_fields import parse_framing
 from app.core.styles import resolve_style
 
@@ -88,7 +88,7 @@ def add_shot(run: Run, *, after: str | None = None, scene: int | None = None, te
     cast, when not given, is the run's characters named in ``text``. It has no image: it
     is stale until drawn (``regenerate --stale``)."""
     where = _place_of(run, after, scene, moving=None)
-    description = fields.words(text, "a shot's description", fields.MAX_DESCRIPTION_WORDS)
+    description = words(text, "a shot's description", fields.MAX_DESCRIPTION_WORDS)
     shot_type = parse_framing(framing) if framing is not None else ShotType.MEDIUM
     move = fields.camera_move(camera) if camera is not None else "static"
     spoken = fields.dialogue(dialogue) if dialogue is not None else ""
@@ -183,8 +183,8 @@ def set_shot(run: Run, shot_id: str, *, description: str | None = None,
     shot = _shot(run, shot_id)
     changes: dict[str, Any] = {}
     if description is not None:
-        changes["description"] = fields.words(description, "a shot's description",
-                                              fields.MAX_DESCRIPTION_WORDS)
+        changes["description"] = words(description, "a shot's description",
+                                       fields.MAX_DESCRIPTION_WORDS)
     if framing is not None:
         changes["shot_type"] = parse_framing(framing)
     if camera is not None:

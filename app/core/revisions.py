@@ -32,7 +32,7 @@ def edit_character(run: Run, name: str, look: str) -> list[Shot]:
     """Give the character ``name`` a new look. Returns the shots it made stale."""
     if run.script is None:
         raise EditError("this run has no script yet, so no cast to edit")
-    look = _text(look, "a look", MAX_LOOK_WORDS)
+    look = words(look, "a look", MAX_LOOK_WORDS)
     cast = run.script.characters
     found = [c for c in cast if c.name.casefold() == name.strip().casefold()]
     if not found:
@@ -67,7 +67,7 @@ def edit_scene(run: Run, index: int, *, heading: str | None = None,
             raise EditError(f"a scene heading is at most {MAX_HEADING_CHARS} characters")
         changes["heading"] = heading
     if summary is not None:
-        changes["summary"] = _text(summary, "a scene summary", MAX_SUMMARY_WORDS)
+        changes["summary"] = words(summary, "a scene summary", MAX_SUMMARY_WORDS)
     if not changes:
         raise EditError("nothing to change: give a heading or a summary")
     new_scene = scene.model_copy(update=changes)
@@ -144,10 +144,12 @@ def _replan(run: Run, depends: Callable[[Shot], bool], reason: str, swaps: list[
     return stale
 
 
-def _text(value: str, what: str, max_words: int) -> str:
-    words = value.split()
-    if not words:
+def words(value: str, what: str, max_words: int) -> str:
+    """Text of one to ``max_words`` words, single-spaced (``what`` names it in messages).
+    Also a shot's description on the board (``app.core.shot_fields``)."""
+    found = str(value).split()
+    if not found:
         raise EditError(f"{what} can't be empty")
-    if len(words) > max_words:
-        raise EditError(f"{what} is at most {max_words} words (this one has {len(words)})")
-    return " ".join(words)
+    if len(found) > max_words:
+        raise EditError(f"{what} is at most {max_words} words (this one has {len(found)})")
+    return " ".join(found)

@@ -28,16 +28,6 @@ def parse_framing(value: str | ShotType) -> ShotType:
     raise EditError(f"unknown framing {text!r}: one of {choices}")
 
 
-def words(value: str, what: str, max_words: int) -> str:
-    """Text of one to ``max_words`` words, single-spaced (``what`` names it in messages)."""
-    found = str(value).split()
-    if not found:
-        raise EditError(f"{what} can't be empty")
-    if len(found) > max_words:
-        raise EditError(f"{what} is at most {max_words} words (this one has {len(found)})")
-    return " ".join(found)
-
-
 def camera_move(value: str) -> str:
     """A camera move (static, pan, dolly, a slow push in...): one line, not empty."""
     text = " ".join(str(value).split())
