@@ -198,7 +198,7 @@ def set_shot(run: Run, shot_id: str, *, description: str | None = None,
                                  else timing.check_duration(duration_s))
     if note is not None:
         changes["note"] = fields.note(note)
-    if description is framing is camera is characters is dialogue is duration_s is note is None:
+    if not changes:  # every field given is in it
         raise EditError("nothing to change: give a description, framing, camera move, "
                         "dialogue, characters, duration or note")
     changed = {k: v for k, v in changes.items() if getattr(shot, k) != v}
