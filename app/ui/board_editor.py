@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import timing
+from app.core.board import FROM_DIALOGUE  # set_shot(duration_s=...): by its dialogue again
 from app.core.models import Shot, ShotType
 from app.ui.gallery import (
     STALE_COLOR,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 CAMERA_MOVES = ("static", "pan left", "pan right", "tilt up", "tilt down", "dolly in",
                 "dolly out", "tracking", "handheld", "crane up", "crane down", "zoom in",
                 "zoom out")
-FROM_DIALOGUE = "auto"  # set_shot(duration_s=...): time the shot by its dialogue again
 
 
 def _lines(field: QPlainTextEdit, lines: int) -> QPlainTextEdit:
@@ -138,7 +138,6 @@ class ShotEditor(QFrame):
         self.revert_button = QPushButton(self.tr("Revert"), flat=True)
         self.revert_button.setToolTip(self.tr("Show the shot's saved fields again"))
         self.why = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
-        self.why.setForegroundRole(self.why.foregroundRole())
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)

@@ -77,7 +77,6 @@ class BoardFilter(QWidget):
         self.jump.activated.connect(self._jump_chosen)
         self.model.modelReset.connect(self._reset)
         self.model.rowsInserted.connect(self._rows_inserted)
-        self.model.rowsRemoved.connect(self._rows_inserted)
         self.model.dataChanged.connect(self._rows_changed)
 
     # What the bar asks for.

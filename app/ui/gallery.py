@@ -62,6 +62,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.board import NEW_SHOT
 from app.core.models import Shot, ShotStatus
 from app.core.timing import format_duration, shot_duration
 from app.ui.statuses import CANCELLED_REASON, decimal, shot_status_word, shot_type_text
@@ -102,7 +103,7 @@ def stale_reason_text(reason: str) -> str:
                                                                     match.group(1).title())
     if match := _SCENE_CHANGED.match(reason):
         return translate("ShotModel", "scene %1 changed").replace("%1", match.group(1))
-    if reason == "new shot, not drawn yet":  # app.core.board: a shot added on the board
+    if reason == NEW_SHOT:  # a shot added on the board
         return translate("ShotModel", "new shot, not drawn yet")
     if match := _MOVED.match(reason):
         return translate("ShotModel", "moved from scene %1 to scene %2").replace(
@@ -466,6 +467,9 @@ class ShotDelegate(QStyledItemDelegate):
                     view.update(QModelIndex(index))
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        rect = option.rect
+        if rect.isEmpty():  # a row the filter bar hides, as QListView asks now and then
+            return  # (before ``card``, which asks for the image of the shot it gives)
         model = index.model()
         if isinstance(model, ShotModel):  # one call, not a role at a time through Qt
             card = model.card(index.row())
@@ -482,9 +486,6 @@ class ShotDelegate(QStyledItemDelegate):
         error = bool(index.data(ImageErrorRole)) if (
             image is None and shot.status is ShotStatus.DONE) else False
         status = card_status_text(shot, elapsed)
-        rect = option.rect
-        if rect.isEmpty():  # a row the filter bar hides, as QListView asks now and then
-            return
         dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
         state = option.state
         look = (image.cacheKey() if image is not None else None, error, status,
@@ -639,10 +640,11 @@ class ShotDelegate(QStyledItemDelegate):
         """How long the shot is held, in the image's bottom right corner: drawn once per
         duration and font (a board has few distinct ones), then copied."""
         font = painter.font()
-        key = (shot.dialogue, shot.duration_s, font.key())
+        seconds = shot_duration(shot)
+        key = (seconds, font.key())
         badge = self._durations.get(key)
         if badge is None:
-            text = duration_text(shot_duration(shot))
+            text = duration_text(seconds)
             metrics = QFontMetrics(font)
             badge = QPixmap(metrics.horizontalAdvance(text) + 12, metrics.height() + 2)
             badge.fill(Qt.GlobalColor.transparent)
