@@ -249,7 +249,7 @@ class MongoHistory:
         writes, so a delete never overtakes the writes to that shot made before it."""
         key = shot_key(run_id, shot_id)
         await self._write_change(Change(f"shot:{key}", f"deletion of shot {shot_id} of {run_id}",
-                                        "delete", "shots", {"_id": key}, {}), run_id=run_id)
+                                        "delete", "shots", {"_id": key}, {}, run_id=run_id))
 
     async def _revise(self, run_filter: dict[str, Any], changes: dict[str, Any]) -> None:
         # Read, change, replace if unchanged meanwhile (``rev``), rather than ``$set``:
@@ -277,9 +277,8 @@ class MongoHistory:
         else:
             await self._upsert(self._db[change.collection], change.update)
 
-    async def _write_change(self, change: Change, *, later: bool = False,
-                            run_id: str | None = None) -> None:
-        run_id = run_id or change.filter.get("run_id") or change.update.get("run_id")
+    async def _write_change(self, change: Change, *, later: bool = False) -> None:
+        run_id = change.run
         if run_id in self._ours:  # stamped with our ownership, for a replay (see Change)
             change = replace(change, run_id=run_id, owner=self._ours[run_id])
         await self._write(change.key, change.what, lambda: self._apply(change), change=change,
@@ -319,25 +318,27 @@ class MongoHistory:
         """The changes, less those to runs another process took over since this store
         wrote their owner (this process was frozen, say, with a batch waiting: written on
         waking, it would set shots the new owner finished back to where they were)."""
-        runs = {run_id for c in changes
-                if (run_id := c.filter.get("run_id") or c.update.get("run_id")) in self._ours}
-        if not runs:
-            return changes
-        docs = await self._runs.find({"run_id": {"$in": sorted(runs)}},
-                                     {"run_id": 1, "owner": 1}).to_list(None)
-        taken = set()
-        for doc in docs:
-            owner = owner_from_document(doc)
-            if owner is None or owner.token != self._ours.get(doc["run_id"]):
-                taken.add(doc["run_id"])
+        taken = await self._taken({c.run: self._ours[c.run] for c in changes
+                                   if c.run in self._ours})
         if not taken:
             return changes
         for run_id in taken:
             self._ours.pop(run_id, None)
             log.warning("history: run %s was taken over by another process; changes this one "
                         "still held for it are not written", run_id)
-        return [c for c in changes
-                if (c.filter.get("run_id") or c.update.get("run_id")) not in taken]
+        return [c for c in changes if c.run not in taken]
+
+    async def _taken(self, tokens: Mapping[str, str]) -> set[str]:
+        """Of the runs in ``tokens`` (run id: the owner token a change to it was made
+        under), those another process has taken over since: their owner is another, or
+        none. A run not in the database (yet) is not taken. Raises what PyMongo raises."""
+        if not tokens:
+            return set()
+        docs = await self._runs.find({"run_id": {"$in": sorted(tokens)}},
+                                     {"run_id": 1, "owner": 1}).to_list(None)
+        return {doc["run_id"] for doc in docs
+                if (owner := owner_from_document(doc)) is None
+                or owner.token != tokens[doc["run_id"]]}
 
     async def _replay_journals(self) -> int:
         """Write the changes that earlier processes kept in their journals for this database
@@ -349,7 +350,7 @@ class MongoHistory:
         if journal is None:
             return 0
 
-        owners: dict[str, str | None] = {}  # each run's owner token now, read once
+        taken: dict[tuple[str, str], bool] = {}  # (run, token): read once a replay
 
         async def apply(entry: dict[str, Any]) -> None:
             try:
@@ -359,13 +360,10 @@ class MongoHistory:
                 return
             try:
                 if change.owner is not None and change.run_id is not None:
-                    if change.run_id not in owners:
-                        doc = await self._runs.find_one({"run_id": change.run_id},
-                                                        {"owner": 1})
-                        if doc is not None:  # (not there yet: this journal creates it)
-                            owner = owner_from_document(doc)
-                            owners[change.run_id] = owner.token if owner else None
-                    if owners.get(change.run_id, change.owner) != change.owner:
+                    key = (change.run_id, change.owner)
+                    if key not in taken:
+                        taken[key] = bool(await self._taken({change.run_id: change.owner}))
+                    if taken[key]:
                         log.warning("history: not replaying %s: another process has taken "
                                     "run %s over since", change.what, change.run_id)
                         return

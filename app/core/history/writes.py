@@ -94,6 +94,11 @@ class Change:
     run_id: str | None = None
     owner: str | None = None
 
+    @property
+    def run(self) -> str | None:
+        """The run it belongs to, when it says."""
+        return self.run_id or self.filter.get("run_id") or self.update.get("run_id")
+
     def entry(self, seq: int) -> dict[str, Any]:
         entry = {"seq": seq, "key": self.key, "what": self.what, "op": self.op,
                  "collection": self.collection, "filter": self.filter, "update": self.update}
